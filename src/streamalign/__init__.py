@@ -1,0 +1,1 @@
+"""streamalign: exact alignment of DNA sequence streams."""

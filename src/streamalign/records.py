@@ -1,0 +1,116 @@
+"""Batches of sequence records as compact numpy arrays.
+
+A :class:`SequenceBatch` is what moves between the reader, the workers and the writers: the
+sequences of many records concatenated into one ``uint8`` array (raw ASCII bytes) with an
+``offsets`` array, so a batch crosses a process boundary as a few buffers, not one Python object
+per record.
+
+Example:
+    >>> batch = SequenceBatch.from_strings(["ACGT", "GG"], names=["a", "b"])
+    >>> len(batch), batch.sequence(1), batch.lengths().tolist()
+    (2, 'GG', [4, 2])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class SequenceBatch:
+    """Records of one batch, sequences as concatenated ASCII bytes.
+
+    Attributes:
+        names: record names (FASTA/FASTQ header up to the first whitespace).
+        sequences: ``uint8`` array, the ASCII bytes of every sequence, concatenated.
+        offsets: ``int64`` array of ``len(names) + 1``; record ``k`` is
+            ``sequences[offsets[k]:offsets[k + 1]]``.
+        qualities: ``uint8`` ASCII quality bytes with the same offsets, or ``None`` (FASTA).
+        index: the batch's 0-based position in the stream (used for ordering).
+        first_record: 0-based number of the batch's first record in the whole stream.
+        comments: the rest of each header line after the name (``""`` when absent), or ``None``.
+    """
+
+    names: list[str]
+    sequences: np.ndarray
+    offsets: np.ndarray
+    qualities: np.ndarray | None = None
+    index: int = 0
+    first_record: int = 0
+    comments: list[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def lengths(self) -> np.ndarray:
+        """Length of every sequence, as ``int64``."""
+        return np.diff(self.offsets)
+
+    def sequence(self, k: int) -> str:
+        """The ``k``-th sequence as a string."""
+        return self.sequences[self.offsets[k] : self.offsets[k + 1]].tobytes().decode("ascii")
+
+    def quality(self, k: int) -> str | None:
+        """The ``k``-th quality string, or ``None`` for FASTA records."""
+        if self.qualities is None:
+            return None
+        return self.qualities[self.offsets[k] : self.offsets[k + 1]].tobytes().decode("ascii")
+
+    def take(self, selected: Sequence[int] | np.ndarray) -> SequenceBatch:
+        """A new batch holding the records at positions ``selected``, in that order."""
+        selected = np.asarray(selected, dtype=np.int64)
+        starts = self.offsets[selected]
+        lengths = self.offsets[selected + 1] - starts
+        offsets = np.zeros(len(selected) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        gather = _gather_indices(starts, lengths)
+        return SequenceBatch(
+            names=[self.names[k] for k in selected],
+            sequences=self.sequences[gather],
+            offsets=offsets,
+            qualities=None if self.qualities is None else self.qualities[gather],
+            index=self.index,
+            first_record=self.first_record,
+            comments=None if self.comments is None else [self.comments[k] for k in selected],
+        )
+
+    @classmethod
+    def from_strings(
+        cls,
+        sequences: Iterable[str | bytes],
+        names: Sequence[str] | None = None,
+        qualities: Sequence[str | bytes] | None = None,
+        index: int = 0,
+        first_record: int = 0,
+    ) -> SequenceBatch:
+        """Build a batch from Python strings (or bytes)."""
+        encoded = [s.encode("ascii", "replace") if isinstance(s, str) else bytes(s) for s in sequences]
+        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum([len(s) for s in encoded], out=offsets[1:])
+        data = np.frombuffer(b"".join(encoded), dtype=np.uint8).copy()
+        if names is None:
+            names = [f"sequence {first_record + k}" for k in range(len(encoded))]
+        quality_array = None
+        if qualities is not None:
+            joined = b"".join(q.encode("ascii") if isinstance(q, str) else bytes(q) for q in qualities)
+            quality_array = np.frombuffer(joined, dtype=np.uint8).copy()
+        return cls(list(names), data, offsets, quality_array, index, first_record)
+
+
+def _gather_indices(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Flat indices of the ranges ``[starts[k], starts[k] + lengths[k])``, concatenated."""
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    range_starts = np.zeros(len(lengths), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=range_starts[1:])
+    steps = np.ones(total, dtype=np.int64)
+    nonempty = lengths > 0
+    positions = range_starts[nonempty]
+    previous_end = np.concatenate(([0], (starts + lengths)[nonempty][:-1]))
+    steps[positions] = starts[nonempty] - previous_end + 1
+    steps[0] = starts[nonempty][0]
+    return np.cumsum(steps)
