@@ -1,0 +1,443 @@
+"""The public aligner: validates and encodes input, groups queries, calls the kernels.
+
+Example:
+    >>> aligner = Aligner("GAGTTTGATCCTGGCTCAG", mode="global")
+    >>> alignment = aligner.align("GAGTTTAATCCTGGCTCAG")
+    >>> alignment.score, alignment.cigar, alignment.identity
+    (16.0, '6=1X12=', 0.9473684210526315)
+    >>> batch = aligner.align_many(["GAGTTTGATCCTGGCTCAG", "GAGTTTGATCTGGCTCAG"])
+    >>> batch.scores.tolist(), batch.cigars()
+    ([19.0, 13.0], ['19=', '9=1D9='])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import _config
+from .alphabet import encode, encode_string, reverse_complement_ascii, reverse_complement_codes
+from .errors import AlignmentTooLargeError, ScoringError
+from .kernels import gotoh
+from .records import SequenceBatch
+from .results import Alignment, AlignmentBatch
+from .scoring import Scoring
+
+#: End-gap settings of the named modes:
+#: (query_start_free, query_end_free, reference_start_free, reference_end_free).
+MODES: dict[str, tuple[bool, bool, bool, bool]] = {
+    "global": (False, False, False, False),
+    "semiglobal": (False, False, True, True),
+    "overlap": (True, True, True, True),
+    "local": (True, True, True, True),
+}
+STRANDS = ("forward", "both")
+
+_SCORE_TYPES = (np.float32, np.int32, np.int64)
+
+
+def _score_dtype(
+    scoring: Scoring, longest_query: int, reference_length: int
+) -> tuple[type, int]:
+    """Narrowest integer type that holds every DP value, and the 'minus infinity' to use."""
+    matrix = scoring.integer_matrix
+    gap_open = scoring.integer_gap_open
+    gap_extend = scoring.integer_gap_extend
+    # Every H value lies above the all-gap path and below min(len) * best substitution; gap
+    # states lie at most one gap opening below an H value.
+    lowest = 3 * gap_open + (longest_query + reference_length + 2) * gap_extend
+    highest = min(longest_query, reference_length) * max(int(matrix.max()), 0)
+    for dtype in _SCORE_TYPES:
+        # float32 holds every integer below 2**24 exactly and vectorizes without numba's
+        # widening of small integer types to 64 bits.
+        limit = 2**23 if dtype is np.float32 else np.iinfo(dtype).max
+        minus_infinity = lowest + 2 * gap_extend + gap_open + 16
+        if highest + 16 < limit and minus_infinity + 2 * gap_extend + 16 < limit:
+            return dtype, -minus_infinity
+    raise ScoringError("scores too large for 64-bit integers")
+
+
+def _reference_pairs(reference: Any, reference_name: str | None) -> list[tuple[str, str]]:
+    if isinstance(reference, (str, bytes)):
+        text = reference.decode("ascii") if isinstance(reference, bytes) else reference
+        return [(reference_name or "reference", text)]
+    if isinstance(reference, Mapping):
+        return [(str(name), str(sequence)) for name, sequence in reference.items()]
+    pairs = []
+    for number, item in enumerate(reference):
+        if isinstance(item, (tuple, list)) and len(item) == 2:
+            pairs.append((str(item[0]), str(item[1])))
+        else:
+            pairs.append((f"reference{number}", str(item)))
+    if not pairs:
+        raise ValueError("at least one reference sequence is needed")
+    return pairs
+
+
+class Aligner:
+    """Aligns queries against one or more references with affine gaps, exactly.
+
+    Args:
+        reference: a sequence, or a list of sequences or ``(name, sequence)`` pairs, or a dict
+            of name to sequence. With several, each query's best alignment is reported (ties
+            go to the first reference) unless ``all_references=True`` is asked for.
+        mode: ``"global"``, ``"semiglobal"`` (query fully aligned, reference ends free),
+            ``"overlap"`` (all four ends free) or ``"local"`` (Smith-Waterman).
+        scoring: a :class:`~streamalign.scoring.Scoring`; or give its fields (``match``,
+            ``mismatch``, ``gap_open``, ``gap_extend``, ``matrix``, ``ambiguous``,
+            ``recurrence``) as keywords.
+        query_start_free, query_end_free, reference_start_free, reference_end_free: override
+            one end-gap switch of the mode (True: that end of the sequence may stay unaligned
+            at no cost). Not valid with ``mode="local"``.
+        reference_name: name of a single reference given as a string.
+        lanes: queries per SIMD group.
+        memory_budget: most bytes one kernel call may use for traceback directions; a query
+            whose matrix alone exceeds it raises :class:`AlignmentTooLargeError`.
+    """
+
+    def __init__(
+        self,
+        reference: Any,
+        mode: str = "global",
+        *,
+        scoring: Scoring | None = None,
+        query_start_free: bool | None = None,
+        query_end_free: bool | None = None,
+        reference_start_free: bool | None = None,
+        reference_end_free: bool | None = None,
+        reference_name: str | None = None,
+        lanes: int = _config.LANES,
+        memory_budget: int = _config.TRACEBACK_BUDGET_BYTES,
+        **scoring_fields: Any,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if scoring is None:
+            scoring = Scoring(**scoring_fields)
+        elif scoring_fields:
+            raise TypeError("give either scoring= or scoring fields, not both")
+        if lanes < 1:
+            raise ValueError(f"lanes must be >= 1, got {lanes}")
+        if memory_budget < 1:
+            raise ValueError(f"memory_budget must be >= 1 byte, got {memory_budget}")
+        ends = list(MODES[mode])
+        overrides = (query_start_free, query_end_free, reference_start_free, reference_end_free)
+        if mode == "local" and any(value is not None for value in overrides):
+            raise ValueError("end-gap switches do not apply to mode='local'")
+        for position, value in enumerate(overrides):
+            if value is not None:
+                ends[position] = bool(value)
+        self.mode = mode
+        self.scoring = scoring
+        self.query_start_free, self.query_end_free = ends[0], ends[1]
+        self.reference_start_free, self.reference_end_free = ends[2], ends[3]
+        self.lanes = lanes
+        self.memory_budget = memory_budget
+        pairs = _reference_pairs(reference, reference_name)
+        self.reference_names = [name for name, _ in pairs]
+        self.references = [sequence for _, sequence in pairs]
+        self._reference_codes = [
+            encode_string(sequence, name) for name, sequence in pairs
+        ]
+
+    @property
+    def flags(self) -> int:
+        """End-gap switches as the kernels' bit flags."""
+        if self.mode == "local":
+            return gotoh.FLAG_LOCAL
+        return (
+            gotoh.FLAG_QUERY_START_FREE * self.query_start_free
+            | gotoh.FLAG_QUERY_END_FREE * self.query_end_free
+            | gotoh.FLAG_REFERENCE_START_FREE * self.reference_start_free
+            | gotoh.FLAG_REFERENCE_END_FREE * self.reference_end_free
+        )
+
+    def align(self, query: str | bytes, name: str | None = None) -> Alignment:
+        """Align one query; see :meth:`align_many` for the rules."""
+        names = [name] if name is not None else None
+        return self.align_many([query], names=names)[0]
+
+    def align_many(
+        self,
+        queries: SequenceBatch | Iterable[str | bytes],
+        names: Sequence[str] | None = None,
+        *,
+        traceback: bool = True,
+        strand: str = "forward",
+        all_references: bool = False,
+    ) -> AlignmentBatch:
+        """Align many queries in as few kernel calls as possible.
+
+        Args:
+            queries: a :class:`SequenceBatch` or an iterable of strings or bytes.
+            names: names of the queries (used in results and error messages).
+            traceback: False computes scores and end coordinates only (faster); starts are 0.
+            strand: ``"forward"``, or ``"both"`` to also align the reverse complement and keep
+                the better (ties keep the forward strand).
+            all_references: one result per (query, reference), query-major, instead of the
+                best reference per query.
+
+        Raises:
+            InvalidSequenceError: a query holds a non-IUPAC character.
+            AlignmentTooLargeError: a pair's traceback does not fit ``memory_budget``.
+        """
+        if strand not in STRANDS:
+            raise ValueError(f"strand must be one of {', '.join(STRANDS)}, got {strand!r}")
+        batch = (
+            queries
+            if isinstance(queries, SequenceBatch)
+            else SequenceBatch.from_strings(queries, names=names)
+        )
+        codes = encode(batch.sequences, batch.offsets, batch.names, batch.first_record)
+        candidates = []
+        for reference_number in range(len(self.references)):
+            candidates.append(self._align_codes(batch, codes, reference_number, traceback, False))
+            if strand == "both":
+                reverse_batch = SequenceBatch(
+                    batch.names,
+                    reverse_complement_ascii(batch.sequences, batch.offsets),
+                    batch.offsets,
+                    None if batch.qualities is None else batch.qualities[
+                        _reversed(batch.offsets)
+                    ],
+                    batch.index,
+                    batch.first_record,
+                    batch.comments,
+                )
+                reverse_codes = reverse_complement_codes(codes, batch.offsets)
+                candidates.append(
+                    self._align_codes(reverse_batch, reverse_codes, reference_number, traceback,
+                                      True)
+                )
+        if all_references:
+            if strand == "both":
+                candidates = [
+                    combine_best(candidates[number : number + 2])
+                    for number in range(0, len(candidates), 2)
+                ]
+            return interleave(candidates)
+        return combine_best(candidates)
+
+    def _align_codes(
+        self,
+        batch: SequenceBatch,
+        codes: np.ndarray,
+        reference_number: int,
+        traceback: bool,
+        reverse: bool,
+    ) -> AlignmentBatch:
+        if self.scoring.recurrence == "skbio":
+            from .kernels import legacy
+
+            return legacy.align_batch(self, batch, codes, reference_number, traceback, reverse)
+        reference = self._reference_codes[reference_number]
+        lengths = np.diff(batch.offsets)
+        count = len(lengths)
+        order = np.argsort(lengths, kind="stable").astype(np.int64)
+        group_starts, group_lanes, scratch_bytes = self._groups(
+            lengths, order, len(reference), traceback, batch
+        )
+        longest = int(lengths.max()) if count else 0
+        dtype, minus_infinity = _score_dtype(self.scoring, longest, len(reference))
+        parameters = np.array(
+            [self.scoring.integer_gap_open, self.scoring.integer_gap_extend, minus_infinity],
+            dtype=dtype,
+        )
+        substitution = self.scoring.integer_matrix.astype(dtype)
+        capacities = lengths + len(reference) if traceback else np.zeros(count, np.int64)
+        capacity_offsets = np.zeros(count + 1, dtype=np.int64)
+        np.cumsum(capacities, out=capacity_offsets[1:])
+        operations = np.empty(int(capacity_offsets[-1]), dtype=np.uint8)
+        operation_lengths = np.zeros(count, dtype=np.int64)
+        scores = np.empty(count, dtype=np.int64)
+        query_starts = np.empty(count, dtype=np.int64)
+        query_ends = np.empty(count, dtype=np.int64)
+        reference_starts = np.empty(count, dtype=np.int64)
+        reference_ends = np.empty(count, dtype=np.int64)
+        counts = np.zeros((count, 4), dtype=np.int64)
+        scratch = np.empty(scratch_bytes, dtype=np.uint8)
+        gotoh.align_groups(
+            codes, batch.offsets.astype(np.int64), order, group_starts, group_lanes,
+            reference, substitution, self.scoring.match_table, parameters, self.flags,
+            traceback, scratch, scores, query_starts, query_ends, reference_starts,
+            reference_ends, counts, operations, capacity_offsets, operation_lengths,
+        )
+        operation_offsets = np.zeros(count + 1, dtype=np.int64)
+        np.cumsum(operation_lengths, out=operation_offsets[1:])
+        if traceback and operations.size:
+            keep = np.arange(operations.size) - np.repeat(capacity_offsets[:-1], capacities)
+            operations = operations[keep < np.repeat(operation_lengths, capacities)]
+        return AlignmentBatch(
+            queries=batch,
+            references=self.references,
+            reference_names=self.reference_names,
+            scoring=self.scoring,
+            integer_scores=scores,
+            query_starts=query_starts,
+            query_ends=query_ends,
+            reference_starts=reference_starts,
+            reference_ends=reference_ends,
+            counts=counts,
+            operations=operations[: int(operation_offsets[-1])],
+            operation_offsets=operation_offsets,
+            reference_index=np.full(count, reference_number, dtype=np.int64),
+            reverse=np.full(count, reverse, dtype=bool),
+            has_alignment=traceback,
+        )
+
+    def _groups(
+        self,
+        lengths: np.ndarray,
+        order: np.ndarray,
+        reference_length: int,
+        traceback: bool,
+        batch: SequenceBatch,
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """Split the length-sorted queries into lane groups that fit the memory budget."""
+        starts = [0]
+        lanes_of_group = []
+        scratch = 0
+        position = 0
+        count = len(order)
+        while position < count:
+            end = min(position + self.lanes, count)
+            lanes = end - position
+            if traceback:
+                cells = int(lengths[order[end - 1]]) * max(reference_length, 1)
+                if cells > self.memory_budget:
+                    culprit = int(order[end - 1])
+                    # Align what fits first: shrink the group to the queries below the budget.
+                    fitting = int(
+                        np.searchsorted(
+                            lengths[order[position:end]],
+                            self.memory_budget // max(reference_length, 1),
+                            side="right",
+                        )
+                    )
+                    if fitting == 0:
+                        raise AlignmentTooLargeError(
+                            f"{batch.names[culprit]}: a {int(lengths[culprit])} x "
+                            f"{reference_length} alignment needs "
+                            f"{cells / 2**20:.0f} MiB of traceback, more than the budget of "
+                            f"{self.memory_budget / 2**20:.0f} MiB"
+                        )
+                    end = position + fitting
+                    lanes = fitting
+                    cells = int(lengths[order[end - 1]]) * max(reference_length, 1)
+                lanes = max(1, min(lanes, self.memory_budget // max(cells, 1)))
+                end = position + lanes
+                scratch = max(scratch, cells * lanes)
+            lanes_of_group.append(lanes)
+            starts.append(end)
+            position = end
+        return (
+            np.array(starts, dtype=np.int64),
+            np.array(lanes_of_group, dtype=np.int64),
+            scratch,
+        )
+
+
+def _reversed(offsets: np.ndarray) -> np.ndarray:
+    from .alphabet import reversed_positions
+
+    return reversed_positions(offsets)
+
+
+def combine_best(candidates: list[AlignmentBatch]) -> AlignmentBatch:
+    """Per record, the candidate with the highest score (ties: the earliest candidate)."""
+    if len(candidates) == 1:
+        return candidates[0]
+    scores = np.stack([candidate.integer_scores for candidate in candidates])
+    winner = np.argmax(scores, axis=0)
+    return _select(candidates, winner)
+
+
+def interleave(candidates: list[AlignmentBatch]) -> AlignmentBatch:
+    """Records ``[q0 c0, q0 c1, ..., q1 c0, ...]``: every candidate of each query in turn."""
+    if len(candidates) == 1:
+        return candidates[0]
+    count = len(candidates[0])
+    width = len(candidates)
+    winner = np.tile(np.arange(width), count)
+    record = np.repeat(np.arange(count), width)
+    return _select(candidates, winner, record)
+
+
+def _select(
+    candidates: list[AlignmentBatch], winner: np.ndarray, record: np.ndarray | None = None
+) -> AlignmentBatch:
+    """Build a batch taking record ``record[k]`` from candidate ``winner[k]``."""
+    if record is None:
+        record = np.arange(len(winner))
+    first = candidates[0]
+
+    def pick(attribute: str) -> np.ndarray:
+        stacked = np.stack([getattr(candidate, attribute) for candidate in candidates])
+        return stacked[winner, record]
+
+    operation_lengths = np.stack([np.diff(c.operation_offsets) for c in candidates])[
+        winner, record
+    ]
+    operation_offsets = np.zeros(len(winner) + 1, dtype=np.int64)
+    np.cumsum(operation_lengths, out=operation_offsets[1:])
+    pieces = [
+        candidates[w].record_operations(r) for w, r in zip(winner.tolist(), record.tolist())
+    ]
+    operations = np.concatenate(pieces) if pieces else np.zeros(0, np.uint8)
+    reverse = pick("reverse")
+    forward_queries = first.queries
+    if record is not None and len(record) != len(first):
+        forward_queries = forward_queries.take(record)
+    queries = forward_queries
+    if reverse.any():
+        reverse_source = next(c for c in candidates if c.reverse.any()).queries
+        if len(record) != len(first):
+            reverse_source = reverse_source.take(record)
+        queries = _merge_strands(forward_queries, reverse_source, reverse)
+    return AlignmentBatch(
+        queries=queries,
+        references=first.references,
+        reference_names=first.reference_names,
+        scoring=first.scoring,
+        integer_scores=pick("integer_scores"),
+        query_starts=pick("query_starts"),
+        query_ends=pick("query_ends"),
+        reference_starts=pick("reference_starts"),
+        reference_ends=pick("reference_ends"),
+        counts=np.stack([c.counts for c in candidates])[winner, record],
+        operations=operations.astype(np.uint8),
+        operation_offsets=operation_offsets,
+        reference_index=pick("reference_index"),
+        reverse=reverse,
+        has_alignment=first.has_alignment,
+    )
+
+
+def _merge_strands(
+    forward: SequenceBatch, reverse: SequenceBatch, use_reverse: np.ndarray
+) -> SequenceBatch:
+    """Sequences from ``reverse`` where ``use_reverse`` is set, else from ``forward``."""
+    mask = np.repeat(use_reverse, np.diff(forward.offsets))
+    sequences = np.where(mask, reverse.sequences, forward.sequences)
+    qualities = None
+    if forward.qualities is not None and reverse.qualities is not None:
+        qualities = np.where(mask, reverse.qualities, forward.qualities)
+    return SequenceBatch(
+        forward.names, sequences, forward.offsets, qualities, forward.index,
+        forward.first_record, forward.comments,
+    )
+
+
+def align(query: str | bytes, reference: str | bytes, mode: str = "global", **options: Any
+          ) -> Alignment:
+    """Align one query against one reference.
+
+    Example:
+        >>> align("ACGTTGCA", "ACGTGCA", mode="global").cigar
+        '3=1I4='
+        >>> align("TTTTACGTACGTTTTT", "GGACGTACGTGG", mode="local", match=2, mismatch=-3).cigar
+        '8='
+    """
+    return Aligner(reference, mode, **options).align(query)

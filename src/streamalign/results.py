@@ -1,0 +1,311 @@
+"""Alignment results: a batch of arrays, and a per-record view.
+
+An :class:`AlignmentBatch` keeps every result as numpy arrays (scores, coordinates, counts and
+the concatenated edit operations), so writers can format a whole batch without building one
+object per record. Indexing a batch gives an :class:`Alignment`, a light view of one record.
+
+Coordinates are 0-based and half-open: the query aligns over ``query[query_start:query_end]``
+and the reference over ``reference[reference_start:reference_end]``.
+
+Example:
+    >>> from streamalign import Aligner
+    >>> batch = Aligner("ACGTACGT").align_many(["ACGTTACGT", "ACGAACGT"])
+    >>> batch.cigars()
+    ['3=1I5=', '3=1X4=']
+    >>> batch[1].identity
+    0.875
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from .records import SequenceBatch
+from .scoring import Scoring
+
+#: Letters of the operation codes used by the kernels (0 ``=``, 1 ``X``, 2 ``I``, 3 ``D``).
+OPERATION_LETTERS = "=XID"
+_EXTENDED = np.frombuffer(b"=XID", dtype=np.uint8)
+_CLASSIC = np.frombuffer(b"MMID", dtype=np.uint8)
+
+
+@dataclass
+class AlignmentBatch:
+    """Results of aligning a batch of queries, as arrays (one entry per query).
+
+    Attributes:
+        queries: the query records (names, sequences as aligned, qualities).
+        references: reference sequences as ASCII strings, indexed by ``reference_index``.
+        reference_names: their names.
+        scoring: the scoring used; ``scores`` are in its units.
+        integer_scores: ``int64`` scores in the kernel's scaled integer units.
+        query_starts, query_ends, reference_starts, reference_ends: ``int64`` spans.
+        counts: ``int64`` ``(n, 4)``: matches, mismatches, inserted and deleted columns.
+        operations: ``uint8`` edit operations of all records, concatenated (0 ``=``, 1 ``X``,
+            2 ``I``, 3 ``D``); record ``k`` owns ``operations[operation_offsets[k]:
+            operation_offsets[k + 1]]``. Empty when the batch was aligned score-only.
+        reference_index: ``int64`` which reference each record aligned to.
+        reverse: ``bool`` whether the query's reverse complement was aligned.
+        has_alignment: False for score-only results (no operations, starts unknown).
+    """
+
+    queries: SequenceBatch
+    references: list[str]
+    reference_names: list[str]
+    scoring: Scoring
+    integer_scores: np.ndarray
+    query_starts: np.ndarray
+    query_ends: np.ndarray
+    reference_starts: np.ndarray
+    reference_ends: np.ndarray
+    counts: np.ndarray
+    operations: np.ndarray
+    operation_offsets: np.ndarray
+    reference_index: np.ndarray
+    reverse: np.ndarray
+    has_alignment: bool = True
+
+    def __len__(self) -> int:
+        return len(self.integer_scores)
+
+    def __getitem__(self, record: int) -> Alignment:
+        if record < 0:
+            record += len(self)
+        if not 0 <= record < len(self):
+            raise IndexError(record)
+        return Alignment(self, record)
+
+    def __iter__(self) -> Iterator[Alignment]:
+        return (Alignment(self, record) for record in range(len(self)))
+
+    @property
+    def scores(self) -> np.ndarray:
+        """Scores in the caller's units (``float64``)."""
+        return self.integer_scores / self.scoring.scale
+
+    @property
+    def matches(self) -> np.ndarray:
+        return self.counts[:, 0]
+
+    @property
+    def mismatches(self) -> np.ndarray:
+        return self.counts[:, 1]
+
+    @property
+    def insertions(self) -> np.ndarray:
+        return self.counts[:, 2]
+
+    @property
+    def deletions(self) -> np.ndarray:
+        return self.counts[:, 3]
+
+    @property
+    def alignment_lengths(self) -> np.ndarray:
+        """Columns of each alignment (matches + mismatches + gap columns)."""
+        return self.counts.sum(axis=1)
+
+    @property
+    def identities(self) -> np.ndarray:
+        """Matches divided by alignment columns (0.0 for an empty alignment)."""
+        columns = self.alignment_lengths
+        return np.divide(
+            self.counts[:, 0], columns, out=np.zeros(len(self), dtype=np.float64),
+            where=columns > 0,
+        )
+
+    @property
+    def edit_distances(self) -> np.ndarray:
+        """Mismatches plus gap columns (SAM's ``NM``)."""
+        return self.counts[:, 1:].sum(axis=1)
+
+    def cigars(self, extended: bool = True) -> list[str]:
+        """CIGAR string of every record (``=``/``X`` operations, or ``M`` when not extended)."""
+        letters = _EXTENDED if extended else _CLASSIC
+        codes = letters[self.operations]
+        count = len(self)
+        if codes.size == 0:
+            return [""] * count
+        boundaries = np.zeros(codes.size, dtype=bool)
+        boundaries[0] = True
+        boundaries[1:] = codes[1:] != codes[:-1]
+        starts_inside = self.operation_offsets[:-1][np.diff(self.operation_offsets) > 0]
+        boundaries[starts_inside] = True
+        run_starts = np.flatnonzero(boundaries)
+        run_lengths = np.diff(np.append(run_starts, codes.size))
+        run_letters = codes[run_starts].tobytes().decode("ascii")
+        run_record = np.searchsorted(self.operation_offsets, run_starts, side="right") - 1
+        first_run = np.searchsorted(run_record, np.arange(count + 1), side="left")
+        pieces = [f"{length}{letter}" for length, letter in zip(run_lengths.tolist(), run_letters)]
+        return ["".join(pieces[first_run[k] : first_run[k + 1]]) for k in range(count)]
+
+    def record_operations(self, record: int) -> np.ndarray:
+        """The operation codes of one record."""
+        return self.operations[self.operation_offsets[record] : self.operation_offsets[record + 1]]
+
+
+class Alignment:
+    """One aligned pair: a view into an :class:`AlignmentBatch`.
+
+    Example:
+        >>> from streamalign import align
+        >>> alignment = align("GATTACA", "GATCACA")
+        >>> print(alignment)
+        query         1 GATTACA 7
+                        |||.|||
+        reference     1 GATCACA 7
+        >>> alignment.score, alignment.cigar, alignment.edit_distance
+        (4.0, '3=1X3=', 1)
+    """
+
+    __slots__ = ("_batch", "_record")
+
+    def __init__(self, batch: AlignmentBatch, record: int) -> None:
+        self._batch = batch
+        self._record = record
+
+    @property
+    def batch(self) -> AlignmentBatch:
+        return self._batch
+
+    @property
+    def query_name(self) -> str:
+        return self._batch.queries.names[self._record]
+
+    @property
+    def query(self) -> str:
+        """The query as aligned (reverse complemented when :attr:`reverse`)."""
+        return self._batch.queries.sequence(self._record)
+
+    @property
+    def reference_name(self) -> str:
+        return self._batch.reference_names[int(self._batch.reference_index[self._record])]
+
+    @property
+    def reference(self) -> str:
+        return self._batch.references[int(self._batch.reference_index[self._record])]
+
+    @property
+    def reverse(self) -> bool:
+        return bool(self._batch.reverse[self._record])
+
+    @property
+    def score(self) -> float:
+        return float(self._batch.integer_scores[self._record]) / self._batch.scoring.scale
+
+    @property
+    def query_start(self) -> int:
+        return int(self._batch.query_starts[self._record])
+
+    @property
+    def query_end(self) -> int:
+        return int(self._batch.query_ends[self._record])
+
+    @property
+    def reference_start(self) -> int:
+        return int(self._batch.reference_starts[self._record])
+
+    @property
+    def reference_end(self) -> int:
+        return int(self._batch.reference_ends[self._record])
+
+    @property
+    def matches(self) -> int:
+        return int(self._batch.counts[self._record, 0])
+
+    @property
+    def mismatches(self) -> int:
+        return int(self._batch.counts[self._record, 1])
+
+    @property
+    def insertions(self) -> int:
+        return int(self._batch.counts[self._record, 2])
+
+    @property
+    def deletions(self) -> int:
+        return int(self._batch.counts[self._record, 3])
+
+    @property
+    def length(self) -> int:
+        """Alignment columns."""
+        return int(self._batch.counts[self._record].sum())
+
+    @property
+    def identity(self) -> float:
+        length = self.length
+        return self.matches / length if length else 0.0
+
+    @property
+    def edit_distance(self) -> int:
+        return self.mismatches + self.insertions + self.deletions
+
+    @property
+    def operations(self) -> str:
+        """One letter per column: ``=``, ``X``, ``I`` or ``D``."""
+        codes = self._batch.record_operations(self._record)
+        return _EXTENDED[codes].tobytes().decode("ascii")
+
+    @property
+    def cigar(self) -> str:
+        return _run_length(self.operations)
+
+    def cigar_classic(self) -> str:
+        """CIGAR with ``M`` for both matches and mismatches."""
+        return _run_length(self.operations.replace("=", "M").replace("X", "M"))
+
+    @property
+    def gapped_query(self) -> str:
+        return self._gapped(self.query[self.query_start : self.query_end], "D")
+
+    @property
+    def gapped_reference(self) -> str:
+        return self._gapped(self.reference[self.reference_start : self.reference_end], "I")
+
+    def _gapped(self, sequence: str, gap_operation: str) -> str:
+        letters = iter(sequence)
+        return "".join("-" if op == gap_operation else next(letters) for op in self.operations)
+
+    def __str__(self) -> str:
+        top = self.gapped_query
+        bottom = self.gapped_reference
+        middle = "".join({"=": "|", "X": "."}.get(op, " ") for op in self.operations)
+        lines = []
+        query_position = self.query_start
+        reference_position = self.reference_start
+        for start in range(0, max(len(top), 1), 60):
+            query_piece = top[start : start + 60]
+            reference_piece = bottom[start : start + 60]
+            query_bases = len(query_piece) - query_piece.count("-")
+            reference_bases = len(reference_piece) - reference_piece.count("-")
+            lines.append(
+                f"{'query':<10}{query_position + 1:>5} {query_piece} "
+                f"{query_position + query_bases}"
+            )
+            lines.append(f"{'':<10}{'':>5} {middle[start : start + 60]}")
+            lines.append(
+                f"{'reference':<10}{reference_position + 1:>5} {reference_piece} "
+                f"{reference_position + reference_bases}"
+            )
+            query_position += query_bases
+            reference_position += reference_bases
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (
+            f"Alignment(query={self.query_name!r}, reference={self.reference_name!r}, "
+            f"score={self.score:g}, cigar={self.cigar!r}, "
+            f"query_span=({self.query_start}, {self.query_end}), "
+            f"reference_span=({self.reference_start}, {self.reference_end}))"
+        )
+
+
+def _run_length(operations: str) -> str:
+    pieces = []
+    run_start = 0
+    for position in range(1, len(operations) + 1):
+        if position == len(operations) or operations[position] != operations[run_start]:
+            pieces.append(f"{position - run_start}{operations[run_start]}")
+            run_start = position
+    return "".join(pieces)
