@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -57,7 +58,10 @@ def _fraction(value: Any, what: str) -> Fraction:
         raise ScoringError(f"{what} must be a number, got {value!r}") from None
     if not math.isfinite(number):
         raise ScoringError(f"{what} must be finite, got {value!r}")
-    return Fraction(repr(number)) if isinstance(value, float) else Fraction(value)
+    # Exact rationals (int, Fraction, numpy integers) as given; any other number through its
+    # shortest float repr, so 0.1 means 1/10. (Testing for ``float`` let numpy.float32 reach
+    # Fraction(), which raised a bare TypeError.)
+    return Fraction(value) if isinstance(value, numbers.Rational) else Fraction(repr(number))
 
 
 def _compatible(first: int, second: int) -> bool:

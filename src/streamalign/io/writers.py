@@ -1,0 +1,686 @@
+"""Output writers: SAM, TSV and JSON Lines, each formatting a whole batch at once.
+
+Every writer turns one :class:`~streamalign.results.AlignmentBatch` into one ``bytes`` object
+(one complete record per line) and hands it to the stream in a single ``write`` call, so a
+batch is either written whole or not at all. The lines are assembled column by column with
+numpy (:class:`LineAssembler`): numbers are printed digit by digit over whole arrays,
+sequences and qualities are copied straight from the batch's byte arrays, and CIGARs are built
+from the runs of the batch's operation codes. Python touches each record only to join names
+(one C-level ``"".join``); values with few distinct texts (reference names, identities) are
+formatted once per distinct value.
+
+The formats (see :mod:`streamalign.io.sam`, :mod:`streamalign.io.tsv` and
+:mod:`streamalign.io.jsonl` for the exact columns):
+
+========  ==================================  ===============================================
+format    file name extensions                one line per record
+========  ==================================  ===============================================
+``sam``   ``.sam`` (the default for stdout)   SAM 1.6, read by samtools and pysam
+``tsv``   ``.tsv``, ``.tab``, ``.txt``        a header line of column names, then values
+``jsonl`` ``.jsonl``, ``.json``               one JSON object per line (JSON Lines)
+========  ==================================  ===============================================
+
+Output is plain text only: ``.gz`` and other compressed names are refused; pipe the output
+through ``gzip`` or ``bgzip`` instead.
+
+``mapped`` (one bool per record) says which records pass the caller's thresholds. A record
+whose alignment has no aligned base (no ``=`` or ``X`` column: an empty query, or an empty
+local alignment) is written as unmapped whatever ``mapped`` says. ``secondary`` marks the
+records that are not a query's primary record (with ``all_references=True``).
+
+Example:
+    >>> import io
+    >>> from streamalign import Aligner
+    >>> aligner = Aligner({"gene": "TTACGTACGTTTGACCA"}, mode="semiglobal")
+    >>> batch = aligner.align_many(["ACGTTCGT", "GGGG"], names=["read1", "read2"])
+    >>> stream = io.BytesIO()
+    >>> writer = make_writer(
+    ...     format_from_path("hits.tsv", None), stream, reference_names=["gene"],
+    ...     reference_lengths=[17], command_line="streamalign gene.fa reads.fa",
+    ... )
+    >>> writer.write_header()
+    >>> writer.write_batch(batch, mapped=batch.scores >= 3)
+    106
+    >>> writer.close()
+    >>> for line in stream.getvalue().decode().splitlines():
+    ...     print(line.split("\\t")[:6])
+    ['query', 'reference', 'strand', 'mapped', 'score', 'identity']
+    ['read1', 'gene', '+', '1', '5', '0.875000']
+    ['read2', 'gene', '+', '0', '-5', '0.250000']
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import BinaryIO, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..results import AlignmentBatch
+
+#: Output formats, by name.
+FORMATS = ("sam", "tsv", "jsonl")
+
+#: File name extension (lower case, with the dot) to output format.
+EXTENSIONS: dict[str, str] = {
+    ".sam": "sam",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".txt": "tsv",
+    ".jsonl": "jsonl",
+    ".json": "jsonl",
+}
+
+_COMPRESSED_EXTENSIONS = (".gz", ".bgz", ".bz2", ".xz", ".zst", ".bam", ".cram")
+
+#: Operation codes of :attr:`AlignmentBatch.operations` that consume no query / no reference.
+DELETION_CODE = 3
+INSERTION_CODE = 2
+
+
+def format_from_path(path: str | os.PathLike[str] | None, explicit: str | None) -> str:
+    """The output format: ``explicit`` when given, else guessed from ``path``'s extension.
+
+    Args:
+        path: the output file name; ``None`` or ``"-"`` (stdout) means SAM.
+        explicit: a format name the caller asked for (any case), or ``None``.
+
+    Raises:
+        ValueError: ``explicit`` is not a known format, or the extension is not one of
+            :data:`EXTENSIONS` (compressed names such as ``.sam.gz`` included).
+
+    Example:
+        >>> format_from_path("out.TSV", None), format_from_path(None, None)
+        ('tsv', 'sam')
+        >>> format_from_path("out.txt", "JSONL")
+        'jsonl'
+        >>> format_from_path("out.bam", None)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: cannot write 'out.bam': compressed and binary output (.bam) is not ...
+    """
+    if explicit is not None:
+        name = explicit.strip().lower()
+        if name not in FORMATS:
+            raise ValueError(
+                f"unknown output format {explicit!r}; choose one of {', '.join(FORMATS)}"
+            )
+        return name
+    if path is None:
+        return "sam"
+    text = os.fspath(path)
+    if text == "-":
+        return "sam"
+    extension = os.path.splitext(text)[1].lower()
+    if extension in EXTENSIONS:
+        return EXTENSIONS[extension]
+    known = ", ".join(EXTENSIONS)
+    if extension in _COMPRESSED_EXTENSIONS:
+        raise ValueError(
+            f"cannot write {text!r}: compressed and binary output ({extension}) is not "
+            "supported; write plain SAM, TSV or JSONL and compress it with gzip or bgzip"
+        )
+    raise ValueError(
+        f"cannot tell the output format of {text!r} from its extension "
+        f"({extension or 'none'}); use one of {known}, or give the format explicitly "
+        f"({', '.join(FORMATS)})"
+    )
+
+
+@runtime_checkable
+class Writer(Protocol):
+    """What the engine needs from an output writer."""
+
+    def write_header(self) -> None:
+        """Write the format's header (SAM ``@`` lines, the TSV column names; JSONL: none)."""
+
+    def write_batch(
+        self, batch: AlignmentBatch, mapped: np.ndarray, secondary: np.ndarray | None = None
+    ) -> int:
+        """Write every record of ``batch`` in one ``write`` call; return the bytes written."""
+        ...
+
+    def close(self) -> None:
+        """Flush the stream (it stays open: it may be stdout)."""
+
+
+class BatchWriter:
+    """Base of the format writers: validation, one write per batch, flush on close.
+
+    Subclasses implement :meth:`format_batch` (and :meth:`header` where the format has one).
+    :meth:`format_batch` is public so that batches can be formatted away from the thread that
+    writes (in workers), and only the finished bytes passed on in order.
+
+    Args:
+        stream: a binary stream (a file opened ``"wb"``, ``sys.stdout.buffer``, ``BytesIO``).
+        reference_names: the names of the references, in the aligner's order (for the SAM
+            header; TSV and JSONL take the names from each batch).
+        reference_lengths: their lengths.
+        command_line: the command that produced the output (SAM's ``@PG CL``).
+        extended_cigar: ``=``/``X`` CIGAR operations (default), or ``M`` for both.
+    """
+
+    #: The format's name, one of :data:`FORMATS`.
+    format_name = ""
+
+    def __init__(
+        self,
+        stream: BinaryIO,
+        *,
+        reference_names: Sequence[str],
+        reference_lengths: Sequence[int],
+        command_line: str = "",
+        extended_cigar: bool = True,
+    ) -> None:
+        if len(reference_names) != len(reference_lengths):
+            raise ValueError(
+                f"{len(reference_names)} reference names but "
+                f"{len(reference_lengths)} reference lengths"
+            )
+        if any(length < 0 for length in reference_lengths):
+            raise ValueError("reference lengths must not be negative")
+        self.stream = stream
+        self.reference_names = [str(name) for name in reference_names]
+        self.reference_lengths = [int(length) for length in reference_lengths]
+        self.command_line = command_line
+        self.extended_cigar = extended_cigar
+        self.closed = False
+
+    def header(self) -> bytes:
+        """The header as bytes (empty for a format without one)."""
+        return b""
+
+    def write_header(self) -> None:
+        """Write :meth:`header` to the stream."""
+        self._check_open()
+        header = self.header()
+        if header:
+            _write_all(self.stream, header)
+
+    def format_batch(
+        self, batch: AlignmentBatch, mapped: np.ndarray, secondary: np.ndarray | None = None
+    ) -> bytes:
+        """Every record of ``batch`` as lines of this format (the same bytes
+        :meth:`write_batch` writes)."""
+        raise NotImplementedError
+
+    def write_batch(
+        self, batch: AlignmentBatch, mapped: np.ndarray, secondary: np.ndarray | None = None
+    ) -> int:
+        """Format ``batch`` and write it in one ``write`` call.
+
+        Args:
+            batch: alignments with traceback (``align_many(..., traceback=True)``).
+            mapped: one bool per record: passes the caller's thresholds.
+            secondary: one bool per record: not the query's primary record; ``None``: none.
+
+        Returns:
+            The number of bytes written (0 for an empty batch, which writes nothing).
+        """
+        self._check_open()
+        if len(batch) == 0:
+            check_batch(batch, mapped, secondary)
+            return 0
+        data = self.format_batch(batch, mapped, secondary)
+        _write_all(self.stream, data)
+        return len(data)
+
+    def close(self) -> None:
+        """Flush the stream, leaving it open (it may be stdout). Closing twice is harmless."""
+        if not self.closed:
+            self.closed = True
+            self.stream.flush()
+
+    def __enter__(self) -> BatchWriter:
+        return self
+
+    def __exit__(
+        self,
+        exception_type: type[BaseException] | None,
+        exception: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ValueError(f"write to a closed {self.format_name} writer")
+
+
+def make_writer(
+    format: str,
+    stream: BinaryIO,
+    *,
+    reference_names: Sequence[str],
+    reference_lengths: Sequence[int],
+    command_line: str,
+    extended_cigar: bool = True,
+) -> BatchWriter:
+    """A writer of ``format`` (one of :data:`FORMATS`) on ``stream``.
+
+    See :class:`BatchWriter` for the arguments; the module docstring has an example.
+
+    Raises:
+        ValueError: an unknown format, or references SAM cannot name (duplicates).
+    """
+    from .jsonl import JsonLinesWriter
+    from .sam import SamWriter
+    from .tsv import TsvWriter
+
+    writers: dict[str, type[BatchWriter]] = {
+        "sam": SamWriter,
+        "tsv": TsvWriter,
+        "jsonl": JsonLinesWriter,
+    }
+    if format not in writers:
+        raise ValueError(f"unknown output format {format!r}; choose one of {', '.join(FORMATS)}")
+    return writers[format](
+        stream,
+        reference_names=reference_names,
+        reference_lengths=reference_lengths,
+        command_line=command_line,
+        extended_cigar=extended_cigar,
+    )
+
+
+# Helpers shared by the format modules: batch validation, and a line assembler that writes
+# the columns of a whole batch straight into one byte array.
+
+
+def check_batch(
+    batch: AlignmentBatch, mapped: np.ndarray, secondary: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a batch and its flags; return ``(mapped, secondary)`` as bool arrays.
+
+    The returned ``mapped`` is also False for records without an aligned base.
+
+    Raises:
+        ValueError: a score-only batch, or flags of the wrong length.
+    """
+    count = len(batch)
+    if not batch.has_alignment:
+        raise ValueError(
+            "writers need alignments with traceback; this batch holds scores only "
+            "(align_many(..., traceback=False))"
+        )
+    mapped_flags = np.asarray(mapped, dtype=bool)
+    if mapped_flags.shape != (count,):
+        raise ValueError(
+            f"mapped must hold one bool per record ({count}), got shape {mapped_flags.shape}"
+        )
+    if secondary is None:
+        secondary_flags = np.zeros(count, dtype=bool)
+    else:
+        secondary_flags = np.asarray(secondary, dtype=bool)
+        if secondary_flags.shape != (count,):
+            raise ValueError(
+                f"secondary must hold one bool per record ({count}), got shape "
+                f"{secondary_flags.shape}"
+            )
+    aligned = (batch.counts[:, 0] + batch.counts[:, 1]) > 0
+    return mapped_flags & aligned, secondary_flags
+
+
+def concatenated_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Indices of ``range(starts[k], starts[k] + lengths[k])`` for every ``k``, concatenated.
+
+    Example:
+        >>> concatenated_ranges(np.array([5, 0, 2]), np.array([2, 0, 3])).tolist()
+        [5, 6, 2, 3, 4]
+    """
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    range_starts = np.cumsum(lengths) - lengths
+    return np.arange(total, dtype=np.int64) + np.repeat(starts - range_starts, lengths)
+
+
+def operation_runs(
+    operations: np.ndarray, operation_offsets: np.ndarray, extended: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs of equal CIGAR letters of every record, in order.
+
+    The same runs as :meth:`AlignmentBatch.cigars` (``M`` joins ``=`` and ``X`` when not
+    ``extended``), as arrays instead of strings: the record of each run, its length and its
+    letter (ASCII code).
+
+    Example:
+        >>> operations = np.array([0, 0, 1, 2, 0, 0, 3], dtype=np.uint8)
+        >>> records, lengths, letters = operation_runs(operations, np.array([0, 4, 4, 7]))
+        >>> records.tolist(), lengths.tolist(), letters.tobytes()
+        ([0, 0, 0, 2, 2], [2, 1, 1, 2, 1], b'=XI=D')
+    """
+    size = operations.size
+    if size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0, dtype=np.uint8)
+    # Classic CIGARs merge "=" (0) and "X" (1) into "M": compare codes with both mapped to 1.
+    keys = operations if extended else np.maximum(operations, 1)
+    boundaries = np.empty(size, dtype=bool)
+    boundaries[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=boundaries[1:])
+    record_starts = operation_offsets[:-1][np.diff(operation_offsets) > 0]
+    boundaries[record_starts] = True
+    run_starts = np.flatnonzero(boundaries)
+    run_lengths = np.diff(np.append(run_starts, size))
+    run_records = np.searchsorted(operation_offsets, run_starts, side="right") - 1
+    letters = (_EXTENDED_LETTERS if extended else _CLASSIC_LETTERS)[operations[run_starts]]
+    return run_records, run_lengths, letters
+
+
+_EXTENDED_LETTERS = np.frombuffer(b"=XID", dtype=np.uint8)
+_CLASSIC_LETTERS = np.frombuffer(b"MMID", dtype=np.uint8)
+_POWERS_OF_TEN = 10 ** np.arange(19, dtype=np.int64)
+_UPPER_CASE = np.frombuffer(bytes(range(256)).upper(), dtype=np.uint8)
+# Above this many bytes per record, copy slices record by record rather than building an
+# index of every byte (the loop costs little next to long sequences, the index much memory).
+_LONG_SLICE = 512
+
+
+def upper_case(text: np.ndarray) -> np.ndarray:
+    """ASCII bytes (``uint8``) in upper case; ``text`` itself when it has no lower case."""
+    if not np.any(text >= ord("a")):
+        return text
+    return _UPPER_CASE[text]
+
+
+def integer_widths(values: np.ndarray) -> np.ndarray:
+    """Characters needed to print each integer (sign included)."""
+    magnitudes = np.abs(values)
+    digits = np.maximum(np.searchsorted(_POWERS_OF_TEN, magnitudes, side="right"), 1)
+    return digits + (values < 0)
+
+
+def _put_integers(
+    out: np.ndarray, positions: np.ndarray, values: np.ndarray, widths: np.ndarray
+) -> None:
+    """Write ``values`` in decimal at ``positions`` (``widths`` from :func:`integer_widths`)."""
+    negative = values < 0
+    out[positions[negative]] = ord("-")
+    magnitudes = np.abs(values)
+    digits = widths - negative
+    last = positions + widths - 1
+    for place in range(int(digits.max(initial=0))):
+        has_place = digits > place
+        out[last[has_place] - place] = (
+            magnitudes[has_place] // _POWERS_OF_TEN[place] % 10 + ord("0")
+        ).astype(np.uint8)
+
+
+def _put_slices(
+    out: np.ndarray,
+    positions: np.ndarray,
+    data: np.ndarray,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+) -> None:
+    """``out[positions[k]:][:lengths[k]] = data[starts[k]:][:lengths[k]]`` for every ``k``."""
+    count = len(lengths)
+    total = int(lengths.sum())
+    if total == 0:
+        return
+    if total > _LONG_SLICE * count:
+        for position, start, length in zip(
+            positions.tolist(), starts.tolist(), lengths.tolist(), strict=True
+        ):
+            out[position : position + length] = data[start : start + length]
+        return
+    shortest, longest = int(lengths.min()), int(lengths.max())
+    if shortest == longest:  # equal lengths (common for short reads): one 2-d copy
+        columns = np.arange(longest, dtype=np.int64)
+        if np.array_equal(starts, np.arange(0, total, longest)):
+            source = data[:total].reshape(count, longest)
+        else:
+            source = data[starts[:, None] + columns]
+        out[positions[:, None] + columns] = source
+        return
+    contiguous = int(starts[0]) == 0 and np.array_equal(starts[1:], np.cumsum(lengths)[:-1])
+    source = data[:total] if contiguous else data[concatenated_ranges(starts, lengths)]
+    out[concatenated_ranges(positions, lengths)] = source
+
+
+class LineAssembler:
+    """Builds one text line per record from whole columns, with numpy, into one ``bytes``.
+
+    Pieces are added in the order they appear on a line; every piece takes an optional
+    ``where`` mask (records where it is absent get nothing). The lines are assembled by
+    :meth:`to_bytes`: the width of every piece on every line is known beforehand, so each
+    piece is written with a few array operations straight into place.
+
+    Example:
+        >>> lines = LineAssembler(3)
+        >>> _ = lines.strings(["a", "bb", "c"]).constant("\\t").integers(np.array([7, -12, 0]))
+        >>> _ = lines.constant("!", where=np.array([True, False, True])).constant("\\n")
+        >>> lines.to_bytes()
+        b'a\\t7!\\nbb\\t-12\\nc\\t0!\\n'
+    """
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self._widths: list[np.ndarray] = []
+        self._writers: list[Callable[[np.ndarray, np.ndarray], None]] = []
+
+    def _add(
+        self, widths: np.ndarray, writer: Callable[[np.ndarray, np.ndarray], None]
+    ) -> LineAssembler:
+        self._widths.append(widths)
+        self._writers.append(writer)
+        return self
+
+    def _mask(self, where: np.ndarray | None) -> np.ndarray | None:
+        if where is None:
+            return None
+        mask = np.asarray(where, dtype=bool)
+        if mask.shape != (self.count,):
+            raise ValueError(f"where must hold one bool per line ({self.count})")
+        return mask
+
+    def constant(self, text: str, where: np.ndarray | None = None) -> LineAssembler:
+        """The same ASCII ``text`` on every line (or where ``where`` is True)."""
+        encoded = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+        mask = self._mask(where)
+        widths = np.full(self.count, encoded.size, dtype=np.int64)
+        if mask is not None:
+            widths[~mask] = 0
+        columns = np.arange(encoded.size, dtype=np.int64)
+
+        def write(out: np.ndarray, positions: np.ndarray) -> None:
+            chosen = positions if mask is None else positions[mask]
+            if encoded.size == 1:
+                out[chosen] = encoded[0]
+            else:
+                out[chosen[:, None] + columns] = encoded
+
+        return self._add(widths, write)
+
+    def integers(self, values: np.ndarray, where: np.ndarray | None = None) -> LineAssembler:
+        """One integer per line, in decimal (nothing where ``where`` is False)."""
+        numbers = np.asarray(values).astype(np.int64, copy=False)
+        mask = self._mask(where)
+        widths = integer_widths(numbers)
+        if mask is not None:
+            widths[~mask] = 0
+
+        def write(out: np.ndarray, positions: np.ndarray) -> None:
+            if mask is None:
+                _put_integers(out, positions, numbers, widths)
+            else:
+                _put_integers(out, positions[mask], numbers[mask], widths[mask])
+
+        return self._add(widths, write)
+
+    def strings(self, texts: Sequence[str]) -> LineAssembler:
+        """One string per line (UTF-8; lone surrogates kept as the bytes they stand for)."""
+        joined = "".join(texts)
+        encoded = joined.encode("utf-8", "surrogateescape")
+        if len(encoded) == len(joined):  # ASCII: one byte per character
+            widths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        else:
+            widths = np.array(
+                [len(text.encode("utf-8", "surrogateescape")) for text in texts], dtype=np.int64
+            )
+        return self.slices(
+            np.frombuffer(encoded, dtype=np.uint8), np.cumsum(widths) - widths, widths
+        )
+
+    def slices(self, data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> LineAssembler:
+        """``data[starts[k]:starts[k] + lengths[k]]`` (bytes as ``uint8``) on line ``k``."""
+        lengths = np.asarray(lengths, dtype=np.int64)
+        starts = np.asarray(starts, dtype=np.int64)
+        if lengths.shape != (self.count,) or starts.shape != (self.count,):
+            raise ValueError(f"slices need one start and one length per line ({self.count})")
+
+        def write(out: np.ndarray, positions: np.ndarray) -> None:
+            _put_slices(out, positions, data, starts, lengths)
+
+        return self._add(lengths, write)
+
+    def table(
+        self, texts: Sequence[str], index: np.ndarray, where: np.ndarray | None = None
+    ) -> LineAssembler:
+        """``texts[index[k]]`` on line ``k`` (for a few distinct values: names, "+"/"-")."""
+        encoded = [text.encode("utf-8", "surrogateescape") for text in texts]
+        lengths = np.array([len(text) for text in encoded], dtype=np.int64)
+        data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+        index = np.asarray(index, dtype=np.int64)
+        line_lengths = lengths[index]
+        mask = self._mask(where)
+        if mask is not None:
+            line_lengths[~mask] = 0
+        return self.slices(data, (np.cumsum(lengths) - lengths)[index], line_lengths)
+
+    def formatted(
+        self, values: np.ndarray, template: str, where: np.ndarray | None = None
+    ) -> LineAssembler:
+        """``template % value`` for each value; each distinct value is formatted once.
+
+        Example:
+            >>> lines = LineAssembler(3).formatted(np.array([0.5, 0.25, 0.5]), "%.3f")
+            >>> lines.constant(" ").to_bytes()
+            b'0.500 0.250 0.500 '
+        """
+        distinct, inverse = np.unique(values, return_inverse=True)
+        texts = [template % value for value in distinct.tolist()]
+        return self.table(texts, inverse.ravel(), where)
+
+    def runs(
+        self, run_records: np.ndarray, run_lengths: np.ndarray, run_letters: np.ndarray
+    ) -> LineAssembler:
+        """``<length><letter>`` for each run (CIGAR operations); runs sorted by record."""
+        run_widths = integer_widths(run_lengths) + 1
+        widths = np.bincount(run_records, weights=run_widths, minlength=self.count).astype(np.int64)
+        run_offsets = np.cumsum(run_widths) - run_widths
+        record_offsets = np.cumsum(widths) - widths
+
+        def write(out: np.ndarray, positions: np.ndarray) -> None:
+            run_positions = positions[run_records] + run_offsets - record_offsets[run_records]
+            _put_integers(out, run_positions, run_lengths, run_widths - 1)
+            out[run_positions + run_widths - 1] = run_letters
+
+        return self._add(widths, write)
+
+    def to_bytes(self) -> bytes:
+        """All lines, assembled."""
+        if self.count == 0 or not self._widths:
+            return b""
+        line_widths = np.sum(self._widths, axis=0)
+        positions = np.cumsum(line_widths) - line_widths
+        out = np.empty(int(line_widths.sum()), dtype=np.uint8)
+        for widths, write in zip(self._widths, self._writers, strict=True):
+            write(out, positions)
+            positions += widths
+        return out.tobytes()
+
+
+def add_scores(
+    lines: LineAssembler, batch: AlignmentBatch, where: np.ndarray | None = None
+) -> np.ndarray:
+    """Add the scores: integers when integral, else the shortest float ``repr``.
+
+    Returns which scores are integral.
+
+    Example:
+        >>> from streamalign import Aligner
+        >>> batch = Aligner("ACGT", gap_open=2.5, gap_extend=0.5).align_many(["ACGT", "ACT"])
+        >>> lines = LineAssembler(2)
+        >>> add_scores(lines, batch).tolist(), lines.constant(" ").to_bytes()
+        ([True, False], b'4 0.5 ')
+    """
+    integers = batch.integer_scores.astype(np.int64)
+    scale = int(batch.scoring.scale)
+    if scale == 1:
+        lines.integers(integers, where)
+        return np.ones(len(integers), dtype=bool)
+    quotients, remainders = np.divmod(integers, scale)
+    integral = remainders == 0
+    shown = np.ones(len(integers), dtype=bool) if where is None else where
+    lines.integers(quotients, shown & integral)
+    lines.formatted(integers / scale, "%r", shown & ~integral)
+    return integral
+
+
+def gapped_rows(batch: AlignmentBatch) -> tuple[np.ndarray, np.ndarray]:
+    """The query and reference rows of every alignment (``uint8``, ``-`` in gaps), cut by
+    ``batch.operation_offsets``.
+
+    The query row holds ``query[query_start:query_end]`` (as aligned, in the input's case) with
+    ``-`` at deletions; the reference row ``reference[reference_start:reference_end]`` with
+    ``-`` at insertions. Both have one character per alignment column.
+
+    Example:
+        >>> from streamalign import Aligner
+        >>> batch = Aligner("ACGTACGT").align_many(["ACGTTACGT", "ACGACGT"])
+        >>> [row.tobytes() for row in gapped_rows(batch)]
+        [b'ACGTTACGTACG-ACGT', b'ACG-TACGTACGTACGT']
+    """
+    operations = batch.operations
+    queries = batch.queries
+    query_row = np.full(operations.size, ord("-"), dtype=np.uint8)
+    query_lengths = queries.lengths()
+    if (
+        queries.offsets[0] == 0
+        and not batch.query_starts.any()
+        and np.array_equal(batch.query_ends, query_lengths)
+    ):
+        aligned_query = queries.sequences[: int(query_lengths.sum())]  # whole queries aligned
+    else:
+        aligned_query = queries.sequences[
+            concatenated_ranges(
+                queries.offsets[:-1] + batch.query_starts, batch.query_ends - batch.query_starts
+            )
+        ]
+    query_row[operations != DELETION_CODE] = aligned_query
+    # Slice each record's reference span from the Python strings: the cost follows the output,
+    # not the size of the references (which may be whole chromosomes).
+    references = batch.references
+    pieces = "".join(
+        [
+            references[index][start:end]
+            for index, start, end in zip(
+                batch.reference_index.tolist(),
+                batch.reference_starts.tolist(),
+                batch.reference_ends.tolist(),
+                strict=True,
+            )
+        ]
+    )
+    reference_row = np.full(operations.size, ord("-"), dtype=np.uint8)
+    reference_row[operations != INSERTION_CODE] = np.frombuffer(
+        pieces.encode("ascii"), dtype=np.uint8
+    )
+    return query_row, reference_row
+
+
+def _write_all(stream: BinaryIO, data: bytes) -> None:
+    """One ``write`` call; finish it only if a raw (unbuffered) stream wrote part of it."""
+    written = stream.write(data)
+    if written is None or written >= len(data):
+        return
+    view = memoryview(data)
+    while written < len(data):
+        more = stream.write(view[written:])
+        if not more:
+            raise OSError(f"short write: {written} of {len(data)} bytes")
+        written += more
