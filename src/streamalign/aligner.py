@@ -12,7 +12,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -38,9 +39,7 @@ STRANDS = ("forward", "both")
 _SCORE_TYPES = (np.float32, np.int32, np.int64)
 
 
-def _score_dtype(
-    scoring: Scoring, longest_query: int, reference_length: int
-) -> tuple[type, int]:
+def _score_dtype(scoring: Scoring, longest_query: int, reference_length: int) -> tuple[type, int]:
     """Narrowest integer type that holds every DP value, and the 'minus infinity' to use."""
     matrix = scoring.integer_matrix
     gap_open = scoring.integer_gap_open
@@ -49,12 +48,22 @@ def _score_dtype(
     # states lie at most one gap opening below an H value.
     lowest = 3 * gap_open + (longest_query + reference_length + 2) * gap_extend
     highest = min(longest_query, reference_length) * max(int(matrix.max()), 0)
+    # The substitution table is cast to the score type too, and a diagonal candidate is an H
+    # value plus a substitution score: the most negative entry must fit as well (a mismatch of
+    # -3e9 used to wrap around to a large positive int32 score).
+    lowest_diagonal = lowest + max(-int(matrix.min()), 0)
     for dtype in _SCORE_TYPES:
         # float32 holds every integer below 2**24 exactly and vectorizes without numba's
         # widening of small integer types to 64 bits.
-        limit = 2**23 if dtype is np.float32 else np.iinfo(dtype).max
+        limit = 2**23 if dtype is np.float32 else int(np.iinfo(dtype).max)  # type: ignore[type-var]
         minus_infinity = lowest + 2 * gap_extend + gap_open + 16
-        if highest + 16 < limit and minus_infinity + 2 * gap_extend + 16 < limit:
+        if (
+            # Local mode tracks its end row and column in the score type too.
+            max(longest_query, reference_length) + 16 < limit
+            and highest + 16 < limit
+            and minus_infinity + 2 * gap_extend + 16 < limit
+            and lowest_diagonal + 16 < limit
+        ):
             return dtype, -minus_infinity
     raise ScoringError("scores too large for 64-bit integers")
 
@@ -133,14 +142,16 @@ class Aligner:
         self.scoring = scoring
         self.query_start_free, self.query_end_free = ends[0], ends[1]
         self.reference_start_free, self.reference_end_free = ends[2], ends[3]
+        if scoring.recurrence == "skbio":  # fail now, not at the first batch
+            from .kernels import legacy
+
+            legacy.settings_for(self)
         self.lanes = lanes
         self.memory_budget = memory_budget
         pairs = _reference_pairs(reference, reference_name)
         self.reference_names = [name for name, _ in pairs]
         self.references = [sequence for _, sequence in pairs]
-        self._reference_codes = [
-            encode_string(sequence, name) for name, sequence in pairs
-        ]
+        self._reference_codes = [encode_string(sequence, name) for name, sequence in pairs]
 
     @property
     def flags(self) -> int:
@@ -199,17 +210,16 @@ class Aligner:
                     batch.names,
                     reverse_complement_ascii(batch.sequences, batch.offsets),
                     batch.offsets,
-                    None if batch.qualities is None else batch.qualities[
-                        _reversed(batch.offsets)
-                    ],
+                    None if batch.qualities is None else batch.qualities[_reversed(batch.offsets)],
                     batch.index,
                     batch.first_record,
                     batch.comments,
                 )
                 reverse_codes = reverse_complement_codes(codes, batch.offsets)
                 candidates.append(
-                    self._align_codes(reverse_batch, reverse_codes, reference_number, traceback,
-                                      True)
+                    self._align_codes(
+                        reverse_batch, reverse_codes, reference_number, traceback, True
+                    )
                 )
         if all_references:
             if strand == "both":
@@ -219,6 +229,67 @@ class Aligner:
                 ]
             return interleave(candidates)
         return combine_best(candidates)
+
+    def map(
+        self,
+        sequences: Iterable[Any],
+        *,
+        workers: int = 0,
+        backend: str = "threads",
+        ordered: bool = True,
+        batch_size: int = 1024,
+        strand: str = "forward",
+        all_references: bool = False,
+        traceback: bool = True,
+        start_method: str | None = None,
+        client: Any = None,
+        scheduler: str | None = None,
+    ) -> Iterator[Alignment]:
+        """Align a stream of sequences on several workers, yielding results lazily.
+
+        The input may be endless: it is read in batches of ``batch_size`` only as results are
+        consumed (a bounded window of batches is in flight).
+
+        Args:
+            sequences: strings or bytes (named ``"sequence N"``), or ``(name, sequence)``
+                pairs.
+            workers: worker count, 0 for all CPUs (``"dask"``: the size of a local cluster
+                started when neither ``client`` nor ``scheduler`` is given).
+            backend: ``"threads"`` (default), ``"processes"``, ``"serial"`` or ``"dask"``.
+            ordered: yield in input order (default) or as batches finish.
+            batch_size: records per batch.
+            strand, all_references, traceback: as in :meth:`align_many`.
+            start_method: process start method for ``"processes"``.
+            client: ``"dask"``: an existing ``distributed.Client`` (left open).
+            scheduler: ``"dask"``: a scheduler address such as ``"tcp://host:8786"``.
+
+        Example:
+            >>> import itertools
+            >>> aligner = Aligner("ACGTACGT")
+            >>> endless = aligner.map(itertools.repeat("ACGAACGT"), workers=2, batch_size=4)
+            >>> [alignment.cigar for alignment in itertools.islice(endless, 3)]
+            ['3=1X4=', '3=1X4=', '3=1X4=']
+        """
+        from .engine import execute
+
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        task = _MapTask(self, traceback, strand, all_references)
+        completed_batches = execute(
+            task,
+            _batches_of(sequences, batch_size),
+            backend=backend,
+            workers=workers,
+            ordered=ordered,
+            start_method=start_method,
+            client=client,
+            scheduler=scheduler,
+        )
+        try:
+            for completed in completed_batches:
+                yield from completed.result
+        finally:
+            completed_batches.close()
 
     def _align_codes(
         self,
@@ -241,11 +312,11 @@ class Aligner:
         )
         longest = int(lengths.max()) if count else 0
         dtype, minus_infinity = _score_dtype(self.scoring, longest, len(reference))
-        parameters = np.array(
+        parameters: np.ndarray = np.array(
             [self.scoring.integer_gap_open, self.scoring.integer_gap_extend, minus_infinity],
             dtype=dtype,
         )
-        substitution = self.scoring.integer_matrix.astype(dtype)
+        substitution: np.ndarray = self.scoring.integer_matrix.astype(dtype)
         capacities = lengths + len(reference) if traceback else np.zeros(count, np.int64)
         capacity_offsets = np.zeros(count + 1, dtype=np.int64)
         np.cumsum(capacities, out=capacity_offsets[1:])
@@ -259,16 +330,34 @@ class Aligner:
         counts = np.zeros((count, 4), dtype=np.int64)
         scratch = np.empty(scratch_bytes, dtype=np.uint8)
         gotoh.align_groups(
-            codes, batch.offsets.astype(np.int64), order, group_starts, group_lanes,
-            reference, substitution, self.scoring.match_table, parameters, self.flags,
-            traceback, scratch, scores, query_starts, query_ends, reference_starts,
-            reference_ends, counts, operations, capacity_offsets, operation_lengths,
+            codes,
+            batch.offsets.astype(np.int64),
+            order,
+            group_starts,
+            group_lanes,
+            reference,
+            substitution,
+            self.scoring.match_table,
+            parameters,
+            self.flags,
+            traceback,
+            scratch,
+            scores,
+            query_starts,
+            query_ends,
+            reference_starts,
+            reference_ends,
+            counts,
+            operations,
+            capacity_offsets,
+            operation_lengths,
         )
         operation_offsets = np.zeros(count + 1, dtype=np.int64)
         np.cumsum(operation_lengths, out=operation_offsets[1:])
         if traceback and operations.size:
-            keep = np.arange(operations.size) - np.repeat(capacity_offsets[:-1], capacities)
-            operations = operations[keep < np.repeat(operation_lengths, capacities)]
+            operations = gotoh.compact_operations(
+                operations, capacity_offsets, operation_lengths, operation_offsets
+            )
         return AlignmentBatch(
             queries=batch,
             references=self.references,
@@ -303,6 +392,13 @@ class Aligner:
         count = len(order)
         while position < count:
             end = min(position + self.lanes, count)
+            # Keep the kernel's per-column working set (H of two columns, D and the profile
+            # column: 16 bytes per query row and lane with float32 scores) cache-sized: many
+            # lanes for short queries, fewer for long ones, a multiple of the SIMD width.
+            rows = int(lengths[order[end - 1]]) + 1
+            cache_lanes = _config.COLUMN_CACHE_BYTES // (16 * rows)
+            cache_lanes = max(_config.MIN_LANES, cache_lanes - cache_lanes % _config.MIN_LANES)
+            end = min(end, position + cache_lanes)
             lanes = end - position
             if traceback:
                 cells = int(lengths[order[end - 1]]) * max(reference_length, 1)
@@ -337,6 +433,47 @@ class Aligner:
             np.array(lanes_of_group, dtype=np.int64),
             scratch,
         )
+
+
+class _MapTask:
+    """Aligns one batch for :meth:`Aligner.map` (picklable: sent once to each worker)."""
+
+    def __init__(self, aligner: Aligner, traceback: bool, strand: str, all_references: bool):
+        self.aligner = aligner
+        self.traceback = traceback
+        self.strand = strand
+        self.all_references = all_references
+
+    def __call__(self, batch: SequenceBatch) -> AlignmentBatch:
+        return self.aligner.align_many(
+            batch,
+            traceback=self.traceback,
+            strand=self.strand,
+            all_references=self.all_references,
+        )
+
+
+def _batches_of(sequences: Iterable[Any], batch_size: int) -> Iterator[SequenceBatch]:
+    """Group a stream of sequences (or ``(name, sequence)`` pairs) into batches."""
+    iterator = iter(sequences)
+    first_record = 0
+    index = 0
+    while True:
+        chunk = list(itertools.islice(iterator, batch_size))
+        if not chunk:
+            return
+        names = []
+        texts = []
+        for offset, item in enumerate(chunk):
+            if isinstance(item, tuple):
+                names.append(str(item[0]))
+                texts.append(item[1])
+            else:
+                names.append(f"sequence {first_record + offset}")
+                texts.append(item)
+        yield SequenceBatch.from_strings(texts, names=names, index=index, first_record=first_record)
+        first_record += len(chunk)
+        index += 1
 
 
 def _reversed(offsets: np.ndarray) -> np.ndarray:
@@ -377,25 +514,28 @@ def _select(
         stacked = np.stack([getattr(candidate, attribute) for candidate in candidates])
         return stacked[winner, record]
 
-    operation_lengths = np.stack([np.diff(c.operation_offsets) for c in candidates])[
-        winner, record
-    ]
+    operation_lengths = np.stack([np.diff(c.operation_offsets) for c in candidates])[winner, record]
     operation_offsets = np.zeros(len(winner) + 1, dtype=np.int64)
     np.cumsum(operation_lengths, out=operation_offsets[1:])
     pieces = [
-        candidates[w].record_operations(r) for w, r in zip(winner.tolist(), record.tolist())
+        candidates[number].record_operations(position)
+        for number, position in zip(winner.tolist(), record.tolist(), strict=True)
     ]
     operations = np.concatenate(pieces) if pieces else np.zeros(0, np.uint8)
     reverse = pick("reverse")
-    forward_queries = first.queries
-    if record is not None and len(record) != len(first):
-        forward_queries = forward_queries.take(record)
-    queries = forward_queries
-    if reverse.any():
-        reverse_source = next(c for c in candidates if c.reverse.any()).queries
-        if len(record) != len(first):
-            reverse_source = reverse_source.take(record)
-        queries = _merge_strands(forward_queries, reverse_source, reverse)
+    queries = first.queries
+    if len(record) != len(first):
+        queries = queries.take(record)
+    # Each record's sequence comes from the candidate that won it. A candidate's queries may
+    # already mix strands (all_references=True with strand="both" combines each reference's
+    # two strands first), so one forward and one reverse source showed the wrong strand.
+    for number, candidate in enumerate(candidates[1:], start=1):
+        chosen = winner == number
+        if chosen.any():
+            source = candidate.queries
+            if len(record) != len(first):
+                source = source.take(record)
+            queries = _merge_strands(queries, source, chosen)
     return AlignmentBatch(
         queries=queries,
         references=first.references,
@@ -425,13 +565,19 @@ def _merge_strands(
     if forward.qualities is not None and reverse.qualities is not None:
         qualities = np.where(mask, reverse.qualities, forward.qualities)
     return SequenceBatch(
-        forward.names, sequences, forward.offsets, qualities, forward.index,
-        forward.first_record, forward.comments,
+        forward.names,
+        sequences,
+        forward.offsets,
+        qualities,
+        forward.index,
+        forward.first_record,
+        forward.comments,
     )
 
 
-def align(query: str | bytes, reference: str | bytes, mode: str = "global", **options: Any
-          ) -> Alignment:
+def align(
+    query: str | bytes, reference: str | bytes, mode: str = "global", **options: Any
+) -> Alignment:
     """Align one query against one reference.
 
     Example:

@@ -87,7 +87,12 @@ class SequenceBatch:
         first_record: int = 0,
     ) -> SequenceBatch:
         """Build a batch from Python strings (or bytes)."""
-        encoded = [s.encode("ascii", "replace") if isinstance(s, str) else bytes(s) for s in sequences]
+        # latin-1 keeps one byte per character, so an invalid character is reported as itself
+        # at its own position (characters beyond latin-1 become '?').
+        encoded = [
+            item.encode("latin-1", "replace") if isinstance(item, str) else bytes(item)
+            for item in sequences
+        ]
         offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
         np.cumsum([len(s) for s in encoded], out=offsets[1:])
         data = np.frombuffer(b"".join(encoded), dtype=np.uint8).copy()
@@ -95,7 +100,9 @@ class SequenceBatch:
             names = [f"sequence {first_record + k}" for k in range(len(encoded))]
         quality_array = None
         if qualities is not None:
-            joined = b"".join(q.encode("ascii") if isinstance(q, str) else bytes(q) for q in qualities)
+            joined = b"".join(
+                item.encode("ascii") if isinstance(item, str) else bytes(item) for item in qualities
+            )
             quality_array = np.frombuffer(joined, dtype=np.uint8).copy()
         return cls(list(names), data, offsets, quality_array, index, first_record)
 

@@ -112,7 +112,9 @@ class AlignmentBatch:
         """Matches divided by alignment columns (0.0 for an empty alignment)."""
         columns = self.alignment_lengths
         return np.divide(
-            self.counts[:, 0], columns, out=np.zeros(len(self), dtype=np.float64),
+            self.counts[:, 0],
+            columns,
+            out=np.zeros(len(self), dtype=np.float64),
             where=columns > 0,
         )
 
@@ -123,23 +125,13 @@ class AlignmentBatch:
 
     def cigars(self, extended: bool = True) -> list[str]:
         """CIGAR string of every record (``=``/``X`` operations, or ``M`` when not extended)."""
+        from .kernels.cigar import cigar_text
+
         letters = _EXTENDED if extended else _CLASSIC
-        codes = letters[self.operations]
-        count = len(self)
-        if codes.size == 0:
-            return [""] * count
-        boundaries = np.zeros(codes.size, dtype=bool)
-        boundaries[0] = True
-        boundaries[1:] = codes[1:] != codes[:-1]
-        starts_inside = self.operation_offsets[:-1][np.diff(self.operation_offsets) > 0]
-        boundaries[starts_inside] = True
-        run_starts = np.flatnonzero(boundaries)
-        run_lengths = np.diff(np.append(run_starts, codes.size))
-        run_letters = codes[run_starts].tobytes().decode("ascii")
-        run_record = np.searchsorted(self.operation_offsets, run_starts, side="right") - 1
-        first_run = np.searchsorted(run_record, np.arange(count + 1), side="left")
-        pieces = [f"{length}{letter}" for length, letter in zip(run_lengths.tolist(), run_letters)]
-        return ["".join(pieces[first_run[k] : first_run[k + 1]]) for k in range(count)]
+        text, bounds = cigar_text(self.operations, self.operation_offsets, letters)
+        joined = text.tobytes().decode("ascii")
+        edges = bounds.tolist()
+        return [joined[edges[k] : edges[k + 1]] for k in range(len(self))]
 
     def record_operations(self, record: int) -> np.ndarray:
         """The operation codes of one record."""
@@ -280,8 +272,7 @@ class Alignment:
             query_bases = len(query_piece) - query_piece.count("-")
             reference_bases = len(reference_piece) - reference_piece.count("-")
             lines.append(
-                f"{'query':<10}{query_position + 1:>5} {query_piece} "
-                f"{query_position + query_bases}"
+                f"{'query':<10}{query_position + 1:>5} {query_piece} {query_position + query_bases}"
             )
             lines.append(f"{'':<10}{'':>5} {middle[start : start + 60]}")
             lines.append(

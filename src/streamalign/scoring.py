@@ -117,6 +117,13 @@ class Scoring:
                 "gap_open and gap_extend are costs and must be >= 0 "
                 f"(got gap_open={self.gap_open}, gap_extend={self.gap_extend})"
             )
+        if self.recurrence == "gotoh" and gap_open < gap_extend:
+            # With a first gap position cheaper than the next ones, a run of k gaps would cost
+            # more than k one-base gaps, and the recurrence (like parasail's) takes the latter.
+            raise ScoringError(
+                f"gap_open ({self.gap_open}) must be >= gap_extend ({self.gap_extend}): a gap's "
+                "first position costs gap_open, each further one gap_extend"
+            )
         table = self._fraction_table()
         denominators = [gap_open.denominator, gap_extend.denominator]
         denominators += [value.denominator for row in table for value in row]
@@ -125,6 +132,9 @@ class Scoring:
             scale = scale * denominator // math.gcd(scale, denominator)
         if scale > MAX_SCALE:
             raise ScoringError(f"scores need a resolution finer than 1/{MAX_SCALE}")
+        largest = max([abs(value) for row in table for value in row] + [gap_open, gap_extend])
+        if largest * scale >= 2**62:
+            raise ScoringError(f"scores too large: |{float(largest):g}| exceeds 2**62 once scaled")
         integer = np.zeros((CODE_COUNT + 1, CODE_COUNT + 1), dtype=np.int64)
         for row in range(CODE_COUNT):
             for column in range(CODE_COUNT):

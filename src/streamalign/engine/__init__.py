@@ -23,6 +23,7 @@ from streamalign.engine.backends import (
     ThreadBackend,
     make_backend,
 )
+from streamalign.engine.dask_backend import DaskBackend  # imports Dask only when built
 from streamalign.engine.exceptions import RemoteTraceback, WorkerCrashError
 from streamalign.engine.execution import execute, resolve_workers
 from streamalign.engine.ordering import ReorderBuffer
@@ -31,6 +32,7 @@ __all__ = [
     "BACKENDS",
     "Backend",
     "Completed",
+    "DaskBackend",
     "ProcessBackend",
     "RemoteTraceback",
     "ReorderBuffer",

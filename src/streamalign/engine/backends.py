@@ -95,11 +95,11 @@ class Backend(Protocol):
     def pending(self) -> int:
         """Number of payloads submitted and not yet returned by :meth:`wait`."""
 
-    def wait(self) -> list[Completed]:
+    def wait(self, timeout: float | None = None) -> list[Completed]:
         """Block until something happens; return the payloads finished since the last call.
 
-        May return an empty list (e.g. a worker became ready or was replaced). Raises the task's
-        exception if the task raised one.
+        May return an empty list (e.g. a worker became ready or was replaced, or ``timeout``
+        seconds passed). Raises the task's exception if the task raised one.
         """
 
     def shutdown(self, *, graceful: bool) -> None:
@@ -142,7 +142,7 @@ class SerialBackend:
         """Payloads held and not yet run."""
         return len(self._queued)
 
-    def wait(self) -> list[Completed]:
+    def wait(self, timeout: float | None = None) -> list[Completed]:
         """Run the oldest held payload now; its exception, if any, propagates unchanged."""
         index, payload = self._queued.popleft()
         return [Completed(index, self._task(payload), 0)]
@@ -221,9 +221,12 @@ class ThreadBackend:
         """Payloads submitted and not yet returned."""
         return self._pending
 
-    def wait(self) -> list[Completed]:
-        """Block until at least one payload is done; re-raise a task's exception."""
-        messages = [self._outbox.get()]
+    def wait(self, timeout: float | None = None) -> list[Completed]:
+        """Block until at least one payload is done (or ``timeout``); re-raise a task's error."""
+        try:
+            messages = [self._outbox.get(timeout=timeout)]
+        except queue.Empty:
+            return []
         with contextlib.suppress(queue.Empty):
             while True:
                 messages.append(self._outbox.get_nowait())
@@ -529,8 +532,9 @@ class ProcessBackend:
             except OSError:
                 worker.broken = True  # it died; its sentinel will say so and it is replaced
 
-    def wait(self) -> list[Completed]:
-        """Block until a result arrives or a worker changes state; handle dead workers."""
+    def wait(self, timeout: float | None = None) -> list[Completed]:
+        """Block until a result arrives or a worker changes state (or ``timeout``); handle dead
+        workers."""
         self._dispatch()
         watched: dict[Any, tuple[_WorkerProcess, bool]] = {}
         for worker in self._workers:
@@ -539,7 +543,7 @@ class ProcessBackend:
             watched[worker.process.sentinel] = (worker, True)
         completed: list[Completed] = []
         dead = []
-        for ready in multiprocessing.connection.wait(list(watched)):
+        for ready in multiprocessing.connection.wait(list(watched), timeout):
             worker, is_sentinel = watched[ready]
             if is_sentinel:
                 dead.append(worker)
@@ -635,6 +639,7 @@ BACKENDS: dict[str, str] = {
     "serial": "in the calling thread, one payload at a time",
     "threads": "worker threads (best when the task releases the GIL)",
     "processes": "worker processes (survives killed workers)",
+    "dask": "a Dask cluster (pip install 'streamalign[dask]'; survives lost workers)",
 }
 
 
@@ -645,8 +650,13 @@ def make_backend(
     *,
     max_retries: int = 2,
     start_method: str | None = None,
+    client: Any = None,
+    scheduler: Any = None,
 ) -> Backend:
     """Build the backend called ``name`` (one of :data:`BACKENDS`).
+
+    ``client`` and ``scheduler`` are for ``"dask"`` only (see
+    :class:`~streamalign.engine.dask_backend.DaskBackend`), which imports Dask only here.
 
     Example:
         >>> type(make_backend("threads", abs, 2)).__name__
@@ -658,4 +668,10 @@ def make_backend(
         return ThreadBackend(task, workers)
     if name == "processes":
         return ProcessBackend(task, workers, max_retries=max_retries, start_method=start_method)
+    if name == "dask":
+        from streamalign.engine.dask_backend import DaskBackend
+
+        return DaskBackend(
+            task, workers, client=client, scheduler=scheduler, max_retries=max_retries
+        )
     raise ValueError(f"unknown backend {name!r}; choose one of: {', '.join(BACKENDS)}")

@@ -16,8 +16,20 @@ the first maximum over: the last query row left to right (when the reference end
 the last reference column top to bottom (when the query end is free); local mode takes the first
 maximum in row-major order. ``kernels/slow.py`` implements the same rules cell by cell.
 
-Direction bits stored per cell: bits 0-1 the source of H (0 diagonal, 1 deletion, 2 insertion,
-3 local start), bit 2 "deletion extends", bit 3 "insertion extends".
+Direction bits stored per cell (one byte): bits 0-1 the source of H (0 diagonal, 1 deletion,
+2 insertion, 3 local start), bit 2 "deletion extends", bit 3 "insertion extends".
+
+Performance notes (numba 0.6x, AVX2; measured on the benchmark workloads):
+
+- Loop order: reference column outer, query row middle, lane inner. The per-column state
+  (H and D of every query row, ``2 x (rows + 1) x lanes`` scores) stays in the L2 cache for
+  read-length queries whatever the reference length; ``aligner._groups`` sizes groups for it.
+- Scores are float32 where exact (``aligner._score_dtype``): numba widens int16/int32
+  arithmetic to int64, float32 keeps 8 lanes per AVX2 register (``max`` is ``vmaxps``).
+- No per-column array views (their reference counting costs more than 64 lanes of work):
+  flat arrays indexed with unsigned offsets (no negative-index wrap-around selects).
+- The lane loop is specialized for traceback/score-only and local/end-gap modes (a runtime
+  mode test inside it became masked stores and halved the speed). See ``_fill_column``.
 
 Operations written: 0 ``=``, 1 ``X``, 2 ``I``, 3 ``D``.
 
@@ -85,6 +97,13 @@ def align_groups(
         operations: ``uint8`` output, the operations of query ``k`` start at
             ``operation_offsets[k]`` (capacity ``len(query) + len(reference)``), reversed order
             is fixed before returning; ``operation_lengths[k]`` says how many were written.
+
+    Layout: the reference is the outer loop (one DP column at a time), the query rows the
+    middle loop and the lanes the inner, contiguous loop. Column arrays are flat, indexed
+    ``row * lanes + lane`` with unsigned offsets (no negative-index checks, no per-column array
+    views), and the cell loop is specialized for (traceback, local) so that no branch or masked
+    store is left in it. Direction bits are stored column-major: cell ``(row, column)`` of lane
+    ``k`` at ``((column - 1) * rows + row - 1) * lanes + k``.
     """
     reference_length = reference_codes.shape[0]
     gap_open = parameters[0]
@@ -96,119 +115,179 @@ def align_groups(
     reference_start_free = (flags & FLAG_REFERENCE_START_FREE) != 0
     reference_end_free = (flags & FLAG_REFERENCE_END_FREE) != 0
     local = (flags & FLAG_LOCAL) != 0
+    # Profile rows exist only for the codes the reference uses (usually 4 of 16).
+    profile_index = np.zeros(16, np.int64)
+    used_codes = np.zeros(16, np.int64)
+    used_count = 0
+    for column in range(reference_length):
+        code = reference_codes[column]
+        if used_count == 0 or used_codes[profile_index[code]] != code:
+            profile_index[code] = used_count
+            used_codes[used_count] = code
+            used_count += 1
+    column_profile = np.empty(reference_length, np.uint64)
+    match_flat = np.empty(256, np.uint8)
+    for query_code in range(16):
+        for reference_code in range(16):
+            match_flat[query_code * 16 + reference_code] = (
+                1 if match_table[query_code, reference_code] else 0
+            )
+    # Row and column numbers in the score type (local mode compares them in the lane loop).
+    column_values = np.empty(reference_length + 1, parameters.dtype)
+    for column in range(reference_length + 1):
+        column_values[column] = column
     group_count = group_starts.shape[0] - 1
     for group in range(group_count):
         lanes = group_lanes[group]
         first = group_starts[group]
+        lanes_u = np.uint64(lanes)
         lengths = np.empty(lanes, np.int64)
-        query_rows = 0
         for lane in range(lanes):
             query = order[first + lane]
             lengths[lane] = query_offsets[query + 1] - query_offsets[query]
-            query_rows = max(query_rows, lengths[lane])
-        # Query profile: score of query row i (lane) against each reference code.
-        profile = np.zeros((16, max(query_rows, 1), lanes), parameters.dtype)
-        for lane in range(lanes):
-            query = order[first + lane]
-            start = query_offsets[query]
-            for row in range(lengths[lane]):
-                code = query_codes[start + row]
-                for reference_code in range(16):
-                    profile[reference_code, row, lane] = substitution[code, reference_code]
-        if traceback:
-            directions = traceback_budget[: query_rows * reference_length * lanes].reshape(
-                (query_rows, reference_length, lanes)
+        # Not a running max from a literal 0: numba would also compile the callees for the
+        # literal type (seconds of cold compile time).
+        query_rows = lengths.max()
+        rows_u = np.uint64(query_rows)
+        profile = _profile(
+            query_codes,
+            query_offsets,
+            order,
+            first,
+            lengths,
+            query_rows,
+            substitution,
+            used_codes[:used_count],
+            zero,
+        )
+        for column in range(reference_length):
+            column_profile[column] = (
+                np.uint64(profile_index[reference_codes[column]]) * rows_u * lanes_u
             )
+        if traceback:
+            directions = traceback_budget[: query_rows * reference_length * lanes]
         else:
-            directions = traceback_budget[:0].reshape((0, 0, lanes))
-        previous = np.empty((reference_length + 1, lanes), parameters.dtype)
-        current = np.empty((reference_length + 1, lanes), parameters.dtype)
-        insertion = np.empty((reference_length + 1, lanes), parameters.dtype)
-        deletion = np.empty(lanes, parameters.dtype)
-        row_bits = np.empty(lanes, np.uint8)
+            directions = traceback_budget[:0]
+        # Column arrays, flat [row][lane]: H of the previous column and of this one (swapped
+        # after each column), D (updated in place).
+        column_h = np.empty((query_rows + 1) * lanes, parameters.dtype)
+        next_h = np.empty((query_rows + 1) * lanes, parameters.dtype)
+        column_d = np.empty((query_rows + 1) * lanes, parameters.dtype)
+        # Per-lane running values down a column: H above, I.
+        above_h = np.empty(lanes, parameters.dtype)
+        insertion = np.empty(lanes, parameters.dtype)
+        # Local mode: best cell so far, tracked in the score type (row-major first maximum).
+        local_score = np.empty(lanes, parameters.dtype)
+        local_row = np.empty(lanes, parameters.dtype)
+        local_column = np.empty(lanes, parameters.dtype)
+        row_values = np.empty(query_rows + 1, parameters.dtype)
         best_score = np.empty(lanes, np.int64)
         best_row = np.zeros(lanes, np.int64)
         best_column = np.zeros(lanes, np.int64)
-        column_best = np.empty(lanes, np.int64)
-        column_row = np.zeros(lanes, np.int64)
-        for lane in range(lanes):
-            best_score[lane] = -(2**62)
-            column_best[lane] = -(2**62)
-        # Row 0.
-        for column in range(reference_length + 1):
-            if column == 0 or reference_start_free or local:
-                value = zero
-            else:
-                value = -(gap_open + (column - 1) * gap_extend)
-            for lane in range(lanes):
-                previous[column, lane] = value
-                insertion[column, lane] = minus_infinity
-        for lane in range(lanes):
-            if local:
-                best_score[lane] = 0
-            if query_end_free:
-                column_best[lane] = previous[reference_length, lane]
-            if lengths[lane] == 0:
-                _row_candidate(
-                    previous, lane, 0, reference_length, reference_end_free,
-                    best_score, best_row, best_column,
-                )
-        for row in range(1, query_rows + 1):
-            if query_start_free or local:
+        for row in range(query_rows + 1):
+            row_values[row] = row
+            if row == 0 or query_start_free or local:
                 edge = zero
             else:
                 edge = -(gap_open + (row - 1) * gap_extend)
+            base = row * lanes
             for lane in range(lanes):
-                current[0, lane] = edge
-                deletion[lane] = minus_infinity
-            for column in range(1, reference_length + 1):
-                if traceback:
-                    bits = directions[row - 1, column - 1]
-                else:
-                    bits = row_bits
-                _cells(
-                    previous[column - 1], previous[column], current[column - 1],
-                    current[column], insertion[column], deletion,
-                    profile[reference_codes[column - 1], row - 1], bits,
-                    gap_open, gap_extend, zero, local,
-                )
-                if local:
-                    values = current[column]
-                    for lane in range(lanes):
-                        better = values[lane] > best_score[lane] and row <= lengths[lane]
-                        best_score[lane] = values[lane] if better else best_score[lane]
-                        best_row[lane] = row if better else best_row[lane]
-                        best_column[lane] = column if better else best_column[lane]
-            if not local:
+                column_h[base + lane] = edge
+                column_d[base + lane] = minus_infinity
+        for lane in range(lanes):
+            local_score[lane] = zero
+            local_row[lane] = zero
+            local_column[lane] = zero
+            # Column 0 of the query's last row: the first end-cell candidate.
+            best_score[lane] = column_h[lengths[lane] * lanes + lane]
+            best_row[lane] = lengths[lane]
+            best_column[lane] = 0
+        for column in range(1, reference_length + 1):
+            top = zero if reference_start_free or local else -(gap_open + (column - 1) * gap_extend)
+            for lane in range(lanes):
+                next_h[lane] = top
+                above_h[lane] = top
+                insertion[lane] = minus_infinity
+            profile_start = column_profile[column - 1]
+            direction_start = np.uint64(column - 1) * rows_u * lanes_u
+            column_value = column_values[column]
+            _fill_column(
+                column_h,
+                next_h,
+                column_d,
+                above_h,
+                insertion,
+                profile,
+                profile_start,
+                directions,
+                direction_start,
+                query_rows,
+                lanes,
+                gap_open,
+                gap_extend,
+                zero,
+                row_values,
+                column_value,
+                local_score,
+                local_row,
+                local_column,
+                local,
+                traceback,
+            )
+            column_h, next_h = next_h, column_h
+            if not local and reference_end_free:
+                # The last row, left to right: first maximum.
                 for lane in range(lanes):
-                    if query_end_free and row <= lengths[lane]:
-                        if current[reference_length, lane] > column_best[lane]:
-                            column_best[lane] = current[reference_length, lane]
-                            column_row[lane] = row
-                    if lengths[lane] == row:
-                        _row_candidate(
-                            current, lane, row, reference_length, reference_end_free,
-                            best_score, best_row, best_column,
-                        )
-            previous, current = current, previous
+                    value = column_h[lengths[lane] * lanes + lane]
+                    if value > best_score[lane]:
+                        best_score[lane] = value
+                        best_column[lane] = column
         for lane in range(lanes):
             query = order[first + lane]
-            if not local and query_end_free:
-                if not reference_end_free or column_best[lane] > best_score[lane]:
-                    best_score[lane] = column_best[lane]
-                    best_row[lane] = column_row[lane]
+            if local:
+                best_score[lane] = local_score[lane]
+                best_row[lane] = np.int64(local_row[lane])
+                best_column[lane] = np.int64(local_column[lane])
+            else:
+                if not reference_end_free:
+                    best_score[lane] = column_h[lengths[lane] * lanes + lane]
                     best_column[lane] = reference_length
+                if query_end_free:
+                    # The last column, top to bottom, after the last row's candidates.
+                    column_score = column_h[lane]
+                    column_row = 0
+                    for row in range(1, lengths[lane] + 1):
+                        if column_h[row * lanes + lane] > column_score:
+                            column_score = column_h[row * lanes + lane]
+                            column_row = row
+                    if not reference_end_free or column_score > best_score[lane]:
+                        best_score[lane] = column_score
+                        best_row[lane] = column_row
+                        best_column[lane] = reference_length
             scores[query] = best_score[lane]
             query_ends[query] = best_row[lane]
             reference_ends[query] = best_column[lane]
             if traceback:
                 _trace(
-                    directions, lane, best_row[lane], best_column[lane],
-                    query_codes[query_offsets[query]:query_offsets[query + 1]],
-                    reference_codes, match_table,
-                    query_start_free or local, reference_start_free or local,
-                    operations, operation_offsets[query], operation_lengths, query,
-                    counts, query_starts, reference_starts,
+                    directions,
+                    query_rows,
+                    lanes,
+                    lane,
+                    best_row[lane],
+                    best_column[lane],
+                    query_codes,
+                    query_offsets[query],
+                    reference_codes,
+                    match_flat,
+                    query_start_free or local,
+                    reference_start_free or local,
+                    operations,
+                    operation_offsets[query],
+                    operation_lengths,
+                    query,
+                    counts,
+                    query_starts,
+                    reference_starts,
                 )
             else:
                 query_starts[query] = 0
@@ -216,64 +295,222 @@ def align_groups(
 
 
 @njit(nogil=True, cache=True)
-def _cells(diagonal_h, above_h, left_h, out_h, insertion, deletion, profile, bits,
-           gap_open, gap_extend, zero, local):
-    """One DP cell for every lane: the vectorized heart of the kernel.
-
-    ``diagonal_h``/``above_h`` are H of the previous row at columns j-1 and j, ``left_h`` is H
-    of this row at j-1; ``out_h`` receives H, ``insertion`` (I at column j, updated in place),
-    ``deletion`` (D along the row, updated in place), ``bits`` the direction bits.
-    """
-    for lane in range(out_h.shape[0]):
-        diagonal = diagonal_h[lane] + profile[lane]
-        deletion_open = left_h[lane] - gap_open
-        deletion_extend = deletion[lane] - gap_extend
-        deletion_value = max(deletion_open, deletion_extend)
-        insertion_open = above_h[lane] - gap_open
-        insertion_extend = insertion[lane] - gap_extend
-        insertion_value = max(insertion_open, insertion_extend)
-        value = max(diagonal, max(deletion_value, insertion_value))
-        source = 0 if value == diagonal else (1 if value == deletion_value else 2)
-        if local:
-            source = 3 if value <= zero else source
-            value = max(value, zero)
-        out_h[lane] = value
-        deletion[lane] = deletion_value
-        insertion[lane] = insertion_value
-        bits[lane] = (
-            source
-            | ((deletion_extend > deletion_open) << 2)
-            | ((insertion_extend > insertion_open) << 3)
-        )
-
-
-@njit(nogil=True, cache=True, inline="always")
-def _row_candidate(row_values, lane, row, reference_length, reference_end_free,
-                   best_score, best_row, best_column):
-    """Record the end-cell candidate of a query's last row."""
-    if reference_end_free:
-        for column in range(reference_length + 1):
-            if row_values[column, lane] > best_score[lane]:
-                best_score[lane] = row_values[column, lane]
-                best_row[lane] = row
-                best_column[lane] = column
-    else:
-        best_score[lane] = row_values[reference_length, lane]
-        best_row[lane] = row
-        best_column[lane] = reference_length
+def _profile(
+    query_codes, query_offsets, order, first, lengths, query_rows, substitution, used_codes, zero
+):
+    """Query profile, flat ``[used code][row][lane]``: the substitution score of each query
+    row against each reference code the reference uses; rows past a query's end score 0."""
+    lanes = lengths.shape[0]
+    used_count = used_codes.shape[0]
+    # Query codes transposed to [row][lane]; code 16 marks the padding past a query's end.
+    transposed = np.full(max(query_rows, 1) * lanes, 16, np.uint8)
+    for lane in range(lanes):
+        start = query_offsets[order[first + lane]]
+        for row in range(lengths[lane]):
+            transposed[row * lanes + lane] = query_codes[start + row]
+    profile = np.empty(max(used_count, 1) * max(query_rows, 1) * lanes, substitution.dtype)
+    scores = np.empty(17, substitution.dtype)
+    scores[16] = zero
+    for used in range(used_count):
+        for code in range(16):
+            scores[code] = substitution[code, used_codes[used]]
+        base = used * query_rows * lanes
+        for position in range(query_rows * lanes):
+            profile[base + position] = scores[transposed[position]]
+    return profile
 
 
 @njit(nogil=True, cache=True)
-def _trace(directions, lane, row, column, query, reference, match_table,
-           query_start_free, reference_start_free, operations, start, operation_lengths,
-           query_number, counts, query_starts, reference_starts):
-    """Follow the direction bits from (row, column) back to the start; write operations."""
+def _fill_column(
+    previous_h,
+    current_h,
+    column_d,
+    above_h,
+    insertion,
+    profile,
+    profile_start,
+    directions,
+    direction_start,
+    query_rows,
+    lanes,
+    gap_open,
+    gap_extend,
+    zero,
+    row_values,
+    column_value,
+    local_score,
+    local_row,
+    local_column,
+    local,
+    traceback,
+):
+    """One DP column for every lane: the vectorized heart of the kernel.
+
+    On entry ``previous_h`` holds H of the previous column, ``current_h`` row 0 of this one,
+    ``column_d`` D of the previous column, ``above_h`` H[0] of this column and ``insertion``
+    I[0] (minus infinity). On return ``current_h`` and ``column_d`` hold this column,
+    ``directions`` its direction bits (``traceback``) and ``local_*`` the best cell so far
+    (``local``). Two H arrays instead of one updated in place save a store per cell.
+
+    The four (local, traceback) combinations are written out as separate loops so that each
+    lane loop is branch-free and vectorizes without masked stores (numba would otherwise
+    compile one specialization per combination: seconds more of cold compile time). Direction
+    bits are summed as small float32 numbers and converted once, which vectorizes better than
+    numba's 64-bit integer bit operations.
+    """
+    lanes_u = np.uint64(lanes)
+    four = np.float32(4.0)
+    eight = np.float32(8.0)
+    nothing = np.float32(0.0)
+    for row in range(1, query_rows + 1):
+        offset = np.uint64(row) * lanes_u
+        diagonal_offset = offset - lanes_u
+        profile_offset = profile_start + np.uint64(row - 1) * lanes_u
+        direction_offset = direction_start + np.uint64(row - 1) * lanes_u
+        row_value = row_values[row]
+        if not local and not traceback:
+            for lane_number in range(lanes):
+                lane = np.uint64(lane_number)
+                left = previous_h[offset + lane]
+                diagonal = previous_h[diagonal_offset + lane] + profile[profile_offset + lane]
+                deletion_value = max(left - gap_open, column_d[offset + lane] - gap_extend)
+                insertion_value = max(above_h[lane] - gap_open, insertion[lane] - gap_extend)
+                value = max(diagonal, max(deletion_value, insertion_value))
+                column_d[offset + lane] = deletion_value
+                insertion[lane] = insertion_value
+                above_h[lane] = value
+                current_h[offset + lane] = value
+        elif not local:
+            for lane_number in range(lanes):
+                lane = np.uint64(lane_number)
+                left = previous_h[offset + lane]
+                diagonal = previous_h[diagonal_offset + lane] + profile[profile_offset + lane]
+                deletion_open = left - gap_open
+                deletion_extend = column_d[offset + lane] - gap_extend
+                deletion_value = max(deletion_open, deletion_extend)
+                insertion_open = above_h[lane] - gap_open
+                insertion_extend = insertion[lane] - gap_extend
+                insertion_value = max(insertion_open, insertion_extend)
+                value = max(diagonal, max(deletion_value, insertion_value))
+                # Source of H: 0 diagonal, 1 deletion, 2 insertion; + 4, + 8: gap extends.
+                source = (
+                    nothing
+                    if value == diagonal
+                    else (np.float32(1.0) if value == deletion_value else np.float32(2.0))
+                )
+                bits = (
+                    source
+                    + (four if deletion_extend > deletion_open else nothing)
+                    + (eight if insertion_extend > insertion_open else nothing)
+                )
+                directions[direction_offset + lane] = np.uint8(bits)
+                column_d[offset + lane] = deletion_value
+                insertion[lane] = insertion_value
+                above_h[lane] = value
+                current_h[offset + lane] = value
+        elif not traceback:
+            for lane_number in range(lanes):
+                lane = np.uint64(lane_number)
+                left = previous_h[offset + lane]
+                diagonal = previous_h[diagonal_offset + lane] + profile[profile_offset + lane]
+                deletion_value = max(left - gap_open, column_d[offset + lane] - gap_extend)
+                insertion_value = max(above_h[lane] - gap_open, insertion[lane] - gap_extend)
+                value = max(max(diagonal, max(deletion_value, insertion_value)), zero)
+                # First maximum in row-major order: columns arrive in order, rows do not.
+                best = local_score[lane]
+                best_row = local_row[lane]
+                best_column = local_column[lane]
+                better = (value > best) | ((value == best) & (row_value < best_row))
+                # (+ zero: a store LLVM cannot prove redundant, else a slow masked store)
+                local_score[lane] = max(value, best) + zero
+                local_row[lane] = row_value if better else best_row
+                local_column[lane] = column_value if better else best_column
+                column_d[offset + lane] = deletion_value
+                insertion[lane] = insertion_value
+                above_h[lane] = value
+                current_h[offset + lane] = value
+        else:
+            for lane_number in range(lanes):
+                lane = np.uint64(lane_number)
+                left = previous_h[offset + lane]
+                diagonal = previous_h[diagonal_offset + lane] + profile[profile_offset + lane]
+                deletion_open = left - gap_open
+                deletion_extend = column_d[offset + lane] - gap_extend
+                deletion_value = max(deletion_open, deletion_extend)
+                insertion_open = above_h[lane] - gap_open
+                insertion_extend = insertion[lane] - gap_extend
+                insertion_value = max(insertion_open, insertion_extend)
+                value = max(diagonal, max(deletion_value, insertion_value))
+                source = (
+                    nothing
+                    if value == diagonal
+                    else (np.float32(1.0) if value == deletion_value else np.float32(2.0))
+                )
+                # 3: H <= 0, the local alignment starts here.
+                source = np.float32(3.0) if value <= zero else source
+                bits = (
+                    source
+                    + (four if deletion_extend > deletion_open else nothing)
+                    + (eight if insertion_extend > insertion_open else nothing)
+                )
+                directions[direction_offset + lane] = np.uint8(bits)
+                value = max(value, zero)
+                best = local_score[lane]
+                best_row = local_row[lane]
+                best_column = local_column[lane]
+                better = (value > best) | ((value == best) & (row_value < best_row))
+                # (+ zero: a store LLVM cannot prove redundant, else a slow masked store)
+                local_score[lane] = max(value, best) + zero
+                local_row[lane] = row_value if better else best_row
+                local_column[lane] = column_value if better else best_column
+                column_d[offset + lane] = deletion_value
+                insertion[lane] = insertion_value
+                above_h[lane] = value
+                current_h[offset + lane] = value
+
+
+@njit(nogil=True, cache=True)
+def _trace(
+    directions,
+    query_rows,
+    lanes,
+    lane,
+    row,
+    column,
+    query_codes,
+    query_start,
+    reference,
+    match_flat,
+    query_start_free,
+    reference_start_free,
+    operations,
+    start,
+    operation_lengths,
+    query_number,
+    counts,
+    query_starts,
+    reference_starts,
+):
+    """Follow the direction bits from (row, column) back to the start; write operations.
+
+    ``query_codes[query_start:]`` is the query; ``match_flat[16 * query code + reference
+    code]`` is 1 for a match. Positions and indices are unsigned (no negative-index checks):
+    this walk is a chain of dependent steps, each instruction counts.
+    """
     written = 0
     state = 0
     matches = 0
-    mismatches = 0
     insertions = 0
     deletions = 0
+    lanes_u = np.uint64(lanes)
+    # Flat position of cell (row, column) in the column-major direction bits, moved along
+    # (it wraps around past row or column 0, where it is no longer read).
+    position = (np.uint64(column - 1) * np.uint64(query_rows) + np.uint64(row - 1)) * lanes_u
+    position += np.uint64(lane)
+    column_step = np.uint64(query_rows) * lanes_u
+    diagonal_step = column_step + lanes_u
+    output = np.uint64(start)
+    query_position = np.uint64(query_start)
     while True:
         if state == 0:
             if row == 0 or column == 0:
@@ -290,18 +527,18 @@ def _trace(directions, lane, row, column, query, reference, match_table,
                     insertions += row
                     row = 0
                 break
-            bits = directions[row - 1, column - 1, lane]
-            source = bits & 3
+            source = directions[position] & 3
             if source == 0:
-                if match_table[query[row - 1], reference[column - 1]]:
-                    operations[start + written] = OPERATION_MATCH
-                    matches += 1
-                else:
-                    operations[start + written] = OPERATION_MISMATCH
-                    mismatches += 1
+                # Branch-free match/mismatch (random data would mispredict a branch).
+                query_code = np.uint64(query_codes[query_position + np.uint64(row - 1)])
+                reference_code = np.uint64(reference[np.uint64(column - 1)])
+                is_match = np.int64(match_flat[query_code * np.uint64(16) + reference_code])
+                operations[output + np.uint64(written)] = OPERATION_MISMATCH - is_match
+                matches += is_match
                 written += 1
                 row -= 1
                 column -= 1
+                position -= diagonal_step
             elif source == 1:
                 state = 1
             elif source == 2:
@@ -309,20 +546,22 @@ def _trace(directions, lane, row, column, query, reference, match_table,
             else:
                 break
         elif state == 1:
-            bits = directions[row - 1, column - 1, lane]
-            operations[start + written] = OPERATION_DELETION
+            extends = directions[position] & 4
+            operations[output + np.uint64(written)] = OPERATION_DELETION
             written += 1
             deletions += 1
             column -= 1
-            if (bits & 4) == 0:
+            position -= column_step
+            if extends == 0:
                 state = 0
         else:
-            bits = directions[row - 1, column - 1, lane]
-            operations[start + written] = OPERATION_INSERTION
+            extends = directions[position] & 8
+            operations[output + np.uint64(written)] = OPERATION_INSERTION
             written += 1
             insertions += 1
             row -= 1
-            if (bits & 8) == 0:
+            position -= lanes_u
+            if extends == 0:
                 state = 0
     # Reverse in place: the walk produced the operations from the end.
     low = start
@@ -337,6 +576,19 @@ def _trace(directions, lane, row, column, query, reference, match_table,
     query_starts[query_number] = row
     reference_starts[query_number] = column
     counts[query_number, 0] = matches
-    counts[query_number, 1] = mismatches
+    counts[query_number, 1] = written - matches - insertions - deletions
     counts[query_number, 2] = insertions
     counts[query_number, 3] = deletions
+
+
+@njit(nogil=True, cache=True)
+def compact_operations(operations, capacity_offsets, operation_lengths, operation_offsets):
+    """The operations of every query, back to back (``align_groups`` writes query ``k``'s at
+    ``capacity_offsets[k]``; ``operation_offsets`` are the cumulative ``operation_lengths``)."""
+    compact = np.empty(operation_offsets[-1], np.uint8)
+    for query in range(operation_lengths.shape[0]):
+        source = capacity_offsets[query]
+        target = operation_offsets[query]
+        for position in range(operation_lengths[query]):
+            compact[target + position] = operations[source + position]
+    return compact

@@ -1,0 +1,197 @@
+"""End-to-end benchmark: FASTQ.gz in, SAM out, streamalign beside vsearch and parasail_aligner.
+
+Every tool runs as a command on the same files in the same run, with 1 and 2 threads:
+
+- ``streamalign align`` (semi-global: the read fully aligned, the 16S gene's ends free);
+- ``vsearch --usearch_global`` (Debian's vsearch; ``--id 0 --maxaccepts 1 --maxrejects 0`` so
+  every read is aligned to the reference, as streamalign does);
+- ``parasail_aligner -a sg_qx_trace_striped_16`` (Debian's parasail; the gene is its query with
+  free ends, the reads its database; SAM output).
+
+It also reports streamalign's kernel-only throughput on the same reads (``Aligner.align_many``
+in this process, one thread), so the end-to-end fraction can be read off, and with ``--rss``
+the peak memory of ``streamalign align`` on synthetic stdin streams of growing size (flat
+memory is the claim). Run from the repository root::
+
+    python benchmarks/cli.py                       # ../shared/data MiSeq reads x 8 copies
+    python benchmarks/cli.py --rss 100000 2000000  # plus peak RSS on stdin streams
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import dnaio
+import numpy as np
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+SHARED = REPOSITORY.parent / "shared" / "data"
+FRAGMENT = "GAGTTTGATCCTGGCTCAGATTGAACGCTGGCGGCATGCTTAACACATGCAAGTCGAACGGCAG"
+
+
+def streamalign_command(*arguments: str) -> list[str]:
+    return [sys.executable, "-c", "from streamalign.cli import console_main; console_main()",
+            *arguments]
+
+
+def timed(command: list[str], stdin_path: Path | None = None) -> float:
+    """Wall seconds of one run of ``command`` (output discarded; failure raises)."""
+    stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL  # noqa: SIM115
+    started = time.perf_counter()
+    try:
+        subprocess.run(command, stdin=stdin, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, check=True)
+    finally:
+        if stdin_path:
+            stdin.close()  # type: ignore[union-attr]
+    return time.perf_counter() - started
+
+
+def prepare(reads: Path, copies: int, folder: Path) -> tuple[Path, Path, int]:
+    """The reads repeated ``copies`` times, as FASTQ.gz and as FASTA; and their count."""
+    with dnaio.open(reads) as records:
+        items = [(record.name, record.sequence, record.qualities) for record in records]
+    fastq = folder / "reads.fastq.gz"
+    fasta = folder / "reads.fa"
+    with gzip.open(fastq, "wt", compresslevel=1) as out_fastq, open(fasta, "w") as out_fasta:
+        for copy in range(copies):
+            for name, sequence, qualities in items:
+                out_fastq.write(f"@{name}_{copy}\n{sequence}\n+\n{qualities}\n")
+                out_fasta.write(f">{name}_{copy}\n{sequence}\n")
+    return fastq, fasta, len(items) * copies
+
+
+def kernel_rate(reads: Path, reference: Path) -> float:
+    """Alignments per second of the kernel alone (one thread, traceback, no I/O)."""
+    from streamalign import Aligner
+    from streamalign.io.readers import read_references
+
+    with dnaio.open(reads) as records:
+        sequences = [record.sequence for record in records]
+    aligner = Aligner(read_references(reference), "semiglobal")
+    aligner.align_many(sequences[:8])  # load the compiled kernels
+    best = float("inf")
+    for _ in range(3):
+        started = time.process_time()
+        aligner.align_many(sequences).cigars()
+        best = min(best, time.process_time() - started)
+    return len(sequences) / best
+
+
+def peak_rss_on_stream(records: int) -> tuple[float, float]:
+    """Peak RSS (MiB) and wall seconds of ``streamalign align`` reading ``records`` synthetic
+    64-bp reads from a pipe (global, against the 64-bp fragment, output discarded)."""
+    with tempfile.TemporaryDirectory() as folder:
+        reference = Path(folder) / "fragment.fa"
+        reference.write_text(f">fragment\n{FRAGMENT}\n")
+        command = streamalign_command("align", "-r", str(reference), "--mode", "global",
+                                      "--quiet", "-o", os.devnull, "--format", "sam", "-")
+        generator = np.random.default_rng(1)
+        letters = np.frombuffer(b"ACGT", dtype=np.uint8)
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdin=subprocess.PIPE)
+        assert process.stdin is not None
+        peak = [0]
+
+        def watch() -> None:  # VmHWM of the child, read until it exits
+            status = Path(f"/proc/{process.pid}/status")
+            while process.poll() is None:
+                try:
+                    for line in status.read_text().splitlines():
+                        if line.startswith("VmHWM:"):
+                            peak[0] = max(peak[0], int(line.split()[1]))
+                except (OSError, ValueError):
+                    pass
+                time.sleep(0.05)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        chunk = 10_000
+        for first in range(0, records, chunk):
+            count = min(chunk, records - first)
+            codes = letters[generator.integers(0, 4, size=(count, 64))]
+            process.stdin.write(b"".join(
+                b">r%d\n%s\n" % (first + number, row.tobytes())
+                for number, row in enumerate(codes)
+            ))
+        process.stdin.close()
+        process.wait()
+        watcher.join()
+        elapsed = time.perf_counter() - started
+    return peak[0] / 1024, elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reads", type=Path, default=SHARED / "sam1F.fastq.gz")
+    parser.add_argument("--reference", type=Path, default=SHARED / "ecoli_16S.fa")
+    parser.add_argument("--copies", type=int, default=8, help="repeat the reads (8)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--rss", type=int, nargs="*", default=[],
+                        help="also measure peak RSS on stdin streams of these sizes")
+    parser.add_argument("--json", type=Path, help="write the figures as JSON")
+    arguments = parser.parse_args(argv)
+
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        fastq, fasta, count = prepare(arguments.reads, arguments.copies, Path(folder))
+        output = Path(folder) / "out.sam"
+        timed(streamalign_command("align", "-r", str(arguments.reference), str(fastq),
+                                  "-o", str(output), "--quiet", "-j", "1"))  # warm the cache
+        for workers in arguments.workers:
+            seconds = timed(streamalign_command(
+                "align", "-r", str(arguments.reference), str(fastq), "-o", str(output),
+                "--quiet", "-j", str(workers)))
+            rows.append(("streamalign", workers, seconds))
+            if shutil.which("vsearch"):
+                seconds = timed(["vsearch", "--usearch_global", str(fastq), "--db",
+                                 str(arguments.reference), "--id", "0", "--maxaccepts", "1",
+                                 "--maxrejects", "0", "--threads", str(workers), "--samout",
+                                 str(output), "--quiet"])
+                rows.append(("vsearch --usearch_global", workers, seconds))
+            if shutil.which("parasail_aligner"):
+                seconds = timed(["parasail_aligner", "-a", "sg_qx_trace_striped_16", "-x", "-d",
+                                 "-M", "1", "-X", "2", "-o", "5", "-e", "2", "-t", str(workers),
+                                 "-f", str(fasta), "-g", str(output), "-O", "SAM"],
+                                stdin_path=arguments.reference)
+                rows.append(("parasail_aligner sg_qx_trace", workers, seconds))
+    kernel = kernel_rate(arguments.reads, arguments.reference)
+    streamalign_rates = {w: count / s for tool, w, s in rows if tool == "streamalign"}
+    print(f"{count:,} reads of {arguments.reads.name} against {arguments.reference.name}, "
+          f"SAM out ({os.cpu_count()} CPUs)")
+    print(f"{'tool':<30}{'threads':>8}{'seconds':>10}{'reads/s':>12}{'streamalign x':>15}")
+    for tool, workers, seconds in rows:
+        ratio = streamalign_rates[workers] / (count / seconds)
+        print(f"{tool:<30}{workers:>8}{seconds:>10.2f}{count / seconds:>12,.0f}{ratio:>15.2f}")
+    print(f"streamalign kernel alone, 1 thread: {kernel:,.0f} reads/s; end to end with 1 "
+          f"worker is {streamalign_rates.get(1, 0) / kernel:.0%} of it")
+    if 1 in streamalign_rates and 2 in streamalign_rates:
+        efficiency = streamalign_rates[2] / (2 * streamalign_rates[1])
+        print(f"parallel efficiency with 2 workers (threads): {efficiency:.0%}")
+    memory = []
+    for records in arguments.rss:
+        peak, seconds = peak_rss_on_stream(records)
+        memory.append({"records": records, "peak_rss_mib": round(peak, 1),
+                       "seconds": round(seconds, 2)})
+        print(f"stdin stream of {records:,} 64-bp reads: peak RSS {peak:,.0f} MiB "
+              f"{records / seconds:,.0f} reads/s")
+    if arguments.json:
+        arguments.json.write_text(json.dumps({
+            "reads": count, "rows": [{"tool": t, "threads": w, "seconds": s}
+                                     for t, w, s in rows],
+            "kernel_reads_per_second": kernel, "memory": memory}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

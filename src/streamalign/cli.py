@@ -1,0 +1,546 @@
+"""The ``streamalign`` command line: ``align`` reads, ``demo`` the classic workload.
+
+``main(argv)`` returns an exit code (see :class:`ExitStatus`) instead of exiting, and takes its
+standard streams as arguments, so tests run it in-process.
+
+Example:
+    >>> import io
+    >>> stdout, stderr = io.BytesIO(), io.StringIO()
+    >>> main(["demo", "--sequences", "50", "--quiet"], stdout=stdout, stderr=stderr)
+    0
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import enum
+import io
+import os
+import shlex
+import signal
+import sys
+from collections.abc import Sequence
+from typing import IO, Any, BinaryIO, cast
+
+import numpy as np
+
+from . import __version__
+from .aligner import MODES, STRANDS, Aligner
+from .checkpoint import CheckpointKeeper, ResumeError, load_checkpoint, truncate_to
+from .engine import BACKENDS
+from .errors import StreamAlignError
+from .io.readers import read_references
+from .io.writers import FORMATS, format_from_path
+from .pipeline import INVALID_POLICIES, RunOptions, RunStatistics, fingerprint, run
+from .scoring import AMBIGUITY_POLICIES, Scoring
+
+#: Environment variables naming the Dask scheduler for ``--backend dask``, in precedence order.
+SCHEDULER_VARIABLES = ("STREAMALIGN_SCHEDULER", "DASK_SCHEDULER_ADDRESS")
+
+#: The 64-bp 5' fragment of the E. coli 16S rRNA gene used by the classic demo workload.
+DEMO_REFERENCE = "GAGTTTGATCCTGGCTCAGATTGAACGCTGGCGGCATGCTTAACACATGCAAGTCGAACGGCAG"
+
+
+class ExitStatus(enum.IntEnum):
+    """Exit codes of the command line."""
+
+    SUCCESS = 0
+    ERROR = 1  # bad input, unreadable file, failed run
+    USAGE = 2  # bad or contradictory options
+    REJECTED = 3  # the run finished, but some records were rejected (see --rejects)
+    INTERRUPTED = 130  # Ctrl-C or SIGTERM
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so ``main`` can return a code."""
+
+    def error(self, message: str) -> Any:
+        raise _UsageError(f"{self.prog}: error: {message}")
+
+    def exit(self, status: int = 0, message: str | None = None) -> Any:
+        if message:
+            self._print_message(message, sys.stderr)
+        raise _Exit(status)
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Exit(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
+
+
+def _add_scoring_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("scoring (defaults: scikit-bio's nucleotide defaults)")
+    group.add_argument(
+        "--mode",
+        choices=list(MODES),
+        help="global: end gaps penalized; semiglobal: read fully aligned, "
+        "reference ends free (default; global with --compat skbio); overlap: "
+        "all ends free; local",
+    )
+    group.add_argument("--match", type=float, default=1.0, help="match score (1)")
+    group.add_argument("--mismatch", type=float, default=-2.0, help="mismatch score (-2)")
+    group.add_argument(
+        "--gap-open", type=float, default=5.0, help="cost of a gap's first position (5)"
+    )
+    group.add_argument(
+        "--gap-extend", type=float, default=2.0, help="cost of each further gap position (2)"
+    )
+    group.add_argument(
+        "--matrix", help="substitution matrix by name, e.g. NUC.4.4 (replaces --match/--mismatch)"
+    )
+    group.add_argument(
+        "--ambiguous",
+        choices=AMBIGUITY_POLICIES,
+        default="score0",
+        help="scoring of N and other IUPAC codes (score0)",
+    )
+    group.add_argument(
+        "--compat", choices=["skbio"], help="skbio: reproduce scikit-bio's pairwise aligner exactly"
+    )
+
+
+def _add_engine_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("execution")
+    group.add_argument(
+        "-j", "--jobs", type=_non_negative_int, default=0, help="workers; 0 = all CPUs (default)"
+    )
+    group.add_argument(
+        "--backend",
+        choices=list(BACKENDS),
+        default="threads",
+        help="threads (default; the kernels release the GIL), processes, "
+        "serial, dask (a Dask cluster: see --scheduler, --dask-workers)",
+    )
+    group.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="--backend dask: the Dask scheduler, e.g. tcp://host:8786 "
+        f"(default: ${SCHEDULER_VARIABLES[0]}, else ${SCHEDULER_VARIABLES[1]}, "
+        "else a local cluster)",
+    )
+    group.add_argument(
+        "--dask-workers",
+        type=_positive_int,
+        metavar="N",
+        help="--backend dask: start a local cluster of N single-threaded "
+        "worker processes (default without a scheduler: -j)",
+    )
+    group.add_argument(
+        "--start-method",
+        choices=["fork", "spawn", "forkserver"],
+        help="process start method for --backend processes",
+    )
+    group.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        help="records per batch (default: sized to ~0.1 s of work)",
+    )
+    group.add_argument(
+        "--unordered",
+        action="store_true",
+        help="write batches as they finish instead of in input order",
+    )
+    group.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+    group.add_argument("--stats-json", metavar="FILE", help="write the run's statistics as JSON")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``streamalign``."""
+    parser = _ArgumentParser(
+        prog="streamalign",
+        description="Exact affine-gap alignment of DNA sequence streams on every core.",
+    )
+    parser.add_argument("--version", action="version", version=f"streamalign {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_ArgumentParser)
+
+    align = commands.add_parser(
+        "align",
+        help="align reads against references",
+        description="Align FASTA/FASTQ reads (plain, gz, bz2, xz, or - for stdin) against the "
+        "references; write SAM, TSV or JSONL in input order.",
+    )
+    align.add_argument("-r", "--reference", required=True, help="FASTA file of references")
+    align.add_argument(
+        "reads",
+        nargs="*",
+        default=["-"],
+        help="FASTA/FASTQ files, '-' for standard input (default)",
+    )
+    align.add_argument("-o", "--output", help="output file (default: standard output)")
+    align.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="output format (default: from the output's extension, SAM for standard output)",
+    )
+    align.add_argument(
+        "--strand",
+        choices=STRANDS,
+        default="forward",
+        help="both: also align the reverse complement, keep the better",
+    )
+    thresholds = align.add_mutually_exclusive_group()
+    thresholds.add_argument(
+        "--min-score", type=float, help="records scoring below this are written as unmapped"
+    )
+    thresholds.add_argument(
+        "--min-identity",
+        type=_fraction,
+        help="records with a lower identity are written as unmapped",
+    )
+    align.add_argument(
+        "--all-refs",
+        action="store_true",
+        help="one record per reference instead of the best reference",
+    )
+    align.add_argument("--classic-cigar", action="store_true", help="CIGAR with M instead of =/X")
+    align.add_argument(
+        "--on-invalid",
+        choices=INVALID_POLICIES,
+        default="reject",
+        help="records with non-IUPAC characters: stop with an error, skip "
+        "them, or reject them to --rejects (default)",
+    )
+    align.add_argument(
+        "--rejects", metavar="FILE", help="write rejected records here (FASTA/FASTQ as read)"
+    )
+    align.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run from the end of its -o file (ordered "
+        "runs to a file keep a FILE.checkpoint for this)",
+    )
+    _add_scoring_options(align)
+    _add_engine_options(align)
+
+    demo = commands.add_parser(
+        "demo",
+        help="the classic demo workload on all cores",
+        description="Align random 64-bp sequences against the 64-bp 16S rRNA fragment "
+        f"{DEMO_REFERENCE} (global, end gaps penalized, scikit-bio defaults) and print a "
+        "summary.",
+    )
+    demo.add_argument(
+        "--sequences", type=_positive_int, default=1000, help="number of random sequences (1000)"
+    )
+    demo.add_argument("--length", type=_positive_int, default=64, help="their length (64)")
+    demo.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    demo.add_argument("-o", "--output", help="also write the alignments (SAM/TSV/JSONL)")
+    demo.add_argument("--format", choices=FORMATS, help="output format")
+    _add_engine_options(demo)
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    stdin: IO[Any] | None = None,
+    stdout: IO[Any] | None = None,
+    stderr: IO[str] | None = None,
+) -> int:
+    """Run the command line; return the exit status instead of exiting."""
+    arguments_list = list(sys.argv[1:] if argv is None else argv)
+    stdin = sys.stdin if stdin is None else stdin
+    stdout = sys.stdout if stdout is None else stdout
+    stderr = sys.stderr if stderr is None else stderr
+    parser = build_parser()
+    try:
+        arguments = parser.parse_args(arguments_list)
+    except _UsageError as error:
+        print(parser.format_usage().rstrip(), file=stderr)
+        print(error, file=stderr)
+        return ExitStatus.USAGE
+    except _Exit as exit_request:
+        return exit_request.status
+    command_line = shlex.join(["streamalign", *arguments_list])
+    try:
+        if arguments.command == "demo":
+            return _demo(arguments, command_line, stdout, stderr)
+        return _align(arguments, command_line, stdin, stdout, stderr)
+    except _UsageError as error:
+        print(f"streamalign: error: {error}", file=stderr)
+        return ExitStatus.USAGE
+    except StreamAlignError as error:
+        print(f"streamalign: error: {error}", file=stderr)
+        return ExitStatus.ERROR
+    except BrokenPipeError:
+        print(
+            "streamalign: error: the output was closed before the run finished (broken pipe)",
+            file=stderr,
+        )
+        with contextlib.suppress(OSError, ValueError):  # nothing more may reach a closed pipe
+            os.dup2(os.open(os.devnull, os.O_WRONLY), _binary(stdout).fileno())
+        return ExitStatus.ERROR
+    except OSError as error:
+        name = f"{error.filename}: " if getattr(error, "filename", None) else ""
+        print(f"streamalign: error: {name}{error.strerror or error}", file=stderr)
+        return ExitStatus.ERROR
+
+
+def _binary(stream: IO[Any]) -> BinaryIO:
+    return cast(BinaryIO, getattr(stream, "buffer", stream))
+
+
+def _scoring(arguments: argparse.Namespace) -> Scoring:
+    try:
+        return Scoring(
+            match=arguments.match,
+            mismatch=arguments.mismatch,
+            gap_open=arguments.gap_open,
+            gap_extend=arguments.gap_extend,
+            matrix=arguments.matrix,
+            ambiguous=arguments.ambiguous,
+            recurrence="skbio" if arguments.compat == "skbio" else "gotoh",
+        )
+    except StreamAlignError as error:
+        raise _UsageError(str(error)) from None
+
+
+def _dask_target(arguments: argparse.Namespace) -> tuple[str | None, int]:
+    """The scheduler address (``None``: a local cluster) and the worker count of a run.
+
+    Precedence for ``--backend dask``: ``--scheduler``, ``--dask-workers`` (a local cluster),
+    ``$STREAMALIGN_SCHEDULER``, ``$DASK_SCHEDULER_ADDRESS``, a local cluster of ``-j`` workers.
+    """
+    scheduler = arguments.scheduler
+    dask_workers = arguments.dask_workers
+    if arguments.backend != "dask":
+        if scheduler is not None or dask_workers is not None:
+            raise _UsageError("--scheduler and --dask-workers need --backend dask")
+        return None, arguments.jobs
+    if scheduler is not None and dask_workers is not None:
+        raise _UsageError(
+            "--scheduler (a running cluster) and --dask-workers (a local one) exclude each other"
+        )
+    if scheduler is None and dask_workers is None:
+        scheduler = next(
+            (os.environ[name] for name in SCHEDULER_VARIABLES if os.environ.get(name)), None
+        )
+    return scheduler, arguments.jobs if dask_workers is None else dask_workers
+
+
+def _options(arguments: argparse.Namespace, command_line: str, output_format: str) -> RunOptions:
+    scheduler, workers = _dask_target(arguments)
+    return RunOptions(
+        output_format=output_format,
+        strand=getattr(arguments, "strand", "forward"),
+        all_references=getattr(arguments, "all_refs", False),
+        min_score=getattr(arguments, "min_score", None),
+        min_identity=getattr(arguments, "min_identity", None),
+        extended_cigar=not getattr(arguments, "classic_cigar", False),
+        backend=arguments.backend,
+        workers=workers,
+        scheduler=scheduler,
+        start_method=arguments.start_method,
+        ordered=not arguments.unordered,
+        batch_records=arguments.batch_size,
+        on_invalid=getattr(arguments, "on_invalid", "reject"),
+        command_line=command_line,
+    )
+
+
+def _align(
+    arguments: argparse.Namespace,
+    command_line: str,
+    stdin: IO[Any],
+    stdout: IO[Any],
+    stderr: IO[str],
+) -> int:
+    try:
+        output_format = format_from_path(arguments.output, arguments.format)
+    except ValueError as error:
+        raise _UsageError(str(error)) from None
+    scoring = _scoring(arguments)
+    references = read_references(arguments.reference)
+    try:
+        mode = arguments.mode or ("global" if arguments.compat == "skbio" else "semiglobal")
+        aligner = Aligner(references, mode, scoring=scoring)
+    except ValueError as error:
+        raise _UsageError(str(error)) from None
+    options = _options(arguments, command_line, output_format)
+    return _execute(aligner, arguments.reads, options, arguments, stdin, stdout, stderr)
+
+
+def _demo(
+    arguments: argparse.Namespace, command_line: str, stdout: IO[Any], stderr: IO[str]
+) -> int:
+    generator = np.random.default_rng(arguments.seed)
+    letters = np.frombuffer(b"ACGT", dtype=np.uint8)
+    codes = generator.integers(0, 4, size=(arguments.sequences, arguments.length))
+    fasta = b"".join(
+        b">random%d\n%s\n" % (number, letters[row].tobytes()) for number, row in enumerate(codes)
+    )
+    try:
+        output_format = format_from_path(arguments.output, arguments.format)
+    except ValueError as error:
+        raise _UsageError(str(error)) from None
+    aligner = Aligner(DEMO_REFERENCE, "global", reference_name="16S_fragment")
+    options = _options(arguments, command_line, output_format)
+    if not arguments.quiet:
+        print(
+            f"demo: {arguments.sequences:,} random {arguments.length}-bp sequences against the "
+            f"{len(DEMO_REFERENCE)}-bp 16S rRNA fragment (global, match 1, mismatch -2, "
+            "gap open 5, gap extend 2)",
+            file=stderr,
+        )
+    status = _execute(
+        aligner,
+        ["-"],
+        options,
+        arguments,
+        io.BytesIO(fasta),
+        stdout,
+        stderr,
+        discard_output=arguments.output is None,
+    )
+    if status == ExitStatus.SUCCESS and not arguments.quiet:
+        example = aligner.align(fasta.split(b"\n")[1].decode("ascii"), name="random0")
+        print(f"\nfirst alignment (score {example.score:g}, {example.cigar}):", file=stderr)
+        print(example, file=stderr)
+    return status
+
+
+def _execute(
+    aligner: Aligner,
+    reads: list[str],
+    options: RunOptions,
+    arguments: argparse.Namespace,
+    stdin: IO[Any],
+    stdout: IO[Any],
+    stderr: IO[str],
+    *,
+    discard_output: bool = False,
+) -> int:
+    from tqdm import tqdm
+
+    statistics = RunStatistics()
+    output_path: str | None = getattr(arguments, "output", None)
+    rejects_path: str | None = getattr(arguments, "rejects", None)
+    show_progress = not arguments.quiet and hasattr(stderr, "isatty") and stderr.isatty()
+    progress = tqdm(
+        total=None,
+        unit=" records",
+        unit_scale=True,
+        file=stderr,
+        disable=not show_progress,
+        dynamic_ncols=True,
+        leave=False,
+    )
+    resume = getattr(arguments, "resume", False)
+    keeper = None
+    skip_records = 0
+    to_file = not discard_output and output_path is not None and output_path != "-"
+    if resume and (not to_file or not options.ordered):
+        raise _UsageError("--resume needs an output file (-o) and ordered output")
+    regular = (
+        output_path is not None
+        and to_file
+        and (os.path.isfile(output_path) or not os.path.exists(output_path))
+    )
+    if resume and not regular:
+        raise _UsageError("--resume needs a regular output file")
+    if regular and output_path is not None and options.ordered:  # not /dev/null, a FIFO...
+        keeper = CheckpointKeeper(output_path, fingerprint(aligner, options, reads))
+        if resume:
+            saved = load_checkpoint(output_path)
+            if saved.fingerprint != keeper.fingerprint:
+                raise ResumeError(
+                    f"{output_path}: the checkpoint was written with other inputs or options; "
+                    "resume with the same command"
+                )
+            truncate_to(output_path, saved.output_bytes)
+            truncate_to(rejects_path, saved.rejects_bytes)
+            skip_records = saved.records
+            for name, value in saved.statistics.items():
+                setattr(statistics, name, value)
+    output: BinaryIO
+    mode = "ab" if resume else "wb"
+    if discard_output:
+        output = open(os.devnull, "wb")  # noqa: SIM115 - closed below
+    elif output_path is None or not to_file:
+        output = _binary(stdout)
+    else:
+        output = cast(BinaryIO, open(output_path, mode))  # noqa: SIM115 - closed below
+    rejects: BinaryIO | None = None
+    if rejects_path:
+        rejects = cast(BinaryIO, open(rejects_path, mode))  # noqa: SIM115 - closed below
+    status = ExitStatus.SUCCESS
+    try:
+        run(
+            aligner,
+            reads,
+            output,
+            options,
+            stdin=_binary(stdin),
+            rejects=rejects,
+            on_progress=progress.update,
+            on_rejection=None
+            if arguments.quiet
+            else lambda reason: print(f"streamalign: rejected {reason}", file=stderr),
+            statistics=statistics,
+            checkpoint=keeper,
+            skip_records=skip_records,
+        )
+        if keeper is not None:
+            keeper.remove()
+        if statistics.rejected:
+            status = ExitStatus.REJECTED
+    except KeyboardInterrupt:
+        statistics.interrupted = True
+        status = ExitStatus.INTERRUPTED
+    finally:
+        progress.close()
+        with contextlib.ExitStack() as closing:  # close everything even if a flush fails
+            if rejects is not None:
+                closing.callback(rejects.close)
+            if output is not _binary(stdout):
+                closing.callback(output.close)
+            output.flush()
+    if arguments.stats_json:
+        with open(arguments.stats_json, "w", encoding="utf-8") as handle:
+            handle.write(statistics.to_json())
+    if not arguments.quiet or status == ExitStatus.INTERRUPTED:
+        print(statistics.summary(), file=stderr)
+    return status
+
+
+def _terminate(signal_number: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # SIGTERM ends the run like Ctrl-C: flush, summary, exit 130
+
+
+def console_main() -> None:
+    """Entry point of the ``streamalign`` console script."""
+    signal.signal(signal.SIGTERM, _terminate)
+    status = main()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader of our standard output has gone (| head)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = status or ExitStatus.ERROR
+    sys.exit(status)

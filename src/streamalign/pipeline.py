@@ -1,0 +1,459 @@
+"""The alignment run: reads in, batches aligned on workers, records out, statistics kept.
+
+This module wires the layers together (readers, :class:`~streamalign.aligner.Aligner`, the
+generic engine, writers); the command line only parses options into a :class:`RunOptions`.
+Workers align a batch *and* format its output, so formatting runs in parallel too; the parent
+only writes finished bytes in batch order.
+
+Example:
+    >>> import io, streamalign.pipeline as pipeline
+    >>> reads = io.BytesIO(b">r1\\nGAGTTTGATCCTGGCTCAG\\n>r2\\nGAGTTTGATCTGGCTCAG\\n")
+    >>> output = io.BytesIO()
+    >>> options = pipeline.RunOptions(output_format="tsv", backend="serial")
+    >>> aligner = pipeline.Aligner("GAGTTTGATCCTGGCTCAG", reference_name="frag")
+    >>> statistics = pipeline.run(aligner, ["-"], output, options, stdin=reads)
+    >>> statistics.records, statistics.mapped
+    (2, 2)
+    >>> output.getvalue().decode().splitlines()[2].split("\\t")[:5]
+    ['r2', 'frag', '+', '1', '13']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from . import _config
+from .aligner import Aligner
+from .alphabet import invalid_positions
+from .checkpoint import Checkpoint, CheckpointKeeper
+from .engine import execute, resolve_workers
+from .errors import InvalidSequenceError, StreamAlignError
+from .io.readers import read_batches
+from .io.writers import make_writer
+from .records import SequenceBatch
+
+#: Version of the ``--stats-json`` layout.
+STATISTICS_SCHEMA_VERSION = 1
+INVALID_POLICIES = ("error", "skip", "reject")
+
+
+@dataclass
+class RunOptions:
+    """Everything about a run except the aligner, the inputs and the output stream."""
+
+    output_format: str = "sam"
+    strand: str = "forward"
+    all_references: bool = False
+    min_score: float | None = None
+    min_identity: float | None = None
+    extended_cigar: bool = True
+    backend: str = "threads"
+    workers: int = 0
+    start_method: str | None = None
+    ordered: bool = True
+    batch_records: int | None = None
+    on_invalid: str = "reject"
+    command_line: str = "streamalign"
+    #: ``backend="dask"``: the scheduler's address (``tcp://host:8786``); ``None``: a local
+    #: cluster of ``workers`` processes, or the ``client`` given to :func:`run`.
+    scheduler: str | None = None
+
+
+@dataclass
+class BatchOutcome:
+    """What a worker sends back for one batch: formatted bytes and counts."""
+
+    output: bytes
+    records: int
+    mapped: int
+    rejected: int
+    rejects: bytes = b""
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunStatistics:
+    """The run's account, printed as the summary and written by ``--stats-json``."""
+
+    records: int = 0
+    mapped: int = 0
+    unmapped: int = 0
+    rejected: int = 0
+    batches: int = 0
+    wall_seconds: float = 0.0
+    workers: int = 1
+    backend: str = "threads"
+    records_per_worker: dict[str, int] = field(default_factory=dict)
+    rejection_reasons: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def records_per_second(self) -> float:
+        return self.records / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+    def counts(self) -> dict[str, Any]:
+        """The counters a resumed run carries on from."""
+        return {
+            "records": self.records,
+            "mapped": self.mapped,
+            "unmapped": self.unmapped,
+            "rejected": self.rejected,
+            "batches": self.batches,
+        }
+
+    def to_json(self) -> str:
+        document = {"schema_version": STATISTICS_SCHEMA_VERSION, **asdict(self)}
+        document["records_per_second"] = round(self.records_per_second, 3)
+        document["wall_seconds"] = round(self.wall_seconds, 6)
+        return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+    def summary(self) -> str:
+        lines = [
+            f"records      {self.records:>12,}",
+            f"aligned      {self.mapped:>12,}",
+            f"unmapped     {self.unmapped:>12,}",
+            f"rejected     {self.rejected:>12,}",
+            f"wall time    {self.wall_seconds:>12.2f} s",
+            f"throughput   {self.records_per_second:>12,.0f} records/s"
+            f"  ({self.workers} worker{'s' if self.workers != 1 else ''}, {self.backend})",
+        ]
+        for worker, count in sorted(self.records_per_worker.items(), key=lambda item: item[0]):
+            lines.append(f"  worker-{worker} done with {count:,} records")
+        if self.interrupted:
+            lines.append("interrupted: the output ends at the last complete record listed above")
+        return "\n".join(lines)
+
+
+class AlignBatchTask:
+    """Aligns one :class:`SequenceBatch` and formats its output (picklable, sent once).
+
+    Records holding characters outside IUPAC are handled by ``on_invalid``: ``"error"``
+    raises :class:`InvalidSequenceError`, ``"skip"`` drops them, ``"reject"`` drops them from
+    the output and returns them (as FASTA/FASTQ) for the rejects file.
+    """
+
+    def __init__(self, aligner: Aligner, options: RunOptions) -> None:
+        self.aligner = aligner
+        self.options = options
+        self._writer: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"aligner": self.aligner, "options": self.options, "_writer": None}
+
+    def __call__(self, batch: SequenceBatch) -> BatchOutcome:
+        kept, rejects, reasons = self._screen(batch)
+        pieces: list[bytes] = []
+        counts = [0, 0]  # records written, of which mapped
+        failed: list[int] = []
+        self._align_isolating(kept, np.arange(len(kept)), pieces, counts, failed, reasons)
+        if failed:  # records that could not be aligned go where rejected records go
+            rejects += _records_as_text(kept, np.array(failed, dtype=np.int64))
+        return BatchOutcome(
+            b"".join(pieces), counts[0], counts[1], len(batch) - counts[0], rejects, reasons
+        )
+
+    def _align_isolating(
+        self,
+        batch: SequenceBatch,
+        positions: np.ndarray,
+        pieces: list[bytes],
+        counts: list[int],
+        failed: list[int],
+        reasons: list[str],
+    ) -> None:
+        """Align ``batch``; if that fails, split it in halves until the failing records are
+        alone, and set those aside (in input order) with the reason."""
+        try:
+            pieces.append(self._align_and_format(batch, counts))
+        except InvalidSequenceError:
+            raise
+        except Exception as error:
+            if len(batch) <= 1:
+                if len(batch) == 1:
+                    failed.append(int(positions[0]))
+                    reasons.append(
+                        f"record {batch.first_record + 1} ({batch.names[0]}): "
+                        f"{type(error).__name__}: {error}"
+                    )
+                return
+            middle = len(batch) // 2
+            for part in (np.arange(middle), np.arange(middle, len(batch))):
+                half = batch.take(part)
+                half.first_record = batch.first_record + int(part[0])
+                self._align_isolating(half, positions[part], pieces, counts, failed, reasons)
+
+    def _align_and_format(self, batch: SequenceBatch, counts: list[int]) -> bytes:
+        options = self.options
+        _inject_test_fault(batch)
+        alignments = self.aligner.align_many(
+            batch, strand=options.strand, all_references=options.all_references
+        )
+        mapped = np.ones(len(alignments), dtype=bool)
+        if options.min_score is not None:
+            mapped &= alignments.scores >= options.min_score
+        if options.min_identity is not None:
+            mapped &= alignments.identities >= options.min_identity
+        secondary = None
+        if options.all_references and len(self.aligner.references) > 1:
+            secondary = _secondary_mask(alignments.integer_scores, len(self.aligner.references))
+        if self._writer is None:
+            self._writer = make_writer(
+                options.output_format,
+                io.BytesIO(),
+                reference_names=self.aligner.reference_names,
+                reference_lengths=[len(reference) for reference in self.aligner.references],
+                command_line=options.command_line,
+                extended_cigar=options.extended_cigar,
+            )
+        formatted: bytes = self._writer.format_batch(alignments, mapped, secondary)
+        counts[0] += len(batch)
+        counts[1] += int(mapped.sum()) if secondary is None else int((mapped & ~secondary).sum())
+        return formatted
+
+    def _screen(self, batch: SequenceBatch) -> tuple[SequenceBatch, bytes, list[str]]:
+        bad_positions = invalid_positions(batch.sequences)
+        if bad_positions.size == 0:
+            return batch, b"", []
+        bad_records = np.unique(np.searchsorted(batch.offsets, bad_positions, side="right") - 1)
+        first_bad: dict[int, int] = {}
+        for position, record in zip(
+            bad_positions.tolist(),
+            (np.searchsorted(batch.offsets, bad_positions, side="right") - 1).tolist(),
+            strict=True,
+        ):
+            first_bad.setdefault(record, position)
+        reasons = []
+        for record in bad_records.tolist():
+            position = first_bad[record]
+            error = InvalidSequenceError(
+                f"record {batch.first_record + record + 1} ({batch.names[record]})",
+                chr(int(batch.sequences[position])),
+                position - int(batch.offsets[record]) + 1,
+            )
+            if self.options.on_invalid == "error":
+                raise error
+            reasons.append(str(error))
+        keep = np.setdiff1d(np.arange(len(batch)), bad_records)
+        rejects = b""
+        if self.options.on_invalid == "reject":
+            rejects = _records_as_text(batch, bad_records)
+        return batch.take(keep), rejects, reasons
+
+
+#: Environment variable read by the test suite's fault hook: ``raise:NAME`` makes aligning a
+#: batch that holds record NAME raise, ``crash:NAME`` makes the worker process exit at once.
+FAULT_VARIABLE = "STREAMALIGN_TEST_FAULT"
+
+
+def _inject_test_fault(batch: SequenceBatch) -> None:
+    """The fault hook of the test suite (off unless ``STREAMALIGN_TEST_FAULT`` is set)."""
+    fault = os.environ.get(FAULT_VARIABLE)
+    if not fault:
+        return
+    kind, _, name = fault.partition(":")
+    if name in batch.names:
+        if kind == "crash":
+            os._exit(70)
+        raise RuntimeError(f"injected fault on {name}")
+
+
+def _secondary_mask(scores: np.ndarray, reference_count: int) -> np.ndarray:
+    """For query-major records (``reference_count`` per query): all but each query's best."""
+    grouped = scores.reshape(-1, reference_count)
+    secondary = np.ones(grouped.shape, dtype=bool)
+    secondary[np.arange(grouped.shape[0]), np.argmax(grouped, axis=1)] = False
+    return secondary.reshape(-1)
+
+
+def _records_as_text(batch: SequenceBatch, records: np.ndarray) -> bytes:
+    """The given records as FASTQ (when they have qualities) or FASTA."""
+    pieces = []
+    for record in records.tolist():
+        name = batch.names[record]
+        if batch.comments is not None and batch.comments[record]:
+            name = f"{name} {batch.comments[record]}"
+        sequence = batch.sequence(record)
+        quality = batch.quality(record)
+        if quality is None:
+            pieces.append(f">{name}\n{sequence}\n")
+        else:
+            pieces.append(f"@{name}\n{sequence}\n+\n{quality}\n")
+    return "".join(pieces).encode("ascii", "replace")
+
+
+def batch_limits(aligner: Aligner, strand: str, requested_records: int | None) -> tuple[int, int]:
+    """Records and bases per batch: about ``TARGET_CELLS_PER_BATCH`` DP cells of work each."""
+    reference_bases = sum(len(reference) for reference in aligner.references) or 1
+    strands = 2 if strand == "both" else 1
+    max_bases = max(1, _config.TARGET_CELLS_PER_BATCH // (reference_bases * strands))
+    if requested_records is not None:
+        return requested_records, max(max_bases, 1)
+    return _config.MAX_RECORDS_PER_BATCH, max_bases
+
+
+def run(
+    aligner: Aligner,
+    inputs: list[str],
+    output: BinaryIO,
+    options: RunOptions,
+    *,
+    stdin: BinaryIO | None = None,
+    rejects: BinaryIO | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    on_rejection: Callable[[str], None] | None = None,
+    statistics: RunStatistics | None = None,
+    client: Any = None,
+    checkpoint: CheckpointKeeper | None = None,
+    skip_records: int = 0,
+) -> RunStatistics:
+    """Align every record of ``inputs`` and write the results to ``output``.
+
+    ``statistics`` (created if not given) is updated as batches are written, so a caller that
+    is interrupted still holds the account of what was written. ``client``: an existing
+    ``distributed.Client`` for ``backend="dask"`` (a keyword, not a :class:`RunOptions` field:
+    the options travel to the workers inside the task, a client cannot).
+
+    ``checkpoint``: after each batch, record how many input records are done and how long the
+    output (and ``rejects``) are, so that ``skip_records`` can resume an interrupted run: the
+    first ``skip_records`` input records are read but not aligned, and no header is written.
+    """
+    if options.on_invalid not in INVALID_POLICIES:
+        raise ValueError(f"on_invalid must be one of {', '.join(INVALID_POLICIES)}")
+    statistics = statistics if statistics is not None else RunStatistics()
+    worker_count = 1 if options.backend == "serial" else resolve_workers(options.workers)
+    statistics.workers = worker_count
+    statistics.backend = options.backend
+    started = time.perf_counter()
+    max_records, max_bases = batch_limits(aligner, options.strand, options.batch_records)
+    # Open the inputs first: a missing input fails before anything is written.
+    batches = read_batches(inputs, max_records=max_records, max_bases=max_bases, stdin=stdin)
+    if skip_records:
+        batches = _skip_records(batches, skip_records)
+    else:
+        writer = make_writer(
+            options.output_format,
+            output,
+            reference_names=aligner.reference_names,
+            reference_lengths=[len(reference) for reference in aligner.references],
+            command_line=options.command_line,
+            extended_cigar=options.extended_cigar,
+        )
+        writer.write_header()
+        output.flush()
+    task = AlignBatchTask(aligner, options)
+    completed_batches = _completed_batches(task, batches, options, worker_count, client)
+    try:
+        for completed in completed_batches:
+            outcome: BatchOutcome = completed.result
+            output.write(outcome.output)
+            output.flush()
+            if rejects is not None and outcome.rejects:
+                rejects.write(outcome.rejects)
+                rejects.flush()
+            statistics.batches += 1
+            statistics.records += outcome.records
+            statistics.mapped += outcome.mapped
+            statistics.unmapped += outcome.records - outcome.mapped
+            statistics.rejected += outcome.rejected
+            statistics.rejection_reasons.extend(outcome.reasons)
+            worker = str(completed.worker)
+            statistics.records_per_worker[worker] = (
+                statistics.records_per_worker.get(worker, 0) + outcome.records
+            )
+            if on_rejection is not None:
+                for reason in outcome.reasons:
+                    on_rejection(reason)
+            if on_progress is not None:
+                on_progress(outcome.records + outcome.rejected)
+            if checkpoint is not None:
+                done = skip_records + statistics.records + statistics.rejected
+                checkpoint.save(
+                    Checkpoint(
+                        records=done,
+                        output_bytes=output.tell(),
+                        rejects_bytes=rejects.tell() if rejects is not None else 0,
+                        fingerprint=checkpoint.fingerprint,
+                        statistics=statistics.counts(),
+                    )
+                )
+    finally:
+        close = getattr(completed_batches, "close", None)
+        if close is not None:
+            close()  # stops the workers at once when the loop ended early
+        statistics.wall_seconds = time.perf_counter() - started
+        if options.backend == "dask":  # the cluster's size is not ours: count who worked
+            statistics.workers = len(statistics.records_per_worker)
+    return statistics
+
+
+def _skip_records(batches: Iterator[SequenceBatch], count: int) -> Iterator[SequenceBatch]:
+    """The batches without their first ``count`` records (read, not aligned)."""
+    for batch in batches:
+        if count >= len(batch):
+            count -= len(batch)
+            continue
+        if count:
+            kept = batch.take(np.arange(count, len(batch)))
+            kept.first_record = batch.first_record + count
+            batch = kept
+            count = 0
+        yield batch
+
+
+def fingerprint(aligner: Aligner, options: RunOptions, inputs: list[str]) -> str:
+    """A digest of everything that decides the output's bytes (not how the work is run)."""
+    described = {
+        "references": list(zip(aligner.reference_names, aligner.references, strict=True)),
+        "mode": aligner.mode,
+        "flags": aligner.flags,
+        "scoring": repr(aligner.scoring),
+        "inputs": [os.path.abspath(path) if path != "-" else path for path in inputs],
+        "format": options.output_format,
+        "strand": options.strand,
+        "all_references": options.all_references,
+        "min_score": options.min_score,
+        "min_identity": options.min_identity,
+        "extended_cigar": options.extended_cigar,
+        "on_invalid": options.on_invalid,
+    }
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _completed_batches(
+    task: AlignBatchTask,
+    batches: Iterator[SequenceBatch],
+    options: RunOptions,
+    workers: int,
+    client: Any = None,
+) -> Iterator[Any]:
+    return execute(
+        task,
+        batches,
+        backend=options.backend,
+        workers=workers,
+        ordered=options.ordered,
+        start_method=options.start_method,
+        client=client,
+        scheduler=options.scheduler,
+    )
+
+
+__all__ = [
+    "AlignBatchTask",
+    "Aligner",
+    "BatchOutcome",
+    "RunOptions",
+    "RunStatistics",
+    "StreamAlignError",
+    "batch_limits",
+    "run",
+]

@@ -1,0 +1,369 @@
+"""The command line, run in-process through ``cli.main`` and as a real subprocess.
+
+Every output test runs on each backend (serial, threads with 1 and 2 workers, processes)
+and requires byte-identical output; SAM is read back with pysam and samtools.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pysam
+import pytest
+
+from streamalign.cli import DEMO_REFERENCE, ExitStatus, main
+
+DATA = Path(__file__).parent / "data"
+READS = DATA / "sam1F.200.fastq.gz"
+ECOLI = DATA / "ecoli_16S.fa"
+FIVE_REFERENCES = DATA / "ten_16s.5.fa"
+GOLDEN = DATA / "golden"
+
+BACKENDS = {
+    "serial": ["--backend", "serial"],
+    "threads-1": ["--backend", "threads", "-j", "1"],
+    "threads-2": ["--backend", "threads", "-j", "2"],
+    "processes-2": ["--backend", "processes", "-j", "2"],
+}
+
+
+@pytest.fixture(params=list(BACKENDS), ids=list(BACKENDS))
+def backend(request: pytest.FixtureRequest) -> list[str]:
+    """Execution options of one backend; every test using it runs on each."""
+    return BACKENDS[request.param]
+
+
+def run_cli(arguments: list[str], stdin: bytes = b"") -> tuple[int, bytes, str]:
+    stdout = io.BytesIO()
+    stderr = io.StringIO()
+    status = main(arguments, stdin=io.BytesIO(stdin), stdout=stdout, stderr=stderr)
+    return status, stdout.getvalue(), stderr.getvalue()
+
+
+def without_program_line(output: bytes) -> bytes:
+    """The output minus SAM's @PG line, which records the (differing) command line."""
+    return b"".join(line for line in output.splitlines(True) if not line.startswith(b"@PG"))
+
+
+def small_reads(tmp_path: Path, count: int = 24) -> Path:
+    """The first ``count`` real MiSeq reads as a plain FASTQ file."""
+    with gzip.open(READS, "rb") as handle:
+        lines = handle.read().splitlines(True)[: 4 * count]
+    path = tmp_path / "reads.fastq"
+    path.write_bytes(b"".join(lines))
+    return path
+
+
+def fastq_names(path: Path) -> list[str]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as handle:
+        lines = handle.read().splitlines()
+    return [line[1:].split()[0] for line in lines[0::4]]
+
+
+@pytest.mark.parametrize("output_format", ["sam", "tsv", "jsonl"])
+def test_every_backend_writes_the_same_bytes(
+    backend: list[str], output_format: str, tmp_path: Path
+) -> None:
+    common = ["align", "-r", str(ECOLI), str(READS), "--format", output_format, "--quiet"]
+    status, serial, _ = run_cli([*common, "--backend", "serial", "--batch-size", "200"])
+    assert status == ExitStatus.SUCCESS
+    status, parallel, _ = run_cli([*common, *backend, "--batch-size", "16"])
+    assert status == ExitStatus.SUCCESS
+    assert without_program_line(parallel) == without_program_line(serial)
+
+
+def test_processes_under_every_start_method(tmp_path: Path) -> None:
+    reads = small_reads(tmp_path)
+    common = ["align", "-r", str(ECOLI), str(reads), "--quiet", "--batch-size", "5"]
+    _, expected, _ = run_cli([*common, "--backend", "serial"])
+    for method in ("fork", "spawn", "forkserver"):
+        status, output, _ = run_cli(
+            [*common, "--backend", "processes", "-j", "2", "--start-method", method]
+        )
+        assert status == ExitStatus.SUCCESS
+        assert without_program_line(output) == without_program_line(expected), method
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("semiglobal_five_references", ["-r", str(FIVE_REFERENCES)]),
+        ("global_both_strands", ["-r", str(ECOLI), "--mode", "global", "--strand", "both"]),
+        ("local_all_references", ["-r", str(FIVE_REFERENCES), "--mode", "local", "--all-refs"]),
+    ],
+)
+@pytest.mark.parametrize("output_format", ["sam", "tsv"])
+def test_golden_outputs(
+    name: str, options: list[str], output_format: str, backend: list[str], tmp_path: Path
+) -> None:
+    """Small real inputs against reviewed output files (regenerate with STREAMALIGN_REGOLD=1)."""
+    reads = small_reads(tmp_path, 12)
+    status, output, _ = run_cli(
+        [
+            "align",
+            *options,
+            str(reads),
+            "--format",
+            output_format,
+            "--quiet",
+            *backend,
+            "--batch-size",
+            "5",
+        ]
+    )
+    assert status == ExitStatus.SUCCESS
+    golden = GOLDEN / f"{name}.{output_format}"
+    if os.environ.get("STREAMALIGN_REGOLD"):
+        golden.write_bytes(without_program_line(output))
+    assert without_program_line(output) == golden.read_bytes()
+
+
+@pytest.mark.parametrize("mode", ["global", "semiglobal", "overlap", "local"])
+@pytest.mark.parametrize("strand", ["forward", "both"])
+def test_sam_is_read_back_by_pysam_and_samtools(mode: str, strand: str, tmp_path: Path) -> None:
+    reads = small_reads(tmp_path)
+    output = tmp_path / "out.sam"
+    status, _, _ = run_cli(
+        [
+            "align",
+            "-r",
+            str(FIVE_REFERENCES),
+            str(reads),
+            "-o",
+            str(output),
+            "--mode",
+            mode,
+            "--strand",
+            strand,
+            "--quiet",
+        ]
+    )
+    assert status == ExitStatus.SUCCESS
+    names = fastq_names(reads)
+    with pysam.AlignmentFile(str(output), "r", check_sq=True) as sam:
+        lengths = dict(zip(sam.references, sam.lengths, strict=True))
+        records = list(sam)
+    assert [record.query_name for record in records] == names
+    for record in records:
+        assert not record.is_unmapped
+        assert record.infer_query_length() == record.query_length == 250
+        assert record.reference_end <= lengths[record.reference_name]
+        assert record.get_tag("NM") >= 0
+        if mode in ("global", "semiglobal"):
+            assert record.cigartuples[0][0] != pysam.CSOFT_CLIP
+    if shutil.which("samtools"):
+        subprocess.run(["samtools", "quickcheck", "-v", str(output)], check=True)
+        counted = subprocess.run(
+            ["samtools", "view", "-c", str(output)], check=True, capture_output=True, text=True
+        )
+        assert int(counted.stdout) == len(names)
+
+
+def test_thresholds_write_unmapped_records(tmp_path: Path) -> None:
+    reads = small_reads(tmp_path)
+    _, table, _ = run_cli(["align", "-r", str(ECOLI), str(reads), "--format", "tsv", "--quiet"])
+    scores = sorted(float(line.split("\t")[4]) for line in table.decode().splitlines()[1:])
+    threshold = scores[len(scores) // 2]
+    expected_unmapped = sum(score < threshold for score in scores)
+    assert 0 < expected_unmapped < 24
+    output = tmp_path / "out.sam"
+    status, _, _ = run_cli(
+        [
+            "align",
+            "-r",
+            str(ECOLI),
+            str(reads),
+            "-o",
+            str(output),
+            "--min-score",
+            str(threshold),
+            "--quiet",
+            "--stats-json",
+            str(tmp_path / "stats.json"),
+        ]
+    )
+    assert status == ExitStatus.SUCCESS
+    with pysam.AlignmentFile(str(output), "r") as sam:
+        records = list(sam)
+    unmapped = [record for record in records if record.is_unmapped]
+    assert len(records) == 24 and len(unmapped) == expected_unmapped
+    assert all(record.get_tag("AS") >= threshold for record in records if not record.is_unmapped)
+    statistics = json.loads((tmp_path / "stats.json").read_text())
+    assert statistics["schema_version"] == 1
+    assert statistics["records"] == 24
+    assert statistics["unmapped"] == expected_unmapped
+    assert statistics["mapped"] == 24 - expected_unmapped
+
+
+def test_all_references_marks_secondary_records(tmp_path: Path) -> None:
+    reads = small_reads(tmp_path, 6)
+    output = tmp_path / "out.sam"
+    status, _, _ = run_cli(
+        [
+            "align",
+            "-r",
+            str(FIVE_REFERENCES),
+            str(reads),
+            "-o",
+            str(output),
+            "--all-refs",
+            "--quiet",
+        ]
+    )
+    assert status == ExitStatus.SUCCESS
+    with pysam.AlignmentFile(str(output), "r") as sam:
+        records = list(sam)
+    assert len(records) == 6 * 5
+    for start in range(0, 30, 5):
+        group = records[start : start + 5]
+        assert len({record.query_name for record in group}) == 1
+        assert [record.reference_id for record in group] == [0, 1, 2, 3, 4]
+        primary = [record for record in group if not record.is_secondary]
+        assert len(primary) == 1
+        assert primary[0].get_tag("AS") == max(record.get_tag("AS") for record in group)
+
+
+def test_invalid_characters_are_rejected_to_a_file(tmp_path: Path) -> None:
+    reads = tmp_path / "reads.fa"
+    reads.write_text(">good1\nACGTACGTAC\n>bad\nACGT!ACGT\n>good2\nGGGTTTACGA\n")
+    rejects = tmp_path / "rejects.fa"
+    status, output, errors = run_cli(
+        ["align", "-r", str(ECOLI), str(reads), "--format", "tsv", "--rejects", str(rejects)]
+    )
+    assert status == ExitStatus.REJECTED
+    lines = output.decode().splitlines()
+    assert [line.split("\t")[0] for line in lines[1:]] == ["good1", "good2"]
+    assert rejects.read_text() == ">bad\nACGT!ACGT\n"
+    assert "record 2 (bad): invalid character '!' at position 5" in errors
+    status, _, errors = run_cli(
+        ["align", "-r", str(ECOLI), str(reads), "--on-invalid", "error", "--quiet"]
+    )
+    assert status == ExitStatus.ERROR
+    assert errors.count("\n") == 1 and "Traceback" not in errors
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["-j", "-3"],
+        ["--gap-open", "-1"],
+        ["--match", "-3"],
+        ["--mode", "sideways"],
+        ["--min-score", "1", "--min-identity", "0.5"],
+        ["--min-identity", "2"],
+        ["--matrix", "BLOSUM99"],
+        ["--format", "bam"],
+    ],
+)
+def test_bad_options_are_usage_errors(options: list[str], tmp_path: Path) -> None:
+    status, output, errors = run_cli(["align", "-r", str(ECOLI), str(READS), *options])
+    assert status == ExitStatus.USAGE
+    assert output == b""
+    assert "Traceback" not in errors and "error" in errors
+
+
+def test_missing_reference_is_a_one_line_error(tmp_path: Path) -> None:
+    status, _, errors = run_cli(["align", "-r", str(tmp_path / "nope.fa"), str(READS)])
+    assert status == ExitStatus.ERROR
+    assert "nope.fa" in errors and errors.count("\n") == 1
+
+
+def test_demo_prints_a_summary() -> None:
+    status, output, errors = run_cli(["demo", "--sequences", "300", "-j", "2"])
+    assert status == ExitStatus.SUCCESS
+    assert output == b""
+    assert "records               300" in errors
+    assert "worker-" in errors
+    assert DEMO_REFERENCE[:20] in errors  # the printed example alignment
+
+
+def test_output_format_follows_the_extension(tmp_path: Path) -> None:
+    reads = small_reads(tmp_path, 3)
+    for suffix, first in ((".tsv", "query\t"), (".jsonl", "{"), (".sam", "@HD")):
+        output = tmp_path / f"out{suffix}"
+        assert (
+            run_cli(["align", "-r", str(ECOLI), str(reads), "-o", str(output), "--quiet"])[0]
+            == ExitStatus.SUCCESS
+        )
+        assert output.read_text().startswith(first)
+
+
+def _command(*arguments: str) -> list[str]:
+    return [
+        sys.executable,
+        "-c",
+        "from streamalign.cli import console_main; console_main()",
+        *arguments,
+    ]
+
+
+def test_output_appears_while_stdin_is_still_open(tmp_path: Path) -> None:
+    """A pipe that stays open: records come out before the writer closes it."""
+    process = subprocess.Popen(
+        _command("align", "-r", str(ECOLI), "--format", "tsv", "--quiet", "-"),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    try:
+        with gzip.open(READS, "rb") as handle:
+            lines = handle.read().splitlines(True)[:20]
+        process.stdin.write(b"".join(lines))
+        process.stdin.flush()
+        header = process.stdout.readline()
+        first = process.stdout.readline()
+        assert header.startswith(b"query\t")
+        assert first.split(b"\t")[0] == lines[0][1:].split()[0]
+        assert process.poll() is None  # still running: stdin is open
+    finally:
+        process.communicate(timeout=60)  # closes stdin (end of input), reads and closes the rest
+    assert process.returncode == 0
+
+
+def test_interrupt_stops_quickly_at_a_record_boundary(tmp_path: Path) -> None:
+    reads = tmp_path / "many.fastq"
+    with gzip.open(READS, "rb") as handle:
+        reads.write_bytes(handle.read() * 20)
+    output = tmp_path / "out.tsv"
+    process = subprocess.Popen(
+        _command(
+            "align",
+            "-r",
+            str(ECOLI),
+            str(reads),
+            "-o",
+            str(output),
+            "--batch-size",
+            "20",
+            "-j",
+            "2",
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and output.stat().st_size < 2000 if output.exists() else True:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    _, errors = process.communicate(timeout=10)
+    assert time.monotonic() - sent < 2.0
+    assert process.returncode == ExitStatus.INTERRUPTED
+    assert b"Traceback" not in errors and b"interrupted" in errors
+    text = output.read_text()
+    assert text.endswith("\n")
+    rows = text.splitlines()
+    assert all(len(row.split("\t")) == len(rows[0].split("\t")) for row in rows)
