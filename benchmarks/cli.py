@@ -3,8 +3,9 @@
 Every tool runs as a command on the same files in the same run, with 1 and 2 threads:
 
 - ``streamalign align`` (semi-global: the read fully aligned, the 16S gene's ends free);
-- ``vsearch --usearch_global`` (Debian's vsearch; ``--id 0 --maxaccepts 1 --maxrejects 0`` so
-  every read is aligned to the reference, as streamalign does);
+- ``vsearch --usearch_global`` (Debian's vsearch 2.22 reads only FASTA there, so it gets the
+  same reads as plain FASTA; ``--id 0 --maxaccepts 1 --maxrejects 0`` so every read is aligned
+  to the reference, as streamalign does);
 - ``parasail_aligner -a sg_qx_trace_striped_16`` (Debian's parasail; the gene is its query with
   free ends, the reads its database; SAM output).
 
@@ -154,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
                 "--quiet", "-j", str(workers)))
             rows.append(("streamalign", workers, seconds))
             if shutil.which("vsearch"):
-                seconds = timed(["vsearch", "--usearch_global", str(fastq), "--db",
+                seconds = timed(["vsearch", "--usearch_global", str(fasta), "--db",
                                  str(arguments.reference), "--id", "0", "--maxaccepts", "1",
                                  "--maxrejects", "0", "--threads", str(workers), "--samout",
                                  str(output), "--quiet"])
