@@ -257,3 +257,53 @@ def test_bad_reference_files(reference: bytes | None, message: str, tmp_path: Pa
     status, _, errors = run_cli(["align", "-r", str(path), str(READS)])
     assert status == ExitStatus.ERROR
     assert str(path) in errors and errors.count("\n") == 1 and "Traceback" not in errors
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_a_record_that_kills_its_worker_is_isolated_and_rejected(
+    start_method: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = reads_lines(24)
+    reads = tmp_path / "reads.fastq"
+    reads.write_bytes(b"".join(lines))
+    culprit = record_names(lines)[9]
+    common = ["align", "-r", str(ECOLI), str(reads), "--format", "tsv", "--batch-size", "8",
+              "--quiet"]
+    _, expected, _ = run_cli([*common, "--backend", "serial"])
+    monkeypatch.setenv(FAULT_VARIABLE, f"crash:{culprit}")  # the worker process exits at once
+    rejects = tmp_path / "rejects.fastq"
+    status, output, _ = run_cli(
+        [*common, "--backend", "processes", "-j", "2", "--start-method", start_method,
+         "--rejects", str(rejects)]
+    )
+    assert status == ExitStatus.REJECTED
+    kept = [line for line in expected.splitlines(True) if not line.startswith(culprit.encode())]
+    assert output == b"".join(kept)
+    assert rejects.read_bytes() == b"".join(lines[4 * 9 : 4 * 10])
+
+
+def test_a_50_megabase_read_is_rejected_and_the_run_goes_on(tmp_path: Path) -> None:
+    reads = tmp_path / "reads.fa"
+    with open(reads, "wb") as handle:
+        handle.write(b">small1\nGAGTTTGATCCTGGCTCAG\n>huge\n")
+        handle.write(b"ACGT" * 12_500_000 + b"\n")
+        handle.write(b">small2\nGAGTTTGATCCTGGCTCAG\n")
+    rejects = tmp_path / "rejects.fa"
+    status, output, errors = run_cli(
+        ["align", "-r", str(ECOLI), str(reads), "--format", "tsv", "--rejects", str(rejects)]
+    )
+    assert status == ExitStatus.REJECTED
+    assert [line.split(b"\t")[0] for line in output.splitlines()[1:]] == [b"small1", b"small2"]
+    assert "record 2 (huge): AlignmentTooLargeError" in errors
+    assert rejects.stat().st_size == 50_000_000 + len(">huge\n\n")
+
+
+def test_duplicate_names_are_kept_in_order(tmp_path: Path) -> None:
+    reads = tmp_path / "reads.fa"
+    reads.write_text(">same\nGAGTTTGATCC\n>same\nTTTTGGGG\n>same\nGAGTTTGATCC\n")
+    status, output, _ = run_cli(["align", "-r", str(ECOLI), str(reads), "--format", "tsv",
+                                 "-j", "2", "--batch-size", "1", "--quiet"])
+    assert status == ExitStatus.SUCCESS
+    rows = [line.split(b"\t") for line in output.splitlines()[1:]]
+    assert [row[0] for row in rows] == [b"same"] * 3
+    assert rows[0][4:] == rows[2][4:] != rows[1][4:]

@@ -23,7 +23,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -395,6 +397,73 @@ def run(
     return statistics
 
 
+class CrashIsolator:
+    """Finds the records of a batch that kill any process aligning them (a crash in native
+    code, an out-of-memory kill) by bisection in throw-away child processes; the others are
+    aligned there, the culprits rejected. Used for batches the process pool gave up on.
+    """
+
+    def __init__(self, task: AlignBatchTask, start_method: str | None) -> None:
+        self.task = task
+        self.context: Any = multiprocessing.get_context(start_method)
+
+    def __call__(self, batch: SequenceBatch, error: Exception) -> BatchOutcome:
+        outcomes: list[BatchOutcome] = []
+        self._bisect(batch, error, outcomes)
+        return BatchOutcome(
+            b"".join(outcome.output for outcome in outcomes),
+            sum(outcome.records for outcome in outcomes),
+            sum(outcome.mapped for outcome in outcomes),
+            sum(outcome.rejected for outcome in outcomes),
+            b"".join(outcome.rejects for outcome in outcomes),
+            [reason for outcome in outcomes for reason in outcome.reasons],
+        )
+
+    def _bisect(self, batch: SequenceBatch, error: Exception, outcomes: list[BatchOutcome]) -> None:
+        if len(batch) == 0:
+            return
+        outcome = self._attempt(batch)
+        if outcome is not None:
+            outcomes.append(outcome)
+        elif len(batch) == 1:
+            reason = (
+                f"record {batch.first_record + 1} ({batch.names[0]}): the process "
+                f"aligning it died ({error})"
+            )
+            outcomes.append(
+                BatchOutcome(b"", 0, 0, 1, _records_as_text(batch, np.zeros(1, int)), [reason])
+            )
+        else:
+            middle = len(batch) // 2
+            for part in (np.arange(middle), np.arange(middle, len(batch))):
+                half = batch.take(part)
+                half.first_record = batch.first_record + int(part[0])
+                self._bisect(half, error, outcomes)
+
+    def _attempt(self, batch: SequenceBatch) -> BatchOutcome | None:
+        """The task's outcome on ``batch`` in a child process, or None if the child died."""
+        receiver, sender = self.context.Pipe(duplex=False)
+        child = self.context.Process(
+            target=_run_in_child, args=(self.task, batch, sender), daemon=True
+        )
+        child.start()
+        sender.close()
+        try:
+            outcome: BatchOutcome = receiver.recv()
+        except EOFError:
+            return None
+        finally:
+            receiver.close()
+            child.join()
+        return outcome
+
+
+def _run_in_child(task: AlignBatchTask, batch: SequenceBatch, sender: Any) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    sender.send(task(batch))
+    sender.close()
+
+
 def _skip_records(batches: Iterator[SequenceBatch], count: int) -> Iterator[SequenceBatch]:
     """The batches without their first ``count`` records (read, not aligned)."""
     for batch in batches:
@@ -435,9 +504,11 @@ def _completed_batches(
     workers: int,
     client: Any = None,
 ) -> Iterator[Any]:
+    on_crash = CrashIsolator(task, options.start_method) if options.backend == "processes" else None
     return execute(
         task,
         batches,
+        on_crash=on_crash,
         backend=options.backend,
         workers=workers,
         ordered=options.ordered,

@@ -420,6 +420,7 @@ class ProcessBackend:
         max_retries: int = 2,
         start_method: str | None = None,
         queue_depth: int = 2,
+        on_crash: Callable[[Any, WorkerCrashError], Any] | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError(f"ProcessBackend needs at least one worker, not {workers}")
@@ -437,6 +438,10 @@ class ProcessBackend:
         self._backlog: deque[int] = deque()  # indexes waiting for a free worker
         self._crashes: dict[int, int] = {}  # index -> workers that died running it
         self._startup_failures = 0  # workers that died before saying hello, in a row
+        # Called (in this process) with a payload that killed max_retries + 1 workers; what it
+        # returns stands as that payload's result. None: raise WorkerCrashError instead.
+        self._on_crash = on_crash
+        self._substituted: list[Completed] = []
 
     def worker_pids(self) -> list[int]:
         """Process ids of the current workers (a replacement has a new one)."""
@@ -552,6 +557,8 @@ class ProcessBackend:
         for worker in dead:
             self._receive(worker, completed)  # keep what it sent before dying
             self._replace(worker)
+        completed.extend(self._substituted)
+        self._substituted.clear()
         self._dispatch()
         return completed
 
@@ -593,8 +600,14 @@ class ProcessBackend:
             attempts = self._crashes.get(running, 0) + 1
             self._crashes[running] = attempts
             if attempts > self._max_retries:
-                self._workers.remove(worker)
-                raise WorkerCrashError(running, attempts, exitcode)
+                error = WorkerCrashError(running, attempts, exitcode)
+                if self._on_crash is None:
+                    self._workers.remove(worker)
+                    raise error
+                payload = pickle.loads(self._payloads.pop(running))
+                result = self._on_crash(payload, error)
+                self._substituted.append(Completed(running, result, worker.number))
+                held = held[1:]
         elif not worker.ready:
             self._startup_failures += 1
             if self._startup_failures > self._max_retries:
@@ -652,6 +665,7 @@ def make_backend(
     start_method: str | None = None,
     client: Any = None,
     scheduler: Any = None,
+    on_crash: Callable[[Any, WorkerCrashError], Any] | None = None,
 ) -> Backend:
     """Build the backend called ``name`` (one of :data:`BACKENDS`).
 
@@ -667,7 +681,9 @@ def make_backend(
     if name == "threads":
         return ThreadBackend(task, workers)
     if name == "processes":
-        return ProcessBackend(task, workers, max_retries=max_retries, start_method=start_method)
+        return ProcessBackend(
+            task, workers, max_retries=max_retries, start_method=start_method, on_crash=on_crash
+        )
     if name == "dask":
         from streamalign.engine.dask_backend import DaskBackend
 

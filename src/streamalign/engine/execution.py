@@ -16,6 +16,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any
 
 from streamalign.engine.backends import BACKENDS, Backend, Completed, Task, make_backend
+from streamalign.engine.exceptions import WorkerCrashError
 from streamalign.engine.ordering import ReorderBuffer
 
 __all__ = ["execute", "resolve_workers"]
@@ -57,6 +58,7 @@ def execute(
     start_method: str | None = None,
     client: Any = None,
     scheduler: Any = None,
+    on_crash: Callable[[Any, WorkerCrashError], Any] | None = None,
 ) -> Generator[Completed, None, None]:
     """Run ``task(payload)`` for each payload on several workers; yield results lazily.
 
@@ -83,6 +85,9 @@ def execute(
             worker running it died; one more death raises :class:`WorkerCrashError`.
             ``"dask"``: every task's ``retries=`` (re-runs after it raised); the tasks of a
             lost worker are re-run by the Dask scheduler.
+        on_crash: ``"processes"`` only: called in this process as ``on_crash(payload, error)``
+            for a payload whose workers died ``max_retries + 1`` times; its return value stands
+            as the payload's result (instead of raising :class:`WorkerCrashError`).
         start_method: ``"processes"`` only: ``"fork"``, ``"spawn"``, ``"forkserver"``, or
             ``None`` for the platform's default.
         client: ``"dask"`` only: an existing ``distributed.Client`` (left open).
@@ -136,6 +141,7 @@ def execute(
         start_method=start_method,
         client=client,
         scheduler=scheduler,
+        on_crash=on_crash,
     )
     window: int | Callable[[], int] = max_in_flight
     if backend == "dask" and default_window:
