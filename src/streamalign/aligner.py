@@ -101,7 +101,8 @@ class Aligner:
             one end-gap switch of the mode (True: that end of the sequence may stay unaligned
             at no cost). Not valid with ``mode="local"``.
         reference_name: name of a single reference given as a string.
-        lanes: queries per SIMD group.
+        lanes: most queries per SIMD group (groups are also capped to keep a column of
+            DP state in cache).
         memory_budget: most bytes one kernel call may use for traceback directions; a query
             whose matrix alone exceeds it raises :class:`AlignmentTooLargeError`.
     """
