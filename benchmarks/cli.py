@@ -41,8 +41,12 @@ FRAGMENT = "GAGTTTGATCCTGGCTCAGATTGAACGCTGGCGGCATGCTTAACACATGCAAGTCGAACGGCAG"
 
 
 def streamalign_command(*arguments: str) -> list[str]:
-    return [sys.executable, "-c", "from streamalign.cli import console_main; console_main()",
-            *arguments]
+    return [
+        sys.executable,
+        "-c",
+        "from streamalign.cli import console_main; console_main()",
+        *arguments,
+    ]
 
 
 def timed(command: list[str], stdin_path: Path | None = None) -> float:
@@ -50,8 +54,9 @@ def timed(command: list[str], stdin_path: Path | None = None) -> float:
     stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL  # noqa: SIM115
     started = time.perf_counter()
     try:
-        subprocess.run(command, stdin=stdin, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE, check=True)
+        subprocess.run(
+            command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True
+        )
     finally:
         if stdin_path:
             stdin.close()  # type: ignore[union-attr]
@@ -95,8 +100,19 @@ def peak_rss_on_stream(records: int) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as folder:
         reference = Path(folder) / "fragment.fa"
         reference.write_text(f">fragment\n{FRAGMENT}\n")
-        command = streamalign_command("align", "-r", str(reference), "--mode", "global",
-                                      "--quiet", "-o", os.devnull, "--format", "sam", "-")
+        command = streamalign_command(
+            "align",
+            "-r",
+            str(reference),
+            "--mode",
+            "global",
+            "--quiet",
+            "-o",
+            os.devnull,
+            "--format",
+            "sam",
+            "-",
+        )
         generator = np.random.default_rng(1)
         letters = np.frombuffer(b"ACGT", dtype=np.uint8)
         started = time.perf_counter()
@@ -121,10 +137,12 @@ def peak_rss_on_stream(records: int) -> tuple[float, float]:
         for first in range(0, records, chunk):
             count = min(chunk, records - first)
             codes = letters[generator.integers(0, 4, size=(count, 64))]
-            process.stdin.write(b"".join(
-                b">r%d\n%s\n" % (first + number, row.tobytes())
-                for number, row in enumerate(codes)
-            ))
+            process.stdin.write(
+                b"".join(
+                    b">r%d\n%s\n" % (first + number, row.tobytes())
+                    for number, row in enumerate(codes)
+                )
+            )
         process.stdin.close()
         process.wait()
         watcher.join()
@@ -138,8 +156,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference", type=Path, default=SHARED / "ecoli_16S.fa")
     parser.add_argument("--copies", type=int, default=8, help="repeat the reads (8)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--rss", type=int, nargs="*", default=[],
-                        help="also measure peak RSS on stdin streams of these sizes")
+    parser.add_argument(
+        "--rss",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also measure peak RSS on stdin streams of these sizes",
+    )
     parser.add_argument("--json", type=Path, help="write the figures as JSON")
     arguments = parser.parse_args(argv)
 
@@ -147,50 +170,124 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         fastq, fasta, count = prepare(arguments.reads, arguments.copies, Path(folder))
         output = Path(folder) / "out.sam"
-        timed(streamalign_command("align", "-r", str(arguments.reference), str(fastq),
-                                  "-o", str(output), "--quiet", "-j", "1"))  # warm the cache
+        timed(
+            streamalign_command(
+                "align",
+                "-r",
+                str(arguments.reference),
+                str(fastq),
+                "-o",
+                str(output),
+                "--quiet",
+                "-j",
+                "1",
+            )
+        )  # warm the cache
         for workers in arguments.workers:
-            seconds = timed(streamalign_command(
-                "align", "-r", str(arguments.reference), str(fastq), "-o", str(output),
-                "--quiet", "-j", str(workers)))
+            seconds = timed(
+                streamalign_command(
+                    "align",
+                    "-r",
+                    str(arguments.reference),
+                    str(fastq),
+                    "-o",
+                    str(output),
+                    "--quiet",
+                    "-j",
+                    str(workers),
+                )
+            )
             rows.append(("streamalign", workers, seconds))
             if shutil.which("vsearch"):
-                seconds = timed(["vsearch", "--usearch_global", str(fasta), "--db",
-                                 str(arguments.reference), "--id", "0", "--maxaccepts", "1",
-                                 "--maxrejects", "0", "--threads", str(workers), "--samout",
-                                 str(output), "--quiet"])
+                seconds = timed(
+                    [
+                        "vsearch",
+                        "--usearch_global",
+                        str(fasta),
+                        "--db",
+                        str(arguments.reference),
+                        "--id",
+                        "0",
+                        "--maxaccepts",
+                        "1",
+                        "--maxrejects",
+                        "0",
+                        "--threads",
+                        str(workers),
+                        "--samout",
+                        str(output),
+                        "--quiet",
+                    ]
+                )
                 rows.append(("vsearch --usearch_global", workers, seconds))
             if shutil.which("parasail_aligner"):
-                seconds = timed(["parasail_aligner", "-a", "sg_qx_trace_striped_16", "-x", "-d",
-                                 "-M", "1", "-X", "2", "-o", "5", "-e", "2", "-t", str(workers),
-                                 "-f", str(fasta), "-g", str(output), "-O", "SAM"],
-                                stdin_path=arguments.reference)
+                seconds = timed(
+                    [
+                        "parasail_aligner",
+                        "-a",
+                        "sg_qx_trace_striped_16",
+                        "-x",
+                        "-d",
+                        "-M",
+                        "1",
+                        "-X",
+                        "2",
+                        "-o",
+                        "5",
+                        "-e",
+                        "2",
+                        "-t",
+                        str(workers),
+                        "-f",
+                        str(fasta),
+                        "-g",
+                        str(output),
+                        "-O",
+                        "SAM",
+                    ],
+                    stdin_path=arguments.reference,
+                )
                 rows.append(("parasail_aligner sg_qx_trace", workers, seconds))
     kernel = kernel_rate(arguments.reads, arguments.reference)
     streamalign_rates = {w: count / s for tool, w, s in rows if tool == "streamalign"}
-    print(f"{count:,} reads of {arguments.reads.name} against {arguments.reference.name}, "
-          f"SAM out ({os.cpu_count()} CPUs)")
+    print(
+        f"{count:,} reads of {arguments.reads.name} against {arguments.reference.name}, "
+        f"SAM out ({os.cpu_count()} CPUs)"
+    )
     print(f"{'tool':<30}{'threads':>8}{'seconds':>10}{'reads/s':>12}{'streamalign x':>15}")
     for tool, workers, seconds in rows:
         ratio = streamalign_rates[workers] / (count / seconds)
         print(f"{tool:<30}{workers:>8}{seconds:>10.2f}{count / seconds:>12,.0f}{ratio:>15.2f}")
-    print(f"streamalign kernel alone, 1 thread: {kernel:,.0f} reads/s; end to end with 1 "
-          f"worker is {streamalign_rates.get(1, 0) / kernel:.0%} of it")
+    print(
+        f"streamalign kernel alone, 1 thread: {kernel:,.0f} reads/s; end to end with 1 "
+        f"worker is {streamalign_rates.get(1, 0) / kernel:.0%} of it"
+    )
     if 1 in streamalign_rates and 2 in streamalign_rates:
         efficiency = streamalign_rates[2] / (2 * streamalign_rates[1])
         print(f"parallel efficiency with 2 workers (threads): {efficiency:.0%}")
     memory = []
     for records in arguments.rss:
         peak, seconds = peak_rss_on_stream(records)
-        memory.append({"records": records, "peak_rss_mib": round(peak, 1),
-                       "seconds": round(seconds, 2)})
-        print(f"stdin stream of {records:,} 64-bp reads: peak RSS {peak:,.0f} MiB "
-              f"{records / seconds:,.0f} reads/s")
+        memory.append(
+            {"records": records, "peak_rss_mib": round(peak, 1), "seconds": round(seconds, 2)}
+        )
+        print(
+            f"stdin stream of {records:,} 64-bp reads: peak RSS {peak:,.0f} MiB "
+            f"{records / seconds:,.0f} reads/s"
+        )
     if arguments.json:
-        arguments.json.write_text(json.dumps({
-            "reads": count, "rows": [{"tool": t, "threads": w, "seconds": s}
-                                     for t, w, s in rows],
-            "kernel_reads_per_second": kernel, "memory": memory}, indent=2) + "\n")
+        arguments.json.write_text(
+            json.dumps(
+                {
+                    "reads": count,
+                    "rows": [{"tool": t, "threads": w, "seconds": s} for t, w, s in rows],
+                    "kernel_reads_per_second": kernel,
+                    "memory": memory,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
     return 0
 
 

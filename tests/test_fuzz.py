@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 from streamalign import Aligner, InputFormatError, InvalidSequenceError, Scoring, ScoringError
 from streamalign.io.readers import read_batches
 
-FUZZ = settings(max_examples=150, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 records = st.lists(
     st.tuples(st.text("ACGTN\r ", max_size=12), st.text("ACGTNRYacgtu-*!\r", max_size=30)),
@@ -59,23 +60,35 @@ def test_mangled_fasta_and_fastq(items, marker, compress, cut) -> None:
 
 
 numbers = st.one_of(
-    st.integers(-20, 20), st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(-20, 20),
+    st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from([1e300, -1e300, 1e-300, 2.5e17]),
     st.fractions(min_value=-10, max_value=10, max_denominator=8),
 )
 
 
 @FUZZ
-@given(numbers, numbers, numbers, numbers,
-       st.sampled_from(["global", "semiglobal", "overlap", "local", "other"]),
-       st.sampled_from(["score0", "mismatch", "iupac", "bogus"]),
-       st.text("ACGTNRY!x", max_size=20), st.text("ACGTN", max_size=20))
+@given(
+    numbers,
+    numbers,
+    numbers,
+    numbers,
+    st.sampled_from(["global", "semiglobal", "overlap", "local", "other"]),
+    st.sampled_from(["score0", "mismatch", "iupac", "bogus"]),
+    st.text("ACGTNRY!x", max_size=20),
+    st.text("ACGTN", max_size=20),
+)
 def test_random_parameters_give_results_or_documented_errors(
     match, mismatch, gap_open, gap_extend, mode, ambiguous, query, reference
 ) -> None:
     try:
-        scoring = Scoring(match=match, mismatch=mismatch, gap_open=gap_open,
-                          gap_extend=gap_extend, ambiguous=ambiguous)
+        scoring = Scoring(
+            match=match,
+            mismatch=mismatch,
+            gap_open=gap_open,
+            gap_extend=gap_extend,
+            ambiguous=ambiguous,
+        )
         alignment = Aligner(reference, mode, scoring=scoring).align(query)
     except (ScoringError, InvalidSequenceError, ValueError, TypeError) as error:
         assert str(error)

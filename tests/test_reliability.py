@@ -267,14 +267,32 @@ def test_a_record_that_kills_its_worker_is_isolated_and_rejected(
     reads = tmp_path / "reads.fastq"
     reads.write_bytes(b"".join(lines))
     culprit = record_names(lines)[9]
-    common = ["align", "-r", str(ECOLI), str(reads), "--format", "tsv", "--batch-size", "8",
-              "--quiet"]
+    common = [
+        "align",
+        "-r",
+        str(ECOLI),
+        str(reads),
+        "--format",
+        "tsv",
+        "--batch-size",
+        "8",
+        "--quiet",
+    ]
     _, expected, _ = run_cli([*common, "--backend", "serial"])
     monkeypatch.setenv(FAULT_VARIABLE, f"crash:{culprit}")  # the worker process exits at once
     rejects = tmp_path / "rejects.fastq"
     status, output, _ = run_cli(
-        [*common, "--backend", "processes", "-j", "2", "--start-method", start_method,
-         "--rejects", str(rejects)]
+        [
+            *common,
+            "--backend",
+            "processes",
+            "-j",
+            "2",
+            "--start-method",
+            start_method,
+            "--rejects",
+            str(rejects),
+        ]
     )
     assert status == ExitStatus.REJECTED
     kept = [line for line in expected.splitlines(True) if not line.startswith(culprit.encode())]
@@ -301,8 +319,21 @@ def test_a_50_megabase_read_is_rejected_and_the_run_goes_on(tmp_path: Path) -> N
 def test_duplicate_names_are_kept_in_order(tmp_path: Path) -> None:
     reads = tmp_path / "reads.fa"
     reads.write_text(">same\nGAGTTTGATCC\n>same\nTTTTGGGG\n>same\nGAGTTTGATCC\n")
-    status, output, _ = run_cli(["align", "-r", str(ECOLI), str(reads), "--format", "tsv",
-                                 "-j", "2", "--batch-size", "1", "--quiet"])
+    status, output, _ = run_cli(
+        [
+            "align",
+            "-r",
+            str(ECOLI),
+            str(reads),
+            "--format",
+            "tsv",
+            "-j",
+            "2",
+            "--batch-size",
+            "1",
+            "--quiet",
+        ]
+    )
     assert status == ExitStatus.SUCCESS
     rows = [line.split(b"\t") for line in output.splitlines()[1:]]
     assert [row[0] for row in rows] == [b"same"] * 3

@@ -254,6 +254,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output", help="also write the alignments (SAM/TSV/JSONL)")
     demo.add_argument("--format", choices=FORMATS, help="output format")
     _add_engine_options(demo)
+
+    from .bench import add_parser as add_bench_parser  # here: bench imports this module
+
+    add_bench_parser(commands)
     return parser
 
 
@@ -282,6 +286,10 @@ def main(
     try:
         if arguments.command == "demo":
             return _demo(arguments, command_line, stdout, stderr)
+        if arguments.command == "bench":
+            from .bench import run_bench
+
+            return run_bench(arguments, stdin, stdout, stderr)
         return _align(arguments, command_line, stdin, stdout, stderr)
     except _UsageError as error:
         print(f"streamalign: error: {error}", file=stderr)
