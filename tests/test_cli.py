@@ -7,20 +7,19 @@ and requires byte-identical output; SAM is read back with pysam and samtools.
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pysam
 import pytest
 
-from streamalign.cli import DEMO_REFERENCE, ExitStatus, main
+from cli_helpers import console_command, run_cli, without_program_line
+from streamalign.cli import DEMO_REFERENCE, ExitStatus
 
 DATA = Path(__file__).parent / "data"
 READS = DATA / "sam1F.200.fastq.gz"
@@ -40,18 +39,6 @@ BACKENDS = {
 def backend(request: pytest.FixtureRequest) -> list[str]:
     """Execution options of one backend; every test using it runs on each."""
     return BACKENDS[request.param]
-
-
-def run_cli(arguments: list[str], stdin: bytes = b"") -> tuple[int, bytes, str]:
-    stdout = io.BytesIO()
-    stderr = io.StringIO()
-    status = main(arguments, stdin=io.BytesIO(stdin), stdout=stdout, stderr=stderr)
-    return status, stdout.getvalue(), stderr.getvalue()
-
-
-def without_program_line(output: bytes) -> bytes:
-    """The output minus SAM's @PG line, which records the (differing) command line."""
-    return b"".join(line for line in output.splitlines(True) if not line.startswith(b"@PG"))
 
 
 def small_reads(tmp_path: Path, count: int = 24) -> Path:
@@ -298,19 +285,10 @@ def test_output_format_follows_the_extension(tmp_path: Path) -> None:
         assert output.read_text().startswith(first)
 
 
-def _command(*arguments: str) -> list[str]:
-    return [
-        sys.executable,
-        "-c",
-        "from streamalign.cli import console_main; console_main()",
-        *arguments,
-    ]
-
-
 def test_output_appears_while_stdin_is_still_open(tmp_path: Path) -> None:
     """A pipe that stays open: records come out before the writer closes it."""
     process = subprocess.Popen(
-        _command("align", "-r", str(ECOLI), "--format", "tsv", "--quiet", "-"),
+        console_command("align", "-r", str(ECOLI), "--format", "tsv", "--quiet", "-"),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -337,7 +315,7 @@ def test_interrupt_stops_quickly_at_a_record_boundary(tmp_path: Path) -> None:
         reads.write_bytes(handle.read() * 20)
     output = tmp_path / "out.tsv"
     process = subprocess.Popen(
-        _command(
+        console_command(
             "align",
             "-r",
             str(ECOLI),

@@ -7,42 +7,21 @@ uninterrupted serial run, byte for byte.
 from __future__ import annotations
 
 import gzip
-import io
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from cli_helpers import console_command, run_cli, without_program_line
 from streamalign.checkpoint import checkpoint_path
-from streamalign.cli import ExitStatus, main
+from streamalign.cli import ExitStatus
 from streamalign.pipeline import FAULT_VARIABLE
 
 DATA = Path(__file__).parent / "data"
 READS = DATA / "sam1F.200.fastq.gz"
 ECOLI = DATA / "ecoli_16S.fa"
-
-
-def run_cli(arguments: list[str]) -> tuple[int, bytes, str]:
-    stdout, stderr = io.BytesIO(), io.StringIO()
-    status = main(arguments, stdin=io.BytesIO(), stdout=stdout, stderr=stderr)
-    return status, stdout.getvalue(), stderr.getvalue()
-
-
-def command(*arguments: str) -> list[str]:
-    return [
-        sys.executable,
-        "-c",
-        "from streamalign.cli import console_main; console_main()",
-        *arguments,
-    ]
-
-
-def without_program_line(output: bytes) -> bytes:
-    """SAM minus its @PG line, which records the (differing) command line."""
-    return b"".join(line for line in output.splitlines(True) if not line.startswith(b"@PG"))
 
 
 def reads_lines(count: int) -> list[bytes]:
@@ -115,7 +94,7 @@ def test_resume_after_sigkill_gives_the_uninterrupted_output(tmp_path: Path) -> 
         "1",
         "--quiet",
     ]
-    process = subprocess.Popen(command(*arguments), stderr=subprocess.PIPE)
+    process = subprocess.Popen(console_command(*arguments), stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if checkpoint_path(output).exists() and output.stat().st_size > 40_000:
@@ -160,7 +139,9 @@ def test_sigterm_stops_at_a_record_boundary(tmp_path: Path) -> None:
     reads.write_bytes(b"".join(reads_lines(200)) * 20)
     output = tmp_path / "out.tsv"
     process = subprocess.Popen(
-        command("align", "-r", str(ECOLI), str(reads), "-o", str(output), "--batch-size", "20"),
+        console_command(
+            "align", "-r", str(ECOLI), str(reads), "-o", str(output), "--batch-size", "20"
+        ),
         stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 120
@@ -181,7 +162,7 @@ def test_a_closed_standard_output_ends_the_run_cleanly(tmp_path: Path) -> None:
     reads = tmp_path / "reads.fastq"
     reads.write_bytes(b"".join(reads_lines(200)) * 10)
     process = subprocess.Popen(
-        command("align", "-r", str(ECOLI), str(reads), "--batch-size", "20", "--quiet"),
+        console_command("align", "-r", str(ECOLI), str(reads), "--batch-size", "20", "--quiet"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
