@@ -345,3 +345,16 @@ def test_interrupt_stops_quickly_at_a_record_boundary(tmp_path: Path) -> None:
     assert text.endswith("\n")
     rows = text.splitlines()
     assert all(len(row.split("\t")) == len(rows[0].split("\t")) for row in rows)
+
+
+def test_a_small_input_keeps_every_worker_busy(tmp_path: Path) -> None:
+    """The automatic batch size would put 200 reads in one batch; the first batch is cut up
+    so both workers get work, and the output is the serial output."""
+    common = ["align", "-r", str(ECOLI), str(READS), "--format", "tsv", "--quiet"]
+    _, expected, _ = run_cli([*common, "--backend", "serial"])
+    stats = tmp_path / "stats.json"
+    status, output, _ = run_cli([*common, "-j", "2", "--stats-json", str(stats)])
+    assert status == ExitStatus.SUCCESS
+    assert output == expected
+    per_worker = json.loads(stats.read_text())["records_per_worker"]
+    assert len(per_worker) == 2 and sum(per_worker.values()) == 200

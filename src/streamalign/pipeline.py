@@ -338,7 +338,9 @@ def run(
     max_records, max_bases = batch_limits(aligner, options.strand, options.batch_records)
     # Open the inputs first: a missing input fails before anything is written.
     batches = read_batches(inputs, max_records=max_records, max_bases=max_bases, stdin=stdin)
-    if skip_records:
+    if worker_count > 1 and options.batch_records is None:  # an explicit size is kept
+        batches = _spread_first_batch(batches, 2 * worker_count)
+    if skip_records:  # resuming: the output already has its header
         batches = _skip_records(batches, skip_records)
     else:
         writer = make_writer(
@@ -462,6 +464,19 @@ def _run_in_child(task: AlignBatchTask, batch: SequenceBatch, sender: Any) -> No
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     sender.send(task(batch))
     sender.close()
+
+
+def _spread_first_batch(batches: Iterator[SequenceBatch], pieces: int) -> Iterator[SequenceBatch]:
+    """The first batch cut into ``pieces`` smaller ones, the rest as they come: a small input
+    (one batch) still keeps every worker busy, a large one is not affected."""
+    for number, batch in enumerate(batches):
+        if number == 0 and len(batch) >= 2 * pieces:
+            for part in np.array_split(np.arange(len(batch)), pieces):
+                piece = batch.take(part)
+                piece.first_record = batch.first_record + int(part[0])
+                yield piece
+        else:
+            yield batch
 
 
 def _skip_records(batches: Iterator[SequenceBatch], count: int) -> Iterator[SequenceBatch]:
