@@ -19,9 +19,16 @@ from typing import Any
 import numpy as np
 
 from . import _config
-from .alphabet import encode, encode_string, reverse_complement_ascii, reverse_complement_codes
+from .alphabet import (
+    encode,
+    encode_string,
+    reverse_complement_ascii,
+    reverse_complement_codes,
+    reversed_positions,
+)
 from .errors import AlignmentTooLargeError, ScoringError
 from .kernels import gotoh
+from .kernels.outputs import KernelOutputs
 from .records import SequenceBatch
 from .results import Alignment, AlignmentBatch
 from .scoring import Scoring
@@ -203,20 +210,22 @@ class Aligner:
             else SequenceBatch.from_strings(queries, names=names)
         )
         codes = encode(batch.sequences, batch.offsets, batch.names, batch.first_record)
+        if strand == "both":  # the reverse strand, computed once for every reference
+            reversed_order = reversed_positions(batch.offsets)
+            reverse_batch = SequenceBatch(
+                batch.names,
+                reverse_complement_ascii(batch.sequences, batch.offsets),
+                batch.offsets,
+                None if batch.qualities is None else batch.qualities[reversed_order],
+                batch.index,
+                batch.first_record,
+                batch.comments,
+            )
+            reverse_codes = reverse_complement_codes(codes, batch.offsets)
         candidates = []
         for reference_number in range(len(self.references)):
             candidates.append(self._align_codes(batch, codes, reference_number, traceback, False))
             if strand == "both":
-                reverse_batch = SequenceBatch(
-                    batch.names,
-                    reverse_complement_ascii(batch.sequences, batch.offsets),
-                    batch.offsets,
-                    None if batch.qualities is None else batch.qualities[_reversed(batch.offsets)],
-                    batch.index,
-                    batch.first_record,
-                    batch.comments,
-                )
-                reverse_codes = reverse_complement_codes(codes, batch.offsets)
                 candidates.append(
                     self._align_codes(
                         reverse_batch, reverse_codes, reference_number, traceback, True
@@ -318,17 +327,7 @@ class Aligner:
             dtype=dtype,
         )
         substitution: np.ndarray = self.scoring.integer_matrix.astype(dtype)
-        capacities = lengths + len(reference) if traceback else np.zeros(count, np.int64)
-        capacity_offsets = np.zeros(count + 1, dtype=np.int64)
-        np.cumsum(capacities, out=capacity_offsets[1:])
-        operations = np.empty(int(capacity_offsets[-1]), dtype=np.uint8)
-        operation_lengths = np.zeros(count, dtype=np.int64)
-        scores = np.empty(count, dtype=np.int64)
-        query_starts = np.empty(count, dtype=np.int64)
-        query_ends = np.empty(count, dtype=np.int64)
-        reference_starts = np.empty(count, dtype=np.int64)
-        reference_ends = np.empty(count, dtype=np.int64)
-        counts = np.zeros((count, 4), dtype=np.int64)
+        outputs = KernelOutputs.allocate(lengths, len(reference), traceback)
         scratch = np.empty(scratch_bytes, dtype=np.uint8)
         gotoh.align_groups(
             codes,
@@ -343,34 +342,21 @@ class Aligner:
             self.flags,
             traceback,
             scratch,
-            scores,
-            query_starts,
-            query_ends,
-            reference_starts,
-            reference_ends,
-            counts,
-            operations,
-            capacity_offsets,
-            operation_lengths,
+            *outputs.kernel_arguments(),
         )
-        operation_offsets = np.zeros(count + 1, dtype=np.int64)
-        np.cumsum(operation_lengths, out=operation_offsets[1:])
-        if traceback and operations.size:
-            operations = gotoh.compact_operations(
-                operations, capacity_offsets, operation_lengths, operation_offsets
-            )
+        operations, operation_offsets = outputs.packed_operations()
         return AlignmentBatch(
             queries=batch,
             references=self.references,
             reference_names=self.reference_names,
             scoring=self.scoring,
-            integer_scores=scores,
-            query_starts=query_starts,
-            query_ends=query_ends,
-            reference_starts=reference_starts,
-            reference_ends=reference_ends,
-            counts=counts,
-            operations=operations[: int(operation_offsets[-1])],
+            integer_scores=outputs.scores,
+            query_starts=outputs.query_starts,
+            query_ends=outputs.query_ends,
+            reference_starts=outputs.reference_starts,
+            reference_ends=outputs.reference_ends,
+            counts=outputs.counts,
+            operations=operations,
             operation_offsets=operation_offsets,
             reference_index=np.full(count, reference_number, dtype=np.int64),
             reverse=np.full(count, reverse, dtype=bool),
@@ -475,12 +461,6 @@ def _batches_of(sequences: Iterable[Any], batch_size: int) -> Iterator[SequenceB
         yield SequenceBatch.from_strings(texts, names=names, index=index, first_record=first_record)
         first_record += len(chunk)
         index += 1
-
-
-def _reversed(offsets: np.ndarray) -> np.ndarray:
-    from .alphabet import reversed_positions
-
-    return reversed_positions(offsets)
 
 
 def combine_best(candidates: list[AlignmentBatch]) -> AlignmentBatch:

@@ -233,8 +233,6 @@ class Scoring:
 
     def to_user_units(self, integer_score: int | np.ndarray) -> Any:
         """Convert kernel (scaled integer) scores back to the caller's units."""
-        if isinstance(integer_score, np.ndarray):
-            return integer_score / self.scale
         return integer_score / self.scale
 
     def score_of(self, query_code: int, reference_code: int) -> float:

@@ -579,16 +579,3 @@ def _trace(
     counts[query_number, 1] = written - matches - insertions - deletions
     counts[query_number, 2] = insertions
     counts[query_number, 3] = deletions
-
-
-@njit(nogil=True, cache=True)
-def compact_operations(operations, capacity_offsets, operation_lengths, operation_offsets):
-    """The operations of every query, back to back (``align_groups`` writes query ``k``'s at
-    ``capacity_offsets[k]``; ``operation_offsets`` are the cumulative ``operation_lengths``)."""
-    compact = np.empty(operation_offsets[-1], np.uint8)
-    for query in range(operation_lengths.shape[0]):
-        source = capacity_offsets[query]
-        target = operation_offsets[query]
-        for position in range(operation_lengths[query]):
-            compact[target + position] = operations[source + position]
-    return compact

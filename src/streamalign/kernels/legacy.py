@@ -48,6 +48,7 @@ from numba.extending import overload
 
 from .. import _config
 from ..errors import AlignmentTooLargeError, ScoringError
+from .outputs import KernelOutputs
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..aligner import Aligner
@@ -281,17 +282,7 @@ def align_arrays(
     group_starts, group_lanes, scratch_bytes = plan_groups(
         lengths, order, reference_length, lanes, memory_budget, traceback, names
     )
-    capacities = lengths + reference_length if traceback else np.zeros(count, np.int64)
-    capacity_offsets = np.zeros(count + 1, dtype=np.int64)
-    np.cumsum(capacities, out=capacity_offsets[1:])
-    operations = np.empty(int(capacity_offsets[-1]), dtype=np.uint8)
-    operation_lengths = np.zeros(count, dtype=np.int64)
-    scores = np.empty(count, dtype=np.float64)
-    query_starts = np.zeros(count, dtype=np.int64)
-    query_ends = np.empty(count, dtype=np.int64)
-    reference_starts = np.zeros(count, dtype=np.int64)
-    reference_ends = np.empty(count, dtype=np.int64)
-    counts = np.zeros((count, 4), dtype=np.int64)
+    outputs = KernelOutputs.allocate(lengths, reference_length, traceback, np.float64)
     scratch = np.empty(scratch_bytes, dtype=np.uint8)
     free_end_gaps = not settings.local and not settings.penalize_terminal_gaps
     align_groups(
@@ -311,30 +302,20 @@ def align_arrays(
         traceback,
         trim_free_end_gaps and free_end_gaps,
         scratch,
-        scores,
-        query_starts,
-        query_ends,
-        reference_starts,
-        reference_ends,
-        counts,
-        operations,
-        capacity_offsets,
-        operation_lengths,
+        *outputs.kernel_arguments(),
     )
+    scores = outputs.scores
     if factor != 1.0:
         scores /= factor
-    operation_offsets = np.zeros(count + 1, dtype=np.int64)
-    np.cumsum(operation_lengths, out=operation_offsets[1:])
-    if traceback and operations.size:
-        operations = _compact(operations, capacity_offsets, operation_offsets)
+    operations, operation_offsets = outputs.packed_operations()
     return LegacyResults(
         scores=scores,
-        query_starts=query_starts,
-        query_ends=query_ends,
-        reference_starts=reference_starts,
-        reference_ends=reference_ends,
-        counts=counts,
-        operations=operations[: int(operation_offsets[-1])],
+        query_starts=outputs.query_starts,
+        query_ends=outputs.query_ends,
+        reference_starts=outputs.reference_starts,
+        reference_ends=outputs.reference_ends,
+        counts=outputs.counts,
+        operations=operations,
         operation_offsets=operation_offsets,
     )
 
@@ -874,18 +855,6 @@ def _update_local_best(
                         best_rows[lane] = row
                         best_columns[lane] = column
                     break
-
-
-@njit(nogil=True, cache=True)
-def _compact(operations, capacity_offsets, operation_offsets):
-    """Concatenate each query's operations (written at ``capacity_offsets``) without gaps."""
-    compact = np.empty(operation_offsets[-1], np.uint8)
-    for query in range(operation_offsets.shape[0] - 1):
-        source = capacity_offsets[query]
-        target = operation_offsets[query]
-        for position in range(operation_offsets[query + 1] - target):
-            compact[target + position] = operations[source + position]
-    return compact
 
 
 @njit(nogil=True, cache=True)

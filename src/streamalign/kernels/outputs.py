@@ -1,0 +1,97 @@
+"""The result arrays every alignment kernel fills, allocated and compacted in one place.
+
+A kernel writes query ``k``'s operations at ``capacity_offsets[k]`` (room for
+``len(query) + len(reference)``) and their count in ``operation_lengths[k]``;
+:meth:`KernelOutputs.packed_operations` puts them back to back afterwards.
+
+Example:
+    >>> outputs = KernelOutputs.allocate(np.array([2, 0]), 3, traceback=True)
+    >>> outputs.capacity_offsets.tolist(), outputs.operations.size
+    ([0, 5, 8], 8)
+    >>> outputs.operations[:2] = [0, 3]; outputs.operation_lengths[:] = [2, 0]
+    >>> operations, offsets = outputs.packed_operations()
+    >>> operations.tolist(), offsets.tolist()
+    ([0, 3], [0, 2, 2])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+
+@dataclass
+class KernelOutputs:
+    """Per-query outputs of a kernel call (``counts``: matches, mismatches, I and D columns)."""
+
+    scores: np.ndarray
+    query_starts: np.ndarray
+    query_ends: np.ndarray
+    reference_starts: np.ndarray
+    reference_ends: np.ndarray
+    counts: np.ndarray
+    operations: np.ndarray
+    capacity_offsets: np.ndarray
+    operation_lengths: np.ndarray
+
+    @classmethod
+    def allocate(
+        cls,
+        lengths: np.ndarray,
+        reference_length: int,
+        traceback: bool,
+        score_dtype: type = np.int64,
+    ) -> KernelOutputs:
+        """Arrays for queries of ``lengths`` (operations only with ``traceback``)."""
+        count = len(lengths)
+        capacities = lengths + reference_length if traceback else np.zeros(count, np.int64)
+        capacity_offsets = np.zeros(count + 1, dtype=np.int64)
+        np.cumsum(capacities, out=capacity_offsets[1:])
+        return cls(
+            scores=np.empty(count, dtype=score_dtype),
+            query_starts=np.zeros(count, dtype=np.int64),
+            query_ends=np.empty(count, dtype=np.int64),
+            reference_starts=np.zeros(count, dtype=np.int64),
+            reference_ends=np.empty(count, dtype=np.int64),
+            counts=np.zeros((count, 4), dtype=np.int64),
+            operations=np.empty(int(capacity_offsets[-1]), dtype=np.uint8),
+            capacity_offsets=capacity_offsets,
+            operation_lengths=np.zeros(count, dtype=np.int64),
+        )
+
+    def kernel_arguments(self) -> tuple[np.ndarray, ...]:
+        """The trailing arguments of both kernels' ``align_groups``, in their order."""
+        return (
+            self.scores,
+            self.query_starts,
+            self.query_ends,
+            self.reference_starts,
+            self.reference_ends,
+            self.counts,
+            self.operations,
+            self.capacity_offsets,
+            self.operation_lengths,
+        )
+
+    def packed_operations(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every query's operations back to back, and their ``len + 1`` offsets."""
+        offsets = np.zeros(len(self.operation_lengths) + 1, dtype=np.int64)
+        np.cumsum(self.operation_lengths, out=offsets[1:])
+        if not self.operations.size:
+            return self.operations[:0], offsets
+        packed = _pack(self.operations, self.capacity_offsets, self.operation_lengths, offsets)
+        return packed, offsets
+
+
+@njit(nogil=True, cache=True)
+def _pack(operations, capacity_offsets, operation_lengths, operation_offsets):
+    """Copy query ``k``'s operations from ``capacity_offsets[k]`` to ``operation_offsets[k]``."""
+    packed = np.empty(operation_offsets[-1], np.uint8)
+    for query in range(operation_lengths.shape[0]):
+        source = capacity_offsets[query]
+        target = operation_offsets[query]
+        for position in range(operation_lengths[query]):
+            packed[target + position] = operations[source + position]
+    return packed
