@@ -274,7 +274,7 @@ def test_small_budget_with_many_queries_shrinks_the_lanes():
     tight = tight_aligner.align_many(queries)
     lengths = np.array([len(query) for query in queries])
     order = np.argsort(lengths, kind="stable")
-    _, lanes, scratch = tight_aligner._groups(lengths, order, len(reference), True, None)
+    _, lanes, scratch = tight_aligner._groups(lengths, order, len(reference), True, None, 2)
     assert lanes.max() < 64 and scratch <= 2000
     assert [kernel_result(tight, k) for k in range(len(queries))] == [
         kernel_result(roomy, k) for k in range(len(queries))

@@ -354,6 +354,10 @@ def test_empty_pairs_cost_one_gap_when_penalized():
 
 
 WIDE_SCORINGS = {
+    # Near the edge of int16 (minus infinity about -27,000): nothing may wrap around.
+    np.int16: Scoring(match=100, mismatch=-200, gap_open=500, gap_extend=200),
+    # Scores beyond int16's range use float32.
+    np.float32: Scoring(match=10_000, mismatch=-20_000, gap_open=50_000, gap_extend=20_000),
     # Gap costs beyond float32's exact range force int32.
     np.int32: Scoring(match=1_000_000, mismatch=-2_000_000, gap_open=5e6, gap_extend=2e6),
     # ... and beyond int32's range, int64.
@@ -361,7 +365,11 @@ WIDE_SCORINGS = {
 }
 
 
-@pytest.mark.parametrize("dtype", [np.int32, np.int64], ids=["int32", "int64"])
+@pytest.mark.parametrize(
+    "dtype",
+    [np.int16, np.float32, np.int32, np.int64],
+    ids=["int16", "float32", "int32", "int64"],
+)
 @pytest.mark.parametrize("mode", list(MODES))
 def test_wider_score_types_match_reference(mode, dtype):
     scoring = WIDE_SCORINGS[dtype]
@@ -375,7 +383,9 @@ def test_wider_score_types_match_reference(mode, dtype):
 
 def test_score_dtype_widens_for_long_sequences():
     scoring = Scoring()
-    assert _score_dtype(scoring, 100, 100)[0] is np.float32
+    assert _score_dtype(scoring, 100, 100)[0] is np.int16
+    assert _score_dtype(scoring, 250, 1500)[0] is np.int16
+    assert _score_dtype(scoring, 10_000, 10_000)[0] is np.float32
     assert _score_dtype(scoring, 3_000_000, 3_000_000)[0] is np.int32
     assert _score_dtype(scoring, 10**9, 10**9)[0] is np.int64
 

@@ -3,13 +3,12 @@
 #: Most queries aligned side by side in one kernel group (the SIMD lane dimension).
 LANES = 256
 #: A group has fewer lanes when the kernel's per-column working set (H of two columns, D and
-#: the profile column: 16 bytes per query row and lane) would exceed this many bytes: it is
-#: read and written once per reference position, so it should stay in the L2 cache (512 KiB
-#: per core here; 256 lanes for 64-bp reads, 80 for 250-bp reads; measured flat between 128
-#: and 320 KiB); but never fewer than MIN_LANES (a multiple of the SIMD width: 8 float32
-#: lanes per AVX2 register).
+#: the profile column: 4 scores of 2 bytes (int16) or 4 (float32) per query row and lane) would
+#: exceed this many bytes: it is read and written once per reference position, so it should
+#: stay in the L2 cache (256 lanes for 64-bp reads); but never fewer than MIN_LANES (a multiple
+#: of the SIMD width: 16 int16 lanes per AVX2 register).
 COLUMN_CACHE_BYTES = 320 * 1024
-MIN_LANES = 8
+MIN_LANES = 16
 #: Default cap, in bytes, on the traceback matrix of one kernel call.
 TRACEBACK_BUDGET_BYTES = 1 << 30
 #: Target number of DP cells per engine batch (tens of milliseconds of kernel work per batch).
