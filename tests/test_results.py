@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
 from streamalign import Aligner, Alignment, AlignmentBatch, align
+from streamalign.kernels.cigar import cigar_text
 
 REFERENCE = "CCGTAATGCCTTTCCCTAACAGAGTTTTTCGAACTCGTGTTGTCGAGCGACGGAATTAGATCAGTTAAATGGCAG"
 #: REFERENCE with 2 extra bases on each side, 3 bases deleted and one substitution.
@@ -139,3 +142,31 @@ def test_reverse_strand_record_shows_the_aligned_sequence():
     assert alignment.reverse and alignment.query == "AAACCCTTT"
     assert alignment.gapped_query == "AAACCCTTT"
     assert str(alignment).split("\n")[0] == "query         1 AAACCCTTT 9"
+
+
+@pytest.mark.parametrize("extended", [True, False])
+def test_batch_cigars_match_run_length_encoding_in_python(extended):
+    # Runs of every length class (1-9, 10-99, 100+), empty records, records of one run.
+    rng = np.random.default_rng(7)
+    records = [[]]
+    for _ in range(300):
+        operations = []
+        for _ in range(int(rng.integers(0, 8))):
+            length = int(rng.choice([1, 2, 9, 10, 11, 99, 100, 250]))
+            operations += [int(rng.integers(0, 4))] * length
+        records.append(operations)
+    records.append([])
+    offsets = np.cumsum([0] + [len(operations) for operations in records])
+    letters = np.frombuffer(b"=XID" if extended else b"MMID", np.uint8)
+    text, bounds = cigar_text(
+        np.array([op for operations in records for op in operations], np.uint8), offsets, letters
+    )
+    expected = [
+        "".join(
+            f"{len(list(run))}{chr(letter)}"
+            for letter, run in itertools.groupby(letters[operations].tolist())
+        )
+        for operations in records
+    ]
+    decoded = text.tobytes().decode("ascii")
+    assert [decoded[bounds[k] : bounds[k + 1]] for k in range(len(records))] == expected

