@@ -11,8 +11,12 @@ COLUMN_CACHE_BYTES = 320 * 1024
 MIN_LANES = 16
 #: Default cap, in bytes, on the traceback matrix of one kernel call.
 TRACEBACK_BUDGET_BYTES = 1 << 30
+#: Each thread keeps its traceback scratch for the next call when it is at most this large.
+SCRATCH_KEEP_BYTES = 256 << 20
 #: Target number of DP cells per engine batch (tens of milliseconds of kernel work per batch).
 TARGET_CELLS_PER_BATCH = 160_000_000
 #: Records per batch are kept within these bounds.
 MIN_RECORDS_PER_BATCH = 64
 MAX_RECORDS_PER_BATCH = 16384
+#: A resumable run makes its checkpoint durable at most this often (and when it stops).
+CHECKPOINT_SECONDS = 1.0

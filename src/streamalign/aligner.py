@@ -28,7 +28,7 @@ from .alphabet import (
 )
 from .errors import AlignmentTooLargeError, ScoringError
 from .kernels import gotoh
-from .kernels.outputs import KernelOutputs
+from .kernels.outputs import KernelOutputs, traceback_scratch
 from .records import SequenceBatch
 from .results import Alignment, AlignmentBatch
 from .scoring import Scoring
@@ -328,7 +328,7 @@ class Aligner:
         )
         substitution: np.ndarray = self.scoring.integer_matrix.astype(dtype)
         outputs = KernelOutputs.allocate(lengths, len(reference), traceback)
-        scratch = np.empty(scratch_bytes, dtype=np.uint8)
+        scratch = traceback_scratch(scratch_bytes)
         gotoh.align_groups(
             codes,
             batch.offsets.astype(np.int64),

@@ -99,7 +99,10 @@ def encode_string(sequence: str | bytes, name: str = "sequence 0") -> np.ndarray
 
 def invalid_positions(sequences: np.ndarray) -> np.ndarray:
     """Indices of the bytes in ``sequences`` that are not IUPAC nucleotide codes."""
-    return np.flatnonzero(ENCODE_TABLE[sequences] == INVALID_CODE)
+    codes, first_invalid = _encode(sequences, ENCODE_TABLE)
+    if first_invalid < 0:  # the usual case: one compiled pass
+        return np.empty(0, dtype=np.int64)
+    return np.flatnonzero(codes == INVALID_CODE)
 
 
 def decode(codes: np.ndarray) -> str:

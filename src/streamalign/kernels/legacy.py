@@ -48,7 +48,7 @@ from numba.extending import overload
 
 from .. import _config
 from ..errors import AlignmentTooLargeError, ScoringError
-from .outputs import KernelOutputs
+from .outputs import KernelOutputs, traceback_scratch
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..aligner import Aligner
@@ -283,7 +283,7 @@ def align_arrays(
         lengths, order, reference_length, lanes, memory_budget, traceback, names
     )
     outputs = KernelOutputs.allocate(lengths, reference_length, traceback, np.float64)
-    scratch = np.empty(scratch_bytes, dtype=np.uint8)
+    scratch = traceback_scratch(scratch_bytes)
     free_end_gaps = not settings.local and not settings.penalize_terminal_gaps
     align_groups(
         query_codes,

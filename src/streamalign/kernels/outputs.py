@@ -1,4 +1,5 @@
-"""The result arrays every alignment kernel fills, allocated and compacted in one place.
+"""The result arrays every alignment kernel fills, allocated and compacted in one place; and
+the traceback scratch the kernels share.
 
 A kernel writes query ``k``'s operations at ``capacity_offsets[k]`` (room for
 ``len(query) + len(reference)``) and their count in ``operation_lengths[k]``;
@@ -16,10 +17,36 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
+
+from .. import _config
+
+_scratch = threading.local()
+
+
+def traceback_scratch(size: int) -> np.ndarray:
+    """A ``uint8`` buffer of at least ``size`` bytes for the kernels' direction bits.
+
+    The buffer of this thread is kept and reused while it is at most
+    ``_config.SCRATCH_KEEP_BYTES``: a fresh allocation of tens of megabytes per batch costs
+    its page faults again every time (a quarter of the time of a 250-bp read batch). The
+    contents are garbage; a kernel writes every cell before it reads it.
+
+    Example:
+        >>> traceback_scratch(100).size >= 100 and traceback_scratch(50) is traceback_scratch(10)
+        True
+    """
+    if size > _config.SCRATCH_KEEP_BYTES:
+        return np.empty(size, dtype=np.uint8)
+    kept = getattr(_scratch, "buffer", None)
+    if kept is None or kept.size < size:
+        kept = np.empty(max(size, 1), dtype=np.uint8)
+        _scratch.buffer = kept
+    return kept
 
 
 @dataclass
