@@ -20,3 +20,13 @@ MIN_RECORDS_PER_BATCH = 64
 MAX_RECORDS_PER_BATCH = 16384
 #: A resumable run makes its checkpoint durable at most this often (and when it stops).
 CHECKPOINT_SECONDS = 1.0
+#: Windowed traceback (``streamalign.windowing``): tried when the reference is at least this many
+#: times longer than the longest query of the batch;
+WINDOW_MIN_REFERENCE_RATIO = 2
+#: used when its windows hold at most this fraction of the full traceback cells (the score pass
+#: is already paid);
+WINDOW_USE_FRACTION = 0.8
+#: and not tried for the next WINDOW_SKIPS batches when they held more than this fraction (the
+#: score pass costs about half a traceback: windows must save more than that).
+WINDOW_KEEP_FRACTION = 0.4
+WINDOW_SKIPS = 16

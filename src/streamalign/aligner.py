@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _config
+from . import _config, windowing
 from .alphabet import (
     encode,
     encode_string,
@@ -156,6 +156,9 @@ class Aligner:
             legacy.settings_for(self)
         self.lanes = lanes
         self.memory_budget = memory_budget
+        # Per reference: batches left to align without trying windows (they recently saved
+        # too little).
+        self._window_skips: dict[int, int] = {}
         pairs = _reference_pairs(reference, reference_name)
         self.reference_names = [name for name, _ in pairs]
         self.references = [sequence for _, sequence in pairs]
@@ -319,31 +322,46 @@ class Aligner:
         order = np.argsort(lengths, kind="stable").astype(np.int64)
         longest = int(lengths.max()) if count else 0
         dtype, minus_infinity = _score_dtype(self.scoring, longest, len(reference))
+        score_bytes = np.dtype(dtype).itemsize
+        # Planned even when the windows are used: the same memory-budget errors either way.
         group_starts, group_lanes, scratch_bytes = self._groups(
-            lengths, order, len(reference), traceback, batch, np.dtype(dtype).itemsize
+            lengths, order, len(reference), traceback, batch, score_bytes
         )
-        parameters: np.ndarray = np.array(
-            [self.scoring.integer_gap_open, self.scoring.integer_gap_extend, minus_infinity],
-            dtype=dtype,
-        )
-        substitution: np.ndarray = self.scoring.integer_matrix.astype(dtype)
-        outputs = KernelOutputs.allocate(lengths, len(reference), traceback)
-        scratch = traceback_scratch(scratch_bytes)
-        gotoh.align_groups(
+        kernel = _Kernel(
             codes,
             batch.offsets.astype(np.int64),
-            order,
-            group_starts,
-            group_lanes,
-            reference,
-            substitution,
+            np.array(
+                [self.scoring.integer_gap_open, self.scoring.integer_gap_extend, minus_infinity],
+                dtype=dtype,
+            ),
+            self.scoring.integer_matrix.astype(dtype),
             self.scoring.match_table,
-            parameters,
             self.flags,
-            traceback,
-            scratch,
-            *outputs.kernel_arguments(),
         )
+        outputs = KernelOutputs.allocate(lengths, len(reference), traceback)
+        if not (
+            traceback
+            and self._windows_may_help(longest, reference_number)
+            and self._align_in_windows(
+                kernel,
+                outputs,
+                lengths,
+                order,
+                reference_number,
+                batch,
+                score_bytes,
+                group_lanes,
+            )
+        ):
+            kernel.run(
+                order,
+                group_starts,
+                group_lanes,
+                reference,
+                traceback,
+                traceback_scratch(scratch_bytes),
+                outputs,
+            )
         operations, operation_offsets = outputs.packed_operations()
         return AlignmentBatch(
             queries=batch,
@@ -361,6 +379,83 @@ class Aligner:
             reference_index=np.full(count, reference_number, dtype=np.int64),
             reverse=np.full(count, reverse, dtype=bool),
             has_alignment=traceback,
+        )
+
+    def _windows_may_help(self, longest: int, reference_number: int) -> bool:
+        """Whether to try a windowed traceback (see :mod:`streamalign.windowing`)."""
+        windowed_modes = self.mode == "local" or (
+            self.reference_start_free
+            and self.reference_end_free
+            and not self.query_start_free
+            and not self.query_end_free
+        )
+        if not windowed_modes or self.scoring.integer_gap_extend <= 0:
+            return False
+        reference_length = len(self._reference_codes[reference_number])
+        if longest == 0 or reference_length < _config.WINDOW_MIN_REFERENCE_RATIO * longest:
+            return False
+        skips = self._window_skips.get(reference_number, 0)
+        if skips > 0:  # recent batches gained nothing: no score pass for a while
+            self._window_skips[reference_number] = skips - 1
+            return False
+        return True
+
+    def _align_in_windows(
+        self,
+        kernel: _Kernel,
+        outputs: KernelOutputs,
+        lengths: np.ndarray,
+        order: np.ndarray,
+        reference_number: int,
+        batch: SequenceBatch,
+        score_bytes: int,
+        full_lanes: np.ndarray,
+    ) -> bool:
+        """Score-only pass, then traceback in windows; False if the windows save too little
+        (``outputs`` is then untouched)."""
+        local = self.mode == "local"
+        reference = self._reference_codes[reference_number]
+        score_starts, score_lanes, _ = self._groups(
+            lengths, order, len(reference), False, batch, score_bytes
+        )
+        scored = KernelOutputs.allocate(lengths, len(reference), False)
+        kernel.run(order, score_starts, score_lanes, reference, False, reference[:0], scored)
+        starts = windowing.window_starts(
+            scored.scores,
+            scored.reference_ends,
+            scored.query_ends if local else lengths,
+            self.scoring,
+            local,
+        )
+        # Lanes per group: the fewest of the full plan, so every group fits its budget too.
+        groups = windowing.plan_groups(
+            starts, scored.reference_ends, lengths, int(full_lanes.min()), len(reference)
+        )
+        windowed = windowing.group_cells(groups, lengths)
+        full = int(lengths.max()) * len(reference) * len(lengths)
+        if windowed > _config.WINDOW_KEEP_FRACTION * full:
+            self._window_skips[reference_number] = _config.WINDOW_SKIPS
+        if windowed > _config.WINDOW_USE_FRACTION * full:
+            return False
+        one_group = np.array([0, 0], dtype=np.int64)
+        for members, left, right in groups:
+            one_group[1] = len(members)
+            kernel.run(
+                members,
+                one_group,
+                one_group[1:],
+                reference[left:right],
+                True,
+                traceback_scratch(int(lengths[members].max()) * (right - left) * len(members)),
+                outputs,
+            )
+            outputs.reference_starts[members] += left
+            outputs.reference_ends[members] += left
+        # The windows must find the score pass's ends (always so; were it not, the caller
+        # would align on the full matrix, the ground truth).
+        return bool(
+            np.array_equal(outputs.scores, scored.scores)
+            and np.array_equal(outputs.reference_ends, scored.reference_ends)
         )
 
     def _groups(
@@ -420,6 +515,53 @@ class Aligner:
             np.array(starts, dtype=np.int64),
             np.array(lanes_of_group, dtype=np.int64),
             scratch,
+        )
+
+
+class _Kernel:
+    """The arguments of ``gotoh.align_groups`` that stay fixed for one batch and reference."""
+
+    def __init__(
+        self,
+        codes: np.ndarray,
+        offsets: np.ndarray,
+        parameters: np.ndarray,
+        substitution: np.ndarray,
+        match_table: np.ndarray,
+        flags: int,
+    ) -> None:
+        self.codes = codes
+        self.offsets = offsets
+        self.parameters = parameters
+        self.substitution = substitution
+        self.match_table = match_table
+        self.flags = flags
+
+    def run(
+        self,
+        order: np.ndarray,
+        group_starts: np.ndarray,
+        group_lanes: np.ndarray,
+        reference: np.ndarray,
+        traceback: bool,
+        scratch: np.ndarray,
+        outputs: KernelOutputs,
+    ) -> None:
+        """Align the queries ``order`` lists, in groups, to ``reference``; fill ``outputs``."""
+        gotoh.align_groups(
+            self.codes,
+            self.offsets,
+            order,
+            group_starts,
+            group_lanes,
+            reference,
+            self.substitution,
+            self.match_table,
+            self.parameters,
+            self.flags,
+            traceback,
+            scratch,
+            *outputs.kernel_arguments(),
         )
 
 

@@ -326,8 +326,9 @@ def run(
     the options travel to the workers inside the task, a client cannot).
 
     ``checkpoint``: after a batch (at most once a second, and when the run stops), record how
-    many input records are done and how long the output (and ``rejects``) are, so that ``skip_records`` can resume an interrupted run: the
-    first ``skip_records`` input records are read but not aligned, and no header is written.
+    many input records are done and how long the output (and ``rejects``) are, so that
+    ``skip_records`` can resume an interrupted run: the first ``skip_records`` input records
+    are read but not aligned, and no header is written.
     """
     if options.on_invalid not in INVALID_POLICIES:
         raise ValueError(f"on_invalid must be one of {', '.join(INVALID_POLICIES)}")
