@@ -10,9 +10,12 @@ Every tool runs as a command on the same files in the same run, with 1 and 2 thr
   free ends, the reads its database; SAM output).
 
 It also reports streamalign's kernel-only throughput on the same reads (``Aligner.align_many``
-in this process, one thread), so the end-to-end fraction can be read off, and with ``--rss``
-the peak memory of ``streamalign align`` on synthetic stdin streams of growing size (flat
-memory is the claim). Run from the repository root::
+in this process, with as many threads as workers), so the end-to-end fraction can be read
+off; streamalign runs a second, larger input too, and the steady-state rate (extra reads over
+extra seconds: what a run of millions of reads sees, start-up excluded) is reported beside
+the rate of each whole command. With ``--rss`` it also measures the peak memory of
+``streamalign align`` on synthetic stdin streams of growing size (flat memory is the claim).
+Run from the repository root::
 
     python benchmarks/cli.py                       # ../shared/data MiSeq reads x 8 (and x 40)
     python benchmarks/cli.py --rss 100000 2000000  # plus peak RSS on stdin streams
@@ -285,6 +288,14 @@ def main(argv: list[str] | None = None) -> int:
                 if peer_workers == workers
             )
             print(f"  {workers} worker(s): {seconds:.2f} s, {rate:,.0f} reads/s ({ratios})")
+    # Steady state: the extra reads of the large run over its extra seconds (what a run of
+    # millions of reads sees: start-up and the last batch's tail cancel out).
+    small_seconds = {w: s for tool, w, s in rows if tool == "streamalign"}
+    steady = {
+        workers: (large_count - count) / (seconds - small_seconds[workers])
+        for workers, seconds in large
+        if workers in small_seconds and seconds > small_seconds[workers]
+    }
     for workers, rate in kernel.items():
         print(
             f"kernel alone (Aligner.align_many + cigars, {workers} thread(s)): {rate:,.0f} "
@@ -295,7 +306,20 @@ def main(argv: list[str] | None = None) -> int:
                 if workers in large_rates
                 else ""
             )
+            + (
+                f", {steady[workers] / rate:.0%} in the steady state "
+                f"({steady[workers]:,.0f} reads/s)"
+                if workers in steady
+                else ""
+            )
         )
+    for workers, rate in steady.items():
+        ratios = ", ".join(
+            f"{rate / peer:.1f}x {tool.split()[0]}"
+            for (tool, peer_workers), peer in peers.items()
+            if peer_workers == workers
+        )
+        print(f"steady state with {workers} worker(s): {rate:,.0f} reads/s ({ratios})")
     if 1 in streamalign_rates and 2 in streamalign_rates:
         efficiency = streamalign_rates[2] / (2 * streamalign_rates[1])
         print(f"parallel efficiency with 2 workers (threads): {efficiency:.0%}")
@@ -316,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
                     "reads": count,
                     "rows": [{"tool": t, "threads": w, "seconds": s} for t, w, s in rows],
                     "large": [{"reads": large_count, "threads": w, "seconds": s} for w, s in large],
+                    "steady_reads_per_second": {str(w): r for w, r in steady.items()},
                     "kernel_reads_per_second": kernel[min(kernel)],
                     "kernel_reads_per_second_by_threads": {str(w): r for w, r in kernel.items()},
                     "memory": memory,
