@@ -308,7 +308,7 @@ def align_groups(
                     query_start_free or local,
                     reference_start_free or local,
                     operations,
-                    operation_offsets[query],
+                    operation_offsets[query + 1],
                     operation_lengths,
                     query,
                     counts,
@@ -528,7 +528,7 @@ def _trace(
     query_start_free,
     reference_start_free,
     operations,
-    start,
+    end,
     operation_lengths,
     query_number,
     counts,
@@ -536,6 +536,9 @@ def _trace(
     reference_starts,
 ):
     """Follow the direction bits from (row, column) back to the start; write operations.
+
+    The walk meets the operations last to first: it writes them backwards, ending just before
+    ``operations[end]`` (the end of the query's capacity, see ``KernelOutputs``).
 
     ``query_codes[query_start:]`` is the query; ``match_flat[16 * query code + reference
     code]`` is 1 for a match. Positions and indices are unsigned (no negative-index checks):
@@ -553,20 +556,20 @@ def _trace(
     position += np.uint64(lane)
     column_step = np.uint64(query_rows) * lanes_u
     diagonal_step = column_step + lanes_u
-    output = np.uint64(start)
+    output = np.uint64(end - 1)
     query_position = np.uint64(query_start)
     while True:
         if state == 0:
             if row == 0 or column == 0:
                 if row == 0 and not reference_start_free:
                     for _ in range(column):
-                        operations[start + written] = OPERATION_DELETION
+                        operations[end - 1 - written] = OPERATION_DELETION
                         written += 1
                     deletions += column
                     column = 0
                 if column == 0 and not query_start_free:
                     for _ in range(row):
-                        operations[start + written] = OPERATION_INSERTION
+                        operations[end - 1 - written] = OPERATION_INSERTION
                         written += 1
                     insertions += row
                     row = 0
@@ -577,7 +580,7 @@ def _trace(
                 query_code = np.uint64(query_codes[query_position + np.uint64(row - 1)])
                 reference_code = np.uint64(reference[np.uint64(column - 1)])
                 is_match = np.int64(match_flat[query_code * np.uint64(16) + reference_code])
-                operations[output + np.uint64(written)] = OPERATION_MISMATCH - is_match
+                operations[output - np.uint64(written)] = OPERATION_MISMATCH - is_match
                 matches += is_match
                 written += 1
                 row -= 1
@@ -591,7 +594,7 @@ def _trace(
                 break
         elif state == 1:
             extends = directions[position] & 4
-            operations[output + np.uint64(written)] = OPERATION_DELETION
+            operations[output - np.uint64(written)] = OPERATION_DELETION
             written += 1
             deletions += 1
             column -= 1
@@ -600,22 +603,13 @@ def _trace(
                 state = 0
         else:
             extends = directions[position] & 8
-            operations[output + np.uint64(written)] = OPERATION_INSERTION
+            operations[output - np.uint64(written)] = OPERATION_INSERTION
             written += 1
             insertions += 1
             row -= 1
             position -= lanes_u
             if extends == 0:
                 state = 0
-    # Reverse in place: the walk produced the operations from the end.
-    low = start
-    high = start + written - 1
-    while low < high:
-        swap = operations[low]
-        operations[low] = operations[high]
-        operations[high] = swap
-        low += 1
-        high -= 1
     operation_lengths[query_number] = written
     query_starts[query_number] = row
     reference_starts[query_number] = column

@@ -460,8 +460,9 @@ def align_groups(
         scratch: ``uint8`` pointer storage, at least ``(rows + 1) * (n + 1) * lanes`` bytes.
         scores: float64 output, the end cell's value; the other outputs likewise per query.
         counts: ``int64`` ``(queries, 4)``: matches, mismatches, insertions, deletions.
-        operations: ``uint8`` output; query ``k`` writes from ``operation_offsets[k]``
-            (capacity ``len(query) + len(reference)``), ``operation_lengths[k]`` says how many.
+        operations: ``uint8`` output; query ``k`` writes at the end of its capacity
+            ``[operation_offsets[k], operation_offsets[k + 1])`` (``len(query) +
+            len(reference)``), ``operation_lengths[k]`` says how many.
     """
     reference_length = reference_codes.shape[0]
     columns = reference_length + 1
@@ -624,7 +625,7 @@ def align_groups(
                     match_table,
                     trim_free_end_gaps,
                     operations,
-                    operation_offsets[query],
+                    operation_offsets[query + 1],
                     operation_lengths,
                     query,
                     counts,
@@ -868,7 +869,7 @@ def _trace(
     match_table,
     trim_free_end_gaps,
     operations,
-    start,
+    end,
     operation_lengths,
     query_number,
     counts,
@@ -876,6 +877,9 @@ def _trace(
     reference_starts,
 ):
     """Follow the stored pointers from (row, column) to an end cell; write operations.
+
+    The walk meets the operations last to first: it writes them backwards, ending just before
+    ``operations[end]`` (the end of the query's capacity, see ``KernelOutputs``).
 
     With ``trim_free_end_gaps`` the walk also stops on reaching row 0 or column 0: the gaps
     along the borders are free end gaps.
@@ -893,31 +897,22 @@ def _trace(
             break
         if pointer == POINTER_DIAGONAL:
             if match_table[query[row - 1], reference[column - 1]]:
-                operations[start + written] = OPERATION_MATCH
+                operations[end - 1 - written] = OPERATION_MATCH
                 matches += 1
             else:
-                operations[start + written] = OPERATION_MISMATCH
+                operations[end - 1 - written] = OPERATION_MISMATCH
                 mismatches += 1
             row -= 1
             column -= 1
         elif pointer == POINTER_INSERTION:
-            operations[start + written] = OPERATION_INSERTION
+            operations[end - 1 - written] = OPERATION_INSERTION
             insertions += 1
             row -= 1
         else:
-            operations[start + written] = OPERATION_DELETION
+            operations[end - 1 - written] = OPERATION_DELETION
             deletions += 1
             column -= 1
         written += 1
-    # The walk produced the operations from the end: reverse them in place.
-    low = start
-    high = start + written - 1
-    while low < high:
-        swap = operations[low]
-        operations[low] = operations[high]
-        operations[high] = swap
-        low += 1
-        high -= 1
     operation_lengths[query_number] = written
     query_starts[query_number] = row
     reference_starts[query_number] = column
