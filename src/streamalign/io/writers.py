@@ -57,6 +57,7 @@ from types import TracebackType
 from typing import BinaryIO, Protocol, runtime_checkable
 
 import numpy as np
+from numba import njit
 
 from ..results import AlignmentBatch
 
@@ -352,31 +353,17 @@ def operation_runs(
         >>> records.tolist(), lengths.tolist(), letters.tobytes()
         ([0, 0, 0, 2, 2], [2, 1, 1, 2, 1], b'=XI=D')
     """
-    size = operations.size
-    if size == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, np.zeros(0, dtype=np.uint8)
-    # Classic CIGARs merge "=" (0) and "X" (1) into "M": compare codes with both mapped to 1.
-    keys = operations if extended else np.maximum(operations, 1)
-    boundaries = np.empty(size, dtype=bool)
-    boundaries[0] = True
-    np.not_equal(keys[1:], keys[:-1], out=boundaries[1:])
-    record_starts = operation_offsets[:-1][np.diff(operation_offsets) > 0]
-    boundaries[record_starts] = True
-    run_starts = np.flatnonzero(boundaries)
-    run_lengths = np.diff(np.append(run_starts, size))
-    run_records = np.searchsorted(operation_offsets, run_starts, side="right") - 1
-    letters = (_EXTENDED_LETTERS if extended else _CLASSIC_LETTERS)[operations[run_starts]]
-    return run_records, run_lengths, letters
+    letters = _EXTENDED_LETTERS if extended else _CLASSIC_LETTERS
+    return _operation_runs(
+        np.ascontiguousarray(operations, dtype=np.uint8),
+        np.ascontiguousarray(operation_offsets, dtype=np.int64),
+        letters,
+    )
 
 
 _EXTENDED_LETTERS = np.frombuffer(b"=XID", dtype=np.uint8)
 _CLASSIC_LETTERS = np.frombuffer(b"MMID", dtype=np.uint8)
-_POWERS_OF_TEN = 10 ** np.arange(19, dtype=np.int64)
 _UPPER_CASE = np.frombuffer(bytes(range(256)).upper(), dtype=np.uint8)
-# Above this many bytes per record, copy slices record by record rather than building an
-# index of every byte (the loop costs little next to long sequences, the index much memory).
-_LONG_SLICE = 512
 
 
 def upper_case(text: np.ndarray) -> np.ndarray:
@@ -387,26 +374,25 @@ def upper_case(text: np.ndarray) -> np.ndarray:
 
 
 def integer_widths(values: np.ndarray) -> np.ndarray:
-    """Characters needed to print each integer (sign included)."""
-    magnitudes = np.abs(values)
-    digits = np.maximum(np.searchsorted(_POWERS_OF_TEN, magnitudes, side="right"), 1)
-    return digits + (values < 0)
+    """Characters needed to print each integer (sign included).
+
+    Example:
+        >>> integer_widths(np.array([0, 7, -12, 1000])).tolist()
+        [1, 1, 3, 4]
+    """
+    return _integer_widths(np.ascontiguousarray(values, dtype=np.int64))
 
 
 def _put_integers(
     out: np.ndarray, positions: np.ndarray, values: np.ndarray, widths: np.ndarray
 ) -> None:
     """Write ``values`` in decimal at ``positions`` (``widths`` from :func:`integer_widths`)."""
-    negative = values < 0
-    out[positions[negative]] = ord("-")
-    magnitudes = np.abs(values)
-    digits = widths - negative
-    last = positions + widths - 1
-    for place in range(int(digits.max(initial=0))):
-        has_place = digits > place
-        out[last[has_place] - place] = (
-            magnitudes[has_place] // _POWERS_OF_TEN[place] % 10 + ord("0")
-        ).astype(np.uint8)
+    _write_integers(
+        out,
+        np.ascontiguousarray(positions, dtype=np.int64),
+        np.ascontiguousarray(values, dtype=np.int64),
+        np.ascontiguousarray(widths, dtype=np.int64),
+    )
 
 
 def _put_slices(
@@ -417,32 +403,102 @@ def _put_slices(
     lengths: np.ndarray,
 ) -> None:
     """``out[positions[k]:][:lengths[k]] = data[starts[k]:][:lengths[k]]`` for every ``k``."""
-    count = len(lengths)
-    total = int(lengths.sum())
-    if total == 0:
-        return
-    if total > _LONG_SLICE * count:
-        for position, start, length in zip(
-            positions.tolist(), starts.tolist(), lengths.tolist(), strict=True
-        ):
-            out[position : position + length] = data[start : start + length]
-        return
-    shortest, longest = int(lengths.min()), int(lengths.max())
-    if shortest == longest:  # equal lengths (common for short reads): one 2-d copy
-        columns = np.arange(longest, dtype=np.int64)
-        if np.array_equal(starts, np.arange(0, total, longest)):
-            source = data[:total].reshape(count, longest)
-        else:
-            source = data[starts[:, None] + columns]
-        out[positions[:, None] + columns] = source
-        return
-    contiguous = int(starts[0]) == 0 and np.array_equal(starts[1:], np.cumsum(lengths)[:-1])
-    source = data[:total] if contiguous else data[concatenated_ranges(starts, lengths)]
-    out[concatenated_ranges(positions, lengths)] = source
+    _copy_slices(
+        out,
+        np.ascontiguousarray(positions, dtype=np.int64),
+        np.ascontiguousarray(data, dtype=np.uint8),
+        np.ascontiguousarray(starts, dtype=np.int64),
+        np.ascontiguousarray(lengths, dtype=np.int64),
+    )
+
+
+# Compiled (nogil) loops: a batch's lines are written without holding the GIL, so worker
+# threads format in parallel; and a loop over the records beats a dozen numpy passes each.
+
+
+@njit(nogil=True, cache=True)
+def _operation_runs(operations, operation_offsets, letters):
+    """Runs of equal letters (``letters[operation]``) inside each record."""
+    size = operations.shape[0]
+    run_records = np.empty(size, np.int64)
+    run_lengths = np.empty(size, np.int64)
+    run_letters = np.empty(size, np.uint8)
+    runs = 0
+    for record in range(operation_offsets.shape[0] - 1):
+        position = operation_offsets[record]
+        end = operation_offsets[record + 1]
+        while position < end:
+            letter = letters[operations[position]]
+            run_end = position + 1
+            while run_end < end and letters[operations[run_end]] == letter:
+                run_end += 1
+            run_records[runs] = record
+            run_lengths[runs] = run_end - position
+            run_letters[runs] = letter
+            runs += 1
+            position = run_end
+    return run_records[:runs].copy(), run_lengths[:runs].copy(), run_letters[:runs].copy()
+
+
+@njit(nogil=True, cache=True)
+def _magnitude(value):
+    """|value| as uint64 (exact for the most negative int64 too)."""
+    if value < 0:
+        return np.uint64(-(value + 1)) + np.uint64(1)
+    return np.uint64(value)
+
+
+@njit(nogil=True, cache=True)
+def _integer_widths(values):
+    widths = np.empty(values.shape[0], np.int64)
+    ten = np.uint64(10)
+    for record in range(values.shape[0]):
+        value = values[record]
+        magnitude = _magnitude(value)
+        width = 2 if value < 0 else 1
+        while magnitude >= ten:
+            magnitude //= ten
+            width += 1
+        widths[record] = width
+    return widths
+
+
+@njit(nogil=True, cache=True)
+def _write_integers(out, positions, values, widths):
+    ten = np.uint64(10)
+    for record in range(values.shape[0]):
+        value = values[record]
+        magnitude = _magnitude(value)
+        if value < 0:
+            out[positions[record]] = 45  # "-"
+        position = positions[record] + widths[record] - 1
+        while True:
+            out[position] = np.uint8(48 + magnitude % ten)
+            magnitude //= ten
+            position -= 1
+            if magnitude == 0:
+                break
+
+
+@njit(nogil=True, cache=True)
+def _copy_slices(out, positions, data, starts, lengths):
+    eight = np.uint64(8)
+    for record in range(lengths.shape[0]):
+        length = np.uint64(lengths[record])
+        source = np.uint64(starts[record])
+        target = np.uint64(positions[record])
+        offset = np.uint64(0)
+        while offset + eight <= length:
+            for step in range(8):
+                out[target + offset + np.uint64(step)] = data[source + offset + np.uint64(step)]
+            offset += eight
+        while offset < length:
+            out[target + offset] = data[source + offset]
+            offset += np.uint64(1)
 
 
 class LineAssembler:
-    """Builds one text line per record from whole columns, with numpy, into one ``bytes``.
+    """Builds one text line per record from whole columns into one ``bytes``.
 
     Pieces are added in the order they appear on a line; every piece takes an optional
     ``where`` mask (records where it is absent get nothing). The lines are assembled by
