@@ -294,12 +294,13 @@ def _records_as_text(batch: SequenceBatch, records: np.ndarray) -> bytes:
 
 
 def batch_limits(aligner: Aligner, strand: str, requested_records: int | None) -> tuple[int, int]:
-    """Records and bases per batch: about ``TARGET_CELLS_PER_BATCH`` DP cells of work each."""
+    """Records and bases per batch: about ``TARGET_CELLS_PER_BATCH`` DP cells of work each, or
+    exactly ``requested_records`` records (``--batch-size``) whatever their length."""
+    if requested_records is not None:
+        return requested_records, 2**62
     reference_bases = sum(len(reference) for reference in aligner.references) or 1
     strands = 2 if strand == "both" else 1
     max_bases = max(1, _config.TARGET_CELLS_PER_BATCH // (reference_bases * strands))
-    if requested_records is not None:
-        return requested_records, max(max_bases, 1)
     return _config.MAX_RECORDS_PER_BATCH, max_bases
 
 
