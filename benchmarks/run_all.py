@@ -127,6 +127,23 @@ def cli_table(report: dict[str, Any]) -> str:
         )
         + ".",
     ]
+    steady = report.get("steady_reads_per_second") or {}
+    peers = {
+        (row["tool"].split()[0], str(row["threads"])): reads / row["seconds"]
+        for row in report["rows"]
+        if row["tool"] != "streamalign"
+    }
+    for threads, rate in steady.items():
+        ratios = ", ".join(
+            f"{rate / peer:.1f}x {tool}"
+            for (tool, peer_threads), peer in peers.items()
+            if peer_threads == threads
+        )
+        share = f", {rate / kernel[threads]:.0%} of the kernel alone" if threads in kernel else ""
+        lines.append(
+            f"Steady state with {threads} worker(s) (extra reads over extra seconds between the "
+            f"two input sizes: start-up excluded): {rate:,.0f} reads/s{share}; {ratios}."
+        )
     return "\n".join(lines)
 
 
