@@ -12,6 +12,8 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from numba import njit
 
@@ -49,7 +51,7 @@ for _letter, _complement in zip(LETTERS + "U", _COMPLEMENT_LETTERS + "A", strict
 def encode(
     sequences: np.ndarray,
     offsets: np.ndarray | None = None,
-    names: list[str] | None = None,
+    names: Sequence[str] | None = None,
     first_record: int = 0,
 ) -> np.ndarray:
     """Encode concatenated ASCII bytes into codes, raising on the first invalid byte.

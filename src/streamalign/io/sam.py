@@ -85,7 +85,7 @@ _REFERENCE_NAME_INVALID = re.compile(r"[^0-9A-Za-z!#$%&*+./:;=?@^_|~-]")
 _HEADER_VALUE_INVALID = re.compile(r"[\t\n\r]")
 
 
-def sam_query_names(names: list[str]) -> list[str]:
+def sam_query_names(names: Sequence[str]) -> Sequence[str]:
     """Names valid as QNAME: forbidden characters become ``_``, empty names ``*``.
 
     Example:

@@ -43,6 +43,7 @@ Example:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -73,7 +74,7 @@ COLUMNS = (
 _LINE_BREAKING = re.compile(r"[\t\r\n]")
 
 
-def tsv_fields(texts: list[str]) -> list[str]:
+def tsv_fields(texts: Sequence[str]) -> Sequence[str]:
     """``texts`` with tabs, carriage returns and newlines replaced by ``_``.
 
     Example:

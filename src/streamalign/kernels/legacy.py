@@ -39,6 +39,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -216,7 +217,7 @@ def align_arrays(
     trim_free_end_gaps: bool = False,
     lanes: int = _config.LANES,
     memory_budget: int = _config.TRACEBACK_BUDGET_BYTES,
-    names: list[str] | None = None,
+    names: Sequence[str] | None = None,
 ) -> LegacyResults:
     """Align concatenated encoded queries against one reference with scikit-bio's recurrence.
 
@@ -363,7 +364,7 @@ def plan_groups(
     lanes: int,
     memory_budget: int,
     traceback: bool,
-    names: list[str] | None = None,
+    names: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Split length-sorted queries into groups of at most ``lanes`` that fit the memory budget.
 
