@@ -602,7 +602,8 @@ def _trace(
                     insertions += row
                     row = 0
                 break
-            source = directions[position] & 3
+            bits = directions[position]
+            source = bits & 3
             if source == 0:
                 # Branch-free match/mismatch (random data would mispredict a branch).
                 query_code = np.uint64(query_codes[query_position + np.uint64(row - 1)])
@@ -614,30 +615,25 @@ def _trace(
                 row -= 1
                 column -= 1
                 position -= diagonal_step
-            elif source == 1:
-                state = 1
-            elif source == 2:
-                state = 2
-            else:
+                continue
+            if source == 3:
                 break
-        elif state == 1:
-            extends = directions[position] & 4
+            state = source  # H came from a gap: take its first step on this same cell
+        else:
+            bits = directions[position]
+        if state == 1:
             operations[output - np.uint64(written)] = OPERATION_DELETION
-            written += 1
             deletions += 1
             column -= 1
             position -= column_step
-            if extends == 0:
-                state = 0
+            state = 1 if bits & 4 else 0
         else:
-            extends = directions[position] & 8
             operations[output - np.uint64(written)] = OPERATION_INSERTION
-            written += 1
             insertions += 1
             row -= 1
             position -= lanes_u
-            if extends == 0:
-                state = 0
+            state = 2 if bits & 8 else 0
+        written += 1
     operation_lengths[query_number] = written
     query_starts[query_number] = row
     reference_starts[query_number] = column
