@@ -12,6 +12,8 @@ import random
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from streamalign import Aligner, Scoring, _config, windowing
 from test_alignment_reference import (
@@ -171,3 +173,36 @@ def test_window_bound_holds_every_optimal_alignment():
         np.array([0, 10]), np.array([0, 50]), np.array([0, 10]), scoring, True
     )
     assert local.tolist() == [0, 40]
+
+
+@settings(
+    max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(
+    seed=st.integers(0, 10**6),
+    mode=st.sampled_from(["semiglobal", "local"]),
+    scoring_name=st.sampled_from(list(SCORINGS)),
+    reference_length=st.integers(60, 240),
+    rate=st.sampled_from([0.0, 0.05, 0.2, 0.5]),
+)
+def test_windows_match_the_full_matrix_on_random_cases(
+    seed, mode, scoring_name, reference_length, rate
+):
+    rng = random.Random(seed)
+    reference = random_sequence(rng, reference_length)
+    queries = []
+    for _ in range(24):
+        start = rng.randrange(reference_length - 10)
+        piece = reference[start : start + rng.randint(1, 30)]
+        queries.append(mutate(rng, piece, rate=rate))
+    aligner = Aligner(reference, mode, scoring=SCORINGS[scoring_name], lanes=8)
+    windowed = aligner.align_many(queries)
+    saved = _config.WINDOW_MIN_REFERENCE_RATIO
+    _config.WINDOW_MIN_REFERENCE_RATIO = 10**9
+    try:
+        full = Aligner(reference, mode, scoring=SCORINGS[scoring_name], lanes=8)
+        expected = full.align_many(queries)
+    finally:
+        _config.WINDOW_MIN_REFERENCE_RATIO = saved
+    for record in range(len(queries)):
+        assert kernel_result(windowed, record) == kernel_result(expected, record), record
