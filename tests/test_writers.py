@@ -35,7 +35,6 @@ from streamalign.io.writers import (
     format_from_path,
     gapped_rows,
     make_writer,
-    operation_runs,
 )
 
 SAMTOOLS = shutil.which("samtools")
@@ -718,17 +717,20 @@ def test_long_and_mixed_length_queries() -> None:
 
 @pytest.mark.parametrize(("mode", "strand", "all_references", "fastq"), BATCH_OPTIONS[::2])
 @pytest.mark.parametrize("extended", [True, False])
-def test_operation_runs_match_batch_cigars(
+def test_cigar_pieces_match_each_alignment(
     mode: str, strand: str, all_references: bool, fastq: bool, extended: bool
 ) -> None:
     batch = aligned(mode, strand, all_references, fastq)
-    records, lengths, letters = operation_runs(batch.operations, batch.operation_offsets, extended)
-    cigars = [""] * len(batch)
-    for record, length, letter in zip(
-        records.tolist(), lengths.tolist(), letters.tobytes().decode(), strict=True
-    ):
-        cigars[record] += f"{length}{letter}"
-    assert cigars == batch.cigars(extended)
+    shown = np.arange(len(batch)) % 3 != 1
+    lines = LineAssembler(len(batch)).cigars(
+        batch.operations, batch.operation_offsets, extended, shown
+    )
+    text = lines.constant("\n").to_bytes().decode("ascii").split("\n")[:-1]
+    expected = [
+        (alignment.cigar if extended else alignment.cigar_classic()) if show else ""
+        for alignment, show in zip(batch, shown, strict=True)
+    ]
+    assert text == expected
 
 
 def test_gapped_rows_match_alignments() -> None:

@@ -51,7 +51,6 @@ from .writers import (
     add_scores,
     check_batch,
     gapped_rows,
-    operation_runs,
 )
 
 #: The keys of every object, in order.
@@ -116,8 +115,8 @@ class JsonLinesWriter(BatchWriter):
         ):
             lines.constant(f', "{key}": ').integers(column)
         # CIGARs and the aligned rows hold letters, digits, "=" and "-": no escaping needed.
-        lines.constant(', "cigar": "').runs(
-            *operation_runs(batch.operations, batch.operation_offsets, self.extended_cigar)
+        lines.constant(', "cigar": "').cigars(
+            batch.operations, batch.operation_offsets, self.extended_cigar
         )
         query_row, reference_row = gapped_rows(batch)
         row_starts = batch.operation_offsets[:-1]

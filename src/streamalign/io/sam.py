@@ -69,7 +69,6 @@ from .writers import (
     LineAssembler,
     add_scores,
     check_batch,
-    operation_runs,
     upper_case,
 )
 
@@ -232,10 +231,6 @@ class SamWriter(BatchWriter):
         empty = query_lengths == 0
         prefix_clips = batch.query_starts
         suffix_clips = query_lengths - batch.query_ends
-        run_records, run_lengths, run_letters = operation_runs(
-            batch.operations, batch.operation_offsets, self.extended_cigar
-        )
-        shown_runs = mapped[run_records]
         flags = (
             batch.reverse.astype(np.int64) * FLAG_REVERSE
             + (~mapped) * FLAG_UNMAPPED
@@ -251,7 +246,7 @@ class SamWriter(BatchWriter):
         # CIGAR: soft clip, operations, soft clip; "*" when unmapped.
         lines.integers(prefix_clips, mapped & (prefix_clips > 0))
         lines.constant("S", mapped & (prefix_clips > 0))
-        lines.runs(run_records[shown_runs], run_lengths[shown_runs], run_letters[shown_runs])
+        lines.cigars(batch.operations, batch.operation_offsets, self.extended_cigar, mapped)
         lines.integers(suffix_clips, mapped & (suffix_clips > 0))
         lines.constant("S", mapped & (suffix_clips > 0))
         lines.constant("*", ~mapped)

@@ -48,7 +48,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..results import AlignmentBatch
-from .writers import BatchWriter, LineAssembler, add_scores, check_batch, operation_runs
+from .writers import BatchWriter, LineAssembler, add_scores, check_batch
 
 #: The column names, in order.
 COLUMNS = (
@@ -119,8 +119,6 @@ class TsvWriter(BatchWriter):
             batch.edit_distances,
         ):
             lines.constant("\t").integers(column)
-        lines.constant("\t").runs(
-            *operation_runs(batch.operations, batch.operation_offsets, self.extended_cigar)
-        )
+        lines.constant("\t").cigars(batch.operations, batch.operation_offsets, self.extended_cigar)
         lines.constant("*", np.diff(batch.operation_offsets) == 0).constant("\n")
         return lines.to_bytes()

@@ -338,29 +338,6 @@ def concatenated_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) + np.repeat(starts - range_starts, lengths)
 
 
-def operation_runs(
-    operations: np.ndarray, operation_offsets: np.ndarray, extended: bool = True
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Runs of equal CIGAR letters of every record, in order.
-
-    The same runs as :meth:`AlignmentBatch.cigars` (``M`` joins ``=`` and ``X`` when not
-    ``extended``), as arrays instead of strings: the record of each run, its length and its
-    letter (ASCII code).
-
-    Example:
-        >>> operations = np.array([0, 0, 1, 2, 0, 0, 3], dtype=np.uint8)
-        >>> records, lengths, letters = operation_runs(operations, np.array([0, 4, 4, 7]))
-        >>> records.tolist(), lengths.tolist(), letters.tobytes()
-        ([0, 0, 0, 2, 2], [2, 1, 1, 2, 1], b'=XI=D')
-    """
-    letters = _EXTENDED_LETTERS if extended else _CLASSIC_LETTERS
-    return _operation_runs(
-        np.ascontiguousarray(operations, dtype=np.uint8),
-        np.ascontiguousarray(operation_offsets, dtype=np.int64),
-        letters,
-    )
-
-
 _EXTENDED_LETTERS = np.frombuffer(b"=XID", dtype=np.uint8)
 _CLASSIC_LETTERS = np.frombuffer(b"MMID", dtype=np.uint8)
 _UPPER_CASE = np.frombuffer(bytes(range(256)).upper(), dtype=np.uint8)
@@ -414,30 +391,6 @@ def _put_slices(
 
 # Compiled (nogil) loops: a batch's lines are written without holding the GIL, so worker
 # threads format in parallel; and a loop over the records beats a dozen numpy passes each.
-
-
-@njit(nogil=True, cache=True)
-def _operation_runs(operations, operation_offsets, letters):
-    """Runs of equal letters (``letters[operation]``) inside each record."""
-    size = operations.shape[0]
-    run_records = np.empty(size, np.int64)
-    run_lengths = np.empty(size, np.int64)
-    run_letters = np.empty(size, np.uint8)
-    runs = 0
-    for record in range(operation_offsets.shape[0] - 1):
-        position = operation_offsets[record]
-        end = operation_offsets[record + 1]
-        while position < end:
-            letter = letters[operations[position]]
-            run_end = position + 1
-            while run_end < end and letters[operations[run_end]] == letter:
-                run_end += 1
-            run_records[runs] = record
-            run_lengths[runs] = run_end - position
-            run_letters[runs] = letter
-            runs += 1
-            position = run_end
-    return run_records[:runs].copy(), run_lengths[:runs].copy(), run_letters[:runs].copy()
 
 
 @njit(nogil=True, cache=True)
@@ -621,21 +574,34 @@ class LineAssembler:
         texts = [template % value for value in distinct.tolist()]
         return self.table(texts, inverse.ravel(), where)
 
-    def runs(
-        self, run_records: np.ndarray, run_lengths: np.ndarray, run_letters: np.ndarray
+    def cigars(
+        self,
+        operations: np.ndarray,
+        operation_offsets: np.ndarray,
+        extended: bool = True,
+        where: np.ndarray | None = None,
     ) -> LineAssembler:
-        """``<length><letter>`` for each run (CIGAR operations); runs sorted by record."""
-        run_widths = integer_widths(run_lengths) + 1
-        widths = np.bincount(run_records, weights=run_widths, minlength=self.count).astype(np.int64)
-        run_offsets = np.cumsum(run_widths) - run_widths
-        record_offsets = np.cumsum(widths) - widths
+        """Each record's CIGAR operations, run-length encoded (``=``/``X``, or ``M`` when not
+        ``extended``; nothing where ``where`` is False): one compiled pass makes the text.
 
-        def write(out: np.ndarray, positions: np.ndarray) -> None:
-            run_positions = positions[run_records] + run_offsets - record_offsets[run_records]
-            _put_integers(out, run_positions, run_lengths, run_widths - 1)
-            out[run_positions + run_widths - 1] = run_letters
+        Example:
+            >>> operations = np.array([0, 0, 1, 2, 0, 0, 3], dtype=np.uint8)
+            >>> LineAssembler(3).cigars(operations, np.array([0, 4, 4, 7])).to_bytes()
+            b'2=1X1I2=1D'
+        """
+        from ..kernels.cigar import cigar_text
 
-        return self._add(widths, write)
+        letters = _EXTENDED_LETTERS if extended else _CLASSIC_LETTERS
+        mask = self._mask(where)
+        text, bounds = cigar_text(
+            np.ascontiguousarray(operations, dtype=np.uint8),
+            np.ascontiguousarray(operation_offsets, dtype=np.int64),
+            letters,
+        )
+        widths = np.diff(bounds)
+        if mask is not None:
+            widths[~mask] = 0
+        return self.slices(text, bounds[:-1], widths)
 
     def to_bytes(self) -> bytes:
         """All lines, assembled."""
