@@ -7,7 +7,6 @@ compressed variants, CRLF copies and broken inputs are written into ``tmp_path``
 from __future__ import annotations
 
 import bz2
-import doctest
 import gzip
 import importlib
 import io
@@ -24,7 +23,6 @@ import numpy as np
 import pytest
 
 from streamalign.errors import InputFormatError
-from streamalign.io import readers
 from streamalign.io.readers import read_batches, read_references
 from streamalign.records import SequenceBatch
 
@@ -148,10 +146,6 @@ def write(path: Path, data: bytes) -> str:
 
 
 # --------------------------------------------------------------------------- reading
-
-
-def test_docstring_examples_run() -> None:
-    assert doctest.testmod(readers).failed == 0
 
 
 def test_fastq_fixture_matches_simple_parser(fastq_text: bytes) -> None:

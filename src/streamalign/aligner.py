@@ -411,8 +411,9 @@ class Aligner:
         score_bytes: int,
         full_lanes: np.ndarray,
     ) -> bool:
-        """Score-only pass, then traceback in windows; False if the windows save too little
-        (``outputs`` is then untouched)."""
+        """Score-only pass, then traceback in windows. False when the windows would save too
+        little, or (never seen) disagree with the score pass: the caller then fills
+        ``outputs`` from the full matrix."""
         local = self.mode == "local"
         reference = self._reference_codes[reference_number]
         score_starts, score_lanes, _ = self._groups(

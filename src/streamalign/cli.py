@@ -6,7 +6,7 @@ standard streams as arguments, so tests run it in-process.
 Example:
     >>> import io
     >>> stdout, stderr = io.BytesIO(), io.StringIO()
-    >>> main(["demo", "--sequences", "50", "--quiet"], stdout=stdout, stderr=stderr)
+    >>> int(main(["demo", "--sequences", "50", "--quiet"], stdout=stdout, stderr=stderr))
     0
 """
 

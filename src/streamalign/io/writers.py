@@ -59,6 +59,7 @@ from typing import BinaryIO, Protocol, runtime_checkable
 import numpy as np
 from numba import njit
 
+from ..kernels.slices import copy_slices
 from ..results import AlignmentBatch
 
 #: Output formats, by name.
@@ -380,7 +381,7 @@ def _put_slices(
     lengths: np.ndarray,
 ) -> None:
     """``out[positions[k]:][:lengths[k]] = data[starts[k]:][:lengths[k]]`` for every ``k``."""
-    _copy_slices(
+    copy_slices(
         out,
         np.ascontiguousarray(positions, dtype=np.int64),
         np.ascontiguousarray(data, dtype=np.uint8),
@@ -431,23 +432,6 @@ def _write_integers(out, positions, values, widths):
             position -= 1
             if magnitude == 0:
                 break
-
-
-@njit(nogil=True, cache=True)
-def _copy_slices(out, positions, data, starts, lengths):
-    eight = np.uint64(8)
-    for record in range(lengths.shape[0]):
-        length = np.uint64(lengths[record])
-        source = np.uint64(starts[record])
-        target = np.uint64(positions[record])
-        offset = np.uint64(0)
-        while offset + eight <= length:
-            for step in range(8):
-                out[target + offset + np.uint64(step)] = data[source + offset + np.uint64(step)]
-            offset += eight
-        while offset < length:
-            out[target + offset] = data[source + offset]
-            offset += np.uint64(1)
 
 
 class LineAssembler:

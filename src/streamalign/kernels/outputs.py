@@ -23,9 +23,9 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from .. import _config
+from .slices import copy_slices
 
 _scratch = threading.local()
 
@@ -110,27 +110,12 @@ class KernelOutputs:
         np.cumsum(self.operation_lengths, out=offsets[1:])
         if not self.operations.size:
             return self.operations[:0], offsets
-        packed = _pack(self.operations, self.capacity_offsets, self.operation_lengths, offsets)
+        packed = np.empty(int(offsets[-1]), dtype=np.uint8)
+        copy_slices(
+            packed,
+            offsets[:-1],
+            self.operations,
+            self.capacity_offsets[1:] - self.operation_lengths,
+            self.operation_lengths,
+        )
         return packed, offsets
-
-
-@njit(nogil=True, cache=True)
-def _pack(operations, capacity_offsets, operation_lengths, operation_offsets):
-    """Copy query ``k``'s operations from the end of its capacity to ``operation_offsets[k]``
-    (unsigned indices, eight bytes a step: 4x the speed of a plain byte loop)."""
-    packed = np.empty(operation_offsets[-1], np.uint8)
-    eight = np.uint64(8)
-    for query in range(operation_lengths.shape[0]):
-        length = np.uint64(operation_lengths[query])
-        source = np.uint64(capacity_offsets[query + 1]) - length
-        target = np.uint64(operation_offsets[query])
-        position = np.uint64(0)
-        while position + eight <= length:
-            for step in range(8):
-                offset = position + np.uint64(step)
-                packed[target + offset] = operations[source + offset]
-            position += eight
-        while position < length:
-            packed[target + position] = operations[source + position]
-            position += np.uint64(1)
-    return packed
