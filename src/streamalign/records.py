@@ -28,8 +28,10 @@ class DefaultNames(Sequence[str]):
 
     Example:
         >>> names = DefaultNames(5, 3)
-        >>> names[0], names[-1], list(names[1:]), len(names), names == ["sequence 5"] * 0
-        ('sequence 5', 'sequence 7', ['sequence 6', 'sequence 7'], 3, False)
+        >>> names[0], names[-1], names[1:], len(names)
+        ('sequence 5', 'sequence 7', ['sequence 6', 'sequence 7'], 3)
+        >>> names == ["sequence 5", "sequence 6", "sequence 7"]
+        True
     """
 
     __slots__ = ("first", "size")
@@ -62,16 +64,12 @@ class DefaultNames(Sequence[str]):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, DefaultNames):
-            return (self.first, self.size) == (
-                other.first,
-                other.size,
-            ) or self.size == 0 == other.size
+            return self.size == other.size and (self.size == 0 or self.first == other.first)
         if isinstance(other, Sequence) and not isinstance(other, str):
             return len(other) == self.size and all(a == b for a, b in zip(self, other, strict=True))
         return NotImplemented
 
-    def __hash__(self) -> int:
-        return hash((self.first, self.size))
+    __hash__ = None  # type: ignore[assignment]  # like the list it stands for
 
     def __repr__(self) -> str:
         return f"DefaultNames(first={self.first}, size={self.size})"

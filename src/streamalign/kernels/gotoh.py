@@ -120,9 +120,9 @@ def align_groups(
         traceback_budget: ``uint8`` scratch of at least ``max(len_group * len(ref) * lanes)``.
         scores: ``int64`` output, one per query; the other outputs likewise.
         counts: ``int64`` output ``(queries, 4)``: matches, mismatches, insertions, deletions.
-        operations: ``uint8`` output, the operations of query ``k`` start at
-            ``operation_offsets[k]`` (capacity ``len(query) + len(reference)``), reversed order
-            is fixed before returning; ``operation_lengths[k]`` says how many were written.
+        operations: ``uint8`` output; query ``k`` writes its operations, in order, at the end
+            of its capacity ``[operation_offsets[k], operation_offsets[k + 1])`` (``len(query)
+            + len(reference)``); ``operation_lengths[k]`` says how many.
 
     Layout: the reference is the outer loop (one DP column at a time), the query rows the
     middle loop and the lanes the inner, contiguous loop. Column arrays are flat, indexed
