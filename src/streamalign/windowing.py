@@ -16,10 +16,10 @@ window). Each choice the traceback makes compares a value on the path with value
 have dropped, so it chooses the same way; and the end cell, the first maximum, stays first.
 
 Queries are sorted by window start and grouped (those with windows wider than half the
-reference apart); a group's window is the union of its queries'.
-Amplicon reads land in one place, so their windows overlap and the traceback shrinks to a
-sixth of the matrix; reads spread over a long reference gain less, and the caller falls back to
-the full matrix when the windows would not save enough.
+reference apart); a group's window is the union of its queries'. Amplicon reads land in one
+place, so their windows overlap: for the MiSeq reads of the benchmarks against the 16S gene the
+traceback shrinks to a quarter of the matrix. Reads spread over a long reference gain less, and
+the caller falls back to the full matrix when the windows would not save enough.
 
 Example:
     >>> import numpy as np
