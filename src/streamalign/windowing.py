@@ -18,8 +18,10 @@ have dropped, so it chooses the same way; and the end cell, the first maximum, s
 Queries are sorted by window start and grouped (those with windows wider than half the
 reference apart); a group's window is the union of its queries'. Amplicon reads land in one
 place, so their windows overlap: for the MiSeq reads of the benchmarks against the 16S gene the
-traceback shrinks to a quarter of the matrix. Reads spread over a long reference gain less, and
-the caller falls back to the full matrix when the windows would not save enough.
+traceback shrinks to a quarter of the matrix (``group_cells`` of the plan over the full cells:
+0.25 for ``sam1F.fastq.gz`` against ``ecoli_16S.fa`` in groups of 160). Reads spread over a
+long reference gain less, and the caller falls back to the full matrix when the windows would
+not save enough.
 
 Example:
     >>> import numpy as np
