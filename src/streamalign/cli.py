@@ -31,6 +31,7 @@ from .checkpoint import CheckpointKeeper, ResumeError, load_checkpoint, truncate
 from .engine import BACKENDS
 from .errors import StreamAlignError
 from .io.readers import read_references
+from .io.sam import sam_reference_name, unique_reference_names
 from .io.writers import FORMATS, format_from_path
 from .pipeline import INVALID_POLICIES, RunOptions, RunStatistics, fingerprint, run
 from .scoring import AMBIGUITY_POLICIES, Scoring
@@ -186,7 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Align FASTA/FASTQ reads (plain, gz, bz2, xz, or - for stdin) against the "
         "references; write SAM, TSV or JSONL in input order.",
     )
-    align.add_argument("-r", "--reference", required=True, help="FASTA file of references")
+    align.add_argument(
+        "-r",
+        "--reference",
+        required=True,
+        help="references: a FASTA or FASTQ file (plain or compressed; FASTQ qualities are ignored)",
+    )
     align.add_argument(
         "reads",
         nargs="*",
@@ -380,12 +386,9 @@ def _align(
     stdout: IO[Any],
     stderr: IO[str],
 ) -> int:
-    try:
-        output_format = format_from_path(arguments.output, arguments.format)
-    except ValueError as error:
-        raise _UsageError(str(error)) from None
+    output_format = _output_format(arguments)
     scoring = _scoring(arguments)
-    references = read_references(arguments.reference)
+    references = _named_for_output(read_references(arguments.reference), arguments, stderr)
     try:
         mode = arguments.mode or ("global" if arguments.compat == "skbio" else "semiglobal")
         aligner = Aligner(references, mode, scoring=scoring)
@@ -393,6 +396,47 @@ def _align(
         raise _UsageError(str(error)) from None
     options = _options(arguments, command_line, output_format)
     return _execute(aligner, arguments.reads, options, arguments, stdin, stdout, stderr)
+
+
+def _output_format(arguments: argparse.Namespace) -> str:
+    """The output format; first, a one-line error for an output path that is a directory."""
+    for option, attribute, example in (
+        ("-o", "output", "out.sam"),
+        ("--rejects", "rejects", "rejects.fastq"),
+        ("--stats-json", "stats_json", "stats.json"),
+    ):
+        path = getattr(arguments, attribute, None)
+        if path is not None and path != "-" and os.path.isdir(path):
+            raise _UsageError(
+                f"{option} {path}: is a directory; give a file name, e.g. "
+                f"{os.path.join(path, example)}"
+            )
+    try:
+        return format_from_path(arguments.output, arguments.format)
+    except ValueError as error:
+        raise _UsageError(str(error)) from None
+
+
+def _named_for_output(
+    references: list[tuple[str, str]], arguments: argparse.Namespace, stderr: IO[str]
+) -> list[tuple[str, str]]:
+    """The references under names unique and valid in SAM, used by every output format (so
+    SAM and TSV/JSONL results join by name); one note on stderr when names repeat."""
+    names = unique_reference_names([name for name, _ in references])
+    repeated = [
+        (original, name)
+        for (original, _), name in zip(references, names, strict=True)
+        if sam_reference_name(original) != name
+    ]
+    if repeated and not arguments.quiet:
+        original, name = repeated[0]
+        print(
+            f"streamalign: note: {len(repeated):,} of {len(references):,} references repeat an "
+            "earlier name and are called NAME_2, NAME_3, ... in file order in every output "
+            f"format (first: {original!r} -> {name!r})",
+            file=stderr,
+        )
+    return [(name, sequence) for name, (_, sequence) in zip(names, references, strict=True)]
 
 
 def _demo(
@@ -404,10 +448,7 @@ def _demo(
     fasta = b"".join(
         b">random%d\n%s\n" % (number, letters[row].tobytes()) for number, row in enumerate(codes)
     )
-    try:
-        output_format = format_from_path(arguments.output, arguments.format)
-    except ValueError as error:
-        raise _UsageError(str(error)) from None
+    output_format = _output_format(arguments)
     aligner = Aligner(DEMO_REFERENCE, "global", reference_name="16S_fragment")
     options = _options(arguments, command_line, output_format)
     if not arguments.quiet:

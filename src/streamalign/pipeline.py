@@ -43,6 +43,7 @@ from .errors import InvalidSequenceError, StreamAlignError
 from .io.readers import read_batches
 from .io.writers import make_writer
 from .records import SequenceBatch
+from .significance import ChanceFilter
 
 #: Version of the ``--stats-json`` layout.
 STATISTICS_SCHEMA_VERSION = 1
@@ -148,9 +149,10 @@ class AlignBatchTask:
         self.aligner = aligner
         self.options = options
         self._writer: Any = None
+        self._chance: ChanceFilter | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"aligner": self.aligner, "options": self.options, "_writer": None}
+        return {"aligner": self.aligner, "options": self.options, "_writer": None, "_chance": None}
 
     def __call__(self, batch: SequenceBatch) -> BatchOutcome:
         kept, rejects, reasons = self._screen(batch)
@@ -205,6 +207,10 @@ class AlignBatchTask:
             mapped &= alignments.scores >= options.min_score
         if options.min_identity is not None:
             mapped &= alignments.identities >= options.min_identity
+        if options.min_score is None and options.min_identity is None:
+            if self._chance is None:
+                self._chance = ChanceFilter(self.aligner.references, self.aligner.scoring)
+            mapped = self._chance.mapped(alignments)
         secondary = None
         if options.all_references and len(self.aligner.references) > 1:
             secondary = _secondary_mask(alignments.integer_scores, len(self.aligner.references))
