@@ -213,7 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     thresholds = align.add_mutually_exclusive_group()
     thresholds.add_argument(
-        "--min-score", type=float, help="records scoring below this are written as unmapped"
+        "--min-score",
+        type=float,
+        help="records scoring below this are written as unmapped (replaces the default rule: "
+        "unmapped when no stretch of the alignment beats chance; --min-score=-inf maps all)",
     )
     thresholds.add_argument(
         "--min-identity",

@@ -123,7 +123,7 @@ class RunStatistics:
     def summary(self) -> str:
         lines = [
             f"records      {self.records:>12,}",
-            f"aligned      {self.mapped:>12,}",
+            f"mapped       {self.mapped:>12,}",
             f"unmapped     {self.unmapped:>12,}",
             f"rejected     {self.rejected:>12,}",
             f"wall time    {self.wall_seconds:>12.2f} s",

@@ -61,9 +61,7 @@ def best_stretch_scores(
     """
     for record in range(len(scores)):
         query_position = query_offsets[record] + query_starts[record]
-        reference_position = (
-            reference_offsets[reference_index[record]] + reference_starts[record]
-        )
+        reference_position = reference_offsets[reference_index[record]] + reference_starts[record]
         running = 0
         best = 0
         previous = -1
