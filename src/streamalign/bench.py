@@ -26,8 +26,8 @@ from typing import IO, Any, BinaryIO, cast
 from .aligner import Aligner
 from .engine import resolve_workers
 from .errors import StreamAlignError
+from .io.formats import FORMATS
 from .io.readers import read_batches, read_references
-from .io.writers import FORMATS
 from .pipeline import INVALID_POLICIES, RunOptions, RunStatistics, _records_as_text, run
 
 #: Backends ``bench`` can measure (``dask`` needs a cluster; ``serial`` has one worker).

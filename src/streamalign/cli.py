@@ -30,8 +30,8 @@ from .aligner import MODES, STRANDS, Aligner
 from .checkpoint import CheckpointKeeper, ResumeError, load_checkpoint, truncate_to
 from .engine import BACKENDS
 from .errors import StreamAlignError
+from .io.formats import FORMATS, format_from_path
 from .io.readers import read_references
-from .io.writers import FORMATS, format_from_path
 from .pipeline import INVALID_POLICIES, RunOptions, RunStatistics, fingerprint, run
 from .scoring import AMBIGUITY_POLICIES, Scoring
 

@@ -40,8 +40,8 @@ from .alphabet import invalid_positions
 from .checkpoint import Checkpoint, CheckpointKeeper
 from .engine import execute, resolve_workers
 from .errors import InvalidSequenceError, StreamAlignError
+from .io.formats import make_writer
 from .io.readers import read_batches
-from .io.writers import make_writer
 from .records import SequenceBatch
 
 #: Version of the ``--stats-json`` layout.

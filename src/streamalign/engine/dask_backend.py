@@ -57,7 +57,7 @@ import uuid
 from types import ModuleType
 from typing import Any, NamedTuple
 
-from streamalign.engine.backends import Completed, Task
+from streamalign.engine.base import Completed, Task
 from streamalign.engine.exceptions import RemoteTraceback, WorkerCrashError
 from streamalign.errors import StreamAlignError
 
