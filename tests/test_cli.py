@@ -341,21 +341,3 @@ def test_a_small_input_keeps_every_worker_busy(tmp_path: Path) -> None:
     assert output == expected
     per_worker = json.loads(stats.read_text())["records_per_worker"]
     assert len(per_worker) == 2 and sum(per_worker.values()) == 200
-
-
-def test_batch_size_is_exact_even_past_the_automatic_limit_on_bases() -> None:
-    # Against a 17-kb reference the automatic batches hold about 145 reads of 250 bases;
-    # --batch-size 150 must give 150 records a batch all the same.
-    from streamalign import Aligner
-    from streamalign.io.readers import read_batches
-    from streamalign.pipeline import batch_limits
-
-    gene = "".join(ECOLI.read_text().splitlines()[1:])
-    aligner = Aligner(gene * 12, "semiglobal")
-    _, automatic_bases = batch_limits(aligner, "forward", None)
-    assert automatic_bases < 150 * 250
-    records, bases = batch_limits(aligner, "forward", 150)
-    sizes = [
-        len(batch) for batch in read_batches([str(READS)], max_records=records, max_bases=bases)
-    ]
-    assert sizes == [150, 50]
