@@ -302,27 +302,3 @@ def test_scores_only_with_both_strands_picks_the_same_strand():
     assert full.reverse.tolist() == scores_only.reverse.tolist() == [False, True, False]
     assert np.array_equal(full.integer_scores, scores_only.integer_scores)
     assert np.array_equal(full.reference_ends, scores_only.reference_ends)
-
-
-def test_queries_without_names_are_numbered_lazily_and_survive_pickling():
-    import pickle
-
-    from streamalign.records import DefaultNames, SequenceBatch
-
-    batch = Aligner("ACGTACGT").align_many(["ACGT", "ACGA", "TTTT"])
-    names = batch.queries.names
-    assert isinstance(names, DefaultNames)
-    assert [alignment.query_name for alignment in batch] == [
-        "sequence 0",
-        "sequence 1",
-        "sequence 2",
-    ]
-    assert names == ["sequence 0", "sequence 1", "sequence 2"] and names != ["sequence 0"]
-    assert names[-1] == "sequence 2" and names[1:] == ["sequence 1", "sequence 2"]
-    with pytest.raises(IndexError):
-        names[3]
-    assert "sequence 1" in names and "sequence 3" not in names
-    assert pickle.loads(pickle.dumps(names)) == names
-    later = SequenceBatch.from_strings(["AC"], first_record=41)
-    assert list(later.names) == ["sequence 41"]
-    assert later.take([0]).names == ["sequence 41"]

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from cli_helpers import console_command, run_cli, without_program_line
+from fault_tasks import inject_fault
 from streamalign.checkpoint import checkpoint_path
 from streamalign.cli import ExitStatus
-from streamalign.pipeline import FAULT_VARIABLE
 
 DATA = Path(__file__).parent / "data"
 READS = DATA / "sam1F.200.fastq.gz"
@@ -46,7 +46,7 @@ def test_a_record_that_always_fails_is_isolated_and_rejected(
     culprit = names[17]
     common = ["align", "-r", str(ECOLI), str(reads), "--format", "tsv", "--batch-size", "8"]
     _, expected, _ = run_cli([*common, "--backend", "serial", "--quiet"])
-    monkeypatch.setenv(FAULT_VARIABLE, f"raise:{culprit}")
+    inject_fault(monkeypatch, "raise", culprit)
     rejects = tmp_path / "rejects.fastq"
     stats = tmp_path / "stats.json"
     status, output, errors = run_cli(
@@ -260,7 +260,7 @@ def test_a_record_that_kills_its_worker_is_isolated_and_rejected(
         "--quiet",
     ]
     _, expected, _ = run_cli([*common, "--backend", "serial"])
-    monkeypatch.setenv(FAULT_VARIABLE, f"crash:{culprit}")  # the worker process exits at once
+    inject_fault(monkeypatch, "crash", culprit)  # the worker process exits at once
     rejects = tmp_path / "rejects.fastq"
     status, output, _ = run_cli(
         [

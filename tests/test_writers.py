@@ -23,6 +23,7 @@ import pytest
 
 import streamalign
 from streamalign import Aligner, AlignmentBatch, SequenceBatch
+from streamalign.io.formats import EXTENSIONS, FORMATS, format_from_path, make_writer
 from streamalign.io.jsonl import KEYS
 from streamalign.io.sam import (
     SamWriter,
@@ -32,15 +33,11 @@ from streamalign.io.sam import (
 )
 from streamalign.io.tsv import COLUMNS, TsvWriter
 from streamalign.io.writers import (
-    EXTENSIONS,
-    FORMATS,
     BatchWriter,
     LineAssembler,
     Writer,
     check_batch,
-    format_from_path,
     gapped_rows,
-    make_writer,
 )
 
 SAMTOOLS = shutil.which("samtools")

@@ -1,4 +1,10 @@
-"""Tunables in one place (lane counts, memory budget, batch sizing)."""
+"""Tunables in one place (lane counts, memory budget, batch sizing).
+
+Example:
+    >>> from streamalign import _config
+    >>> _config.MIN_LANES <= _config.LANES, _config.LANES % _config.MIN_LANES
+    (True, 0)
+"""
 
 #: Most queries aligned side by side in one kernel group (the SIMD lane dimension).
 LANES = 256

@@ -26,8 +26,15 @@ from typing import IO, Any, BinaryIO, cast
 from .aligner import Aligner
 from .engine import resolve_workers
 from .errors import StreamAlignError
-from .io.readers import read_batches, read_references
-from .io.writers import FORMATS
+from .io.formats import FORMATS
+from .io.readers import read_batches
+from .options import (
+    ExitStatus,
+    add_scoring_options,
+    aligner_from_arguments,
+    alignment_mode,
+    positive_int,
+)
 from .pipeline import INVALID_POLICIES, RunOptions, RunStatistics, _records_as_text, run
 
 #: Backends ``bench`` can measure (``dask`` needs a cluster; ``serial`` has one worker).
@@ -93,8 +100,6 @@ def fit_amdahl(workers: Sequence[float], speedups: Sequence[float]) -> float | N
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
     """Register the ``bench`` subcommand on the ``streamalign`` subparsers."""
-    from .cli import _add_scoring_options, _positive_int
-
     bench = commands.add_parser(
         "bench",
         help="measure throughput against workers (scaling) on your data",
@@ -112,16 +117,16 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--max-workers",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="measure 1..N workers (default: every CPU)",
     )
     bench.add_argument(
-        "--repeats", type=_positive_int, default=2, help="runs per point; best counts (2)"
+        "--repeats", type=positive_int, default=2, help="runs per point; best counts (2)"
     )
     bench.add_argument(
         "--copies",
-        type=_positive_int,
+        type=positive_int,
         default=1,
         help="align the loaded reads this many times per run (1), for longer runs",
     )
@@ -129,7 +134,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     bench.add_argument(
         "--strand", choices=["forward", "both"], default="forward", help="as for align"
     )
-    bench.add_argument("--batch-size", type=_positive_int, help="records per batch")
+    bench.add_argument("--batch-size", type=positive_int, help="records per batch")
     bench.add_argument(
         "--start-method",
         choices=["fork", "spawn", "forkserver"],
@@ -141,7 +146,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     bench.add_argument("--plot", metavar="PNG", help="draw throughput against workers")
     bench.add_argument("--json", metavar="FILE", help="write the measurements as JSON")
     bench.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    _add_scoring_options(bench)
+    add_scoring_options(bench)
     return bench
 
 
@@ -315,20 +320,13 @@ def run_bench(
     arguments: argparse.Namespace, stdin: IO[Any], stdout: IO[Any], stderr: IO[str]
 ) -> int:
     """The ``bench`` subcommand; returns the exit status."""
-    from .cli import ExitStatus, _scoring, _UsageError
-
     if arguments.plot:  # fail before the measurement, not after it
         try:
             import matplotlib  # noqa: F401
         except ImportError:
             raise StreamAlignError("--plot needs matplotlib: pip install matplotlib") from None
-    scoring = _scoring(arguments)
-    references = read_references(arguments.reference)
-    try:
-        mode = arguments.mode or ("global" if arguments.compat == "skbio" else "semiglobal")
-        aligner = Aligner(references, mode, scoring=scoring)
-    except ValueError as error:
-        raise _UsageError(str(error)) from None
+    aligner = aligner_from_arguments(arguments)
+    mode = alignment_mode(arguments)
     max_workers = arguments.max_workers or resolve_workers(0)
     base = RunOptions(
         output_format=arguments.format,

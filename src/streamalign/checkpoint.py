@@ -57,6 +57,8 @@ def load_checkpoint(output: str | os.PathLike[str]) -> Checkpoint:
     path = checkpoint_path(output)
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(document, dict):
+            raise ValueError(f"a JSON {type(document).__name__}, not an object")
         if document.get("schema_version") != SCHEMA_VERSION:
             raise ValueError(f"schema version {document.get('schema_version')!r}")
         return Checkpoint(**document)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import enum
 import io
 import os
 import shlex
@@ -25,16 +24,24 @@ from typing import IO, Any, BinaryIO, cast
 
 import numpy as np
 
-from . import __version__
-from .aligner import MODES, STRANDS, Aligner
+from . import __version__, bench
+from .aligner import STRANDS, Aligner
 from .checkpoint import CheckpointKeeper, ResumeError, load_checkpoint, truncate_to
 from .engine import BACKENDS
 from .errors import StreamAlignError
-from .io.readers import read_references
-from .io.sam import sam_reference_name, unique_reference_names
-from .io.writers import FORMATS, format_from_path
+from .io.formats import FORMATS, format_from_path
+from .options import (
+    ArgumentParser,
+    ExitStatus,
+    ParserExit,
+    UsageError,
+    add_scoring_options,
+    aligner_from_arguments,
+    fraction,
+    non_negative_int,
+    positive_int,
+)
 from .pipeline import INVALID_POLICIES, RunOptions, RunStatistics, fingerprint, run
-from .scoring import AMBIGUITY_POLICIES, Scoring
 
 #: Environment variables naming the Dask scheduler for ``--backend dask``, in precedence order.
 SCHEDULER_VARIABLES = ("STREAMALIGN_SCHEDULER", "DASK_SCHEDULER_ADDRESS")
@@ -43,94 +50,10 @@ SCHEDULER_VARIABLES = ("STREAMALIGN_SCHEDULER", "DASK_SCHEDULER_ADDRESS")
 DEMO_REFERENCE = "GAGTTTGATCCTGGCTCAGATTGAACGCTGGCGGCATGCTTAACACATGCAAGTCGAACGGCAG"
 
 
-class ExitStatus(enum.IntEnum):
-    """Exit codes of the command line."""
-
-    SUCCESS = 0
-    ERROR = 1  # bad input, unreadable file, failed run
-    USAGE = 2  # bad or contradictory options
-    REJECTED = 3  # the run finished, but some records were rejected (see --rejects)
-    INTERRUPTED = 130  # Ctrl-C or SIGTERM
-
-
-class _ArgumentParser(argparse.ArgumentParser):
-    """argparse that raises instead of exiting, so ``main`` can return a code."""
-
-    def error(self, message: str) -> Any:
-        raise _UsageError(f"{self.prog}: error: {message}")
-
-    def exit(self, status: int = 0, message: str | None = None) -> Any:
-        if message:
-            self._print_message(message, sys.stderr)
-        raise _Exit(status)
-
-
-class _UsageError(Exception):
-    pass
-
-
-class _Exit(Exception):
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
-        self.status = status
-
-
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
-    return value
-
-
-def _add_scoring_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("scoring (defaults: scikit-bio's nucleotide defaults)")
-    group.add_argument(
-        "--mode",
-        choices=list(MODES),
-        help="global: end gaps penalized; semiglobal: read fully aligned, "
-        "reference ends free (default; global with --compat skbio); overlap: "
-        "all ends free; local",
-    )
-    group.add_argument("--match", type=float, default=1.0, help="match score (1)")
-    group.add_argument("--mismatch", type=float, default=-2.0, help="mismatch score (-2)")
-    group.add_argument(
-        "--gap-open", type=float, default=5.0, help="cost of a gap's first position (5)"
-    )
-    group.add_argument(
-        "--gap-extend", type=float, default=2.0, help="cost of each further gap position (2)"
-    )
-    group.add_argument(
-        "--matrix", help="substitution matrix by name, e.g. NUC.4.4 (replaces --match/--mismatch)"
-    )
-    group.add_argument(
-        "--ambiguous",
-        choices=AMBIGUITY_POLICIES,
-        default="score0",
-        help="scoring of N and other IUPAC codes (score0)",
-    )
-    group.add_argument(
-        "--compat", choices=["skbio"], help="skbio: reproduce scikit-bio's pairwise aligner exactly"
-    )
-
-
 def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("execution")
     group.add_argument(
-        "-j", "--jobs", type=_non_negative_int, default=0, help="workers; 0 = all CPUs (default)"
+        "-j", "--jobs", type=non_negative_int, default=0, help="workers; 0 = all CPUs (default)"
     )
     group.add_argument(
         "--backend",
@@ -148,7 +71,7 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--dask-workers",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="--backend dask: start a local cluster of N single-threaded "
         "worker processes (default without a scheduler: -j)",
@@ -160,7 +83,7 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--batch-size",
-        type=_positive_int,
+        type=positive_int,
         help="records per batch (default: sized to ~0.1 s of work)",
     )
     group.add_argument(
@@ -174,12 +97,12 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``streamalign``."""
-    parser = _ArgumentParser(
+    parser = ArgumentParser(
         prog="streamalign",
         description="Exact affine-gap alignment of DNA sequence streams on every core.",
     )
     parser.add_argument("--version", action="version", version=f"streamalign {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_ArgumentParser)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
 
     align = commands.add_parser(
         "align",
@@ -220,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     thresholds.add_argument(
         "--min-identity",
-        type=_fraction,
+        type=fraction,
         help="records with a lower identity are written as unmapped",
     )
     align.add_argument(
@@ -245,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue an interrupted run from the end of its -o file (ordered "
         "runs to a file keep a FILE.checkpoint for this)",
     )
-    _add_scoring_options(align)
+    add_scoring_options(align)
     _add_engine_options(align)
 
     demo = commands.add_parser(
@@ -256,17 +179,15 @@ def build_parser() -> argparse.ArgumentParser:
         "summary.",
     )
     demo.add_argument(
-        "--sequences", type=_positive_int, default=1000, help="number of random sequences (1000)"
+        "--sequences", type=positive_int, default=1000, help="number of random sequences (1000)"
     )
-    demo.add_argument("--length", type=_positive_int, default=64, help="their length (64)")
+    demo.add_argument("--length", type=positive_int, default=64, help="their length (64)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (0)")
     demo.add_argument("-o", "--output", help="also write the alignments (SAM/TSV/JSONL)")
     demo.add_argument("--format", choices=FORMATS, help="output format")
     _add_engine_options(demo)
 
-    from .bench import add_parser as add_bench_parser  # here: bench imports this module
-
-    add_bench_parser(commands)
+    bench.add_parser(commands)
     return parser
 
 
@@ -285,22 +206,20 @@ def main(
     parser = build_parser()
     try:
         arguments = parser.parse_args(arguments_list)
-    except _UsageError as error:
+    except UsageError as error:
         print(parser.format_usage().rstrip(), file=stderr)
         print(error, file=stderr)
         return ExitStatus.USAGE
-    except _Exit as exit_request:
+    except ParserExit as exit_request:
         return exit_request.status
     command_line = shlex.join(["streamalign", *arguments_list])
     try:
         if arguments.command == "demo":
             return _demo(arguments, command_line, stdout, stderr)
         if arguments.command == "bench":
-            from .bench import run_bench
-
-            return run_bench(arguments, stdin, stdout, stderr)
+            return bench.run_bench(arguments, stdin, stdout, stderr)
         return _align(arguments, command_line, stdin, stdout, stderr)
-    except _UsageError as error:
+    except UsageError as error:
         print(f"streamalign: error: {error}", file=stderr)
         return ExitStatus.USAGE
     except StreamAlignError as error:
@@ -324,21 +243,6 @@ def _binary(stream: IO[Any]) -> BinaryIO:
     return cast(BinaryIO, getattr(stream, "buffer", stream))
 
 
-def _scoring(arguments: argparse.Namespace) -> Scoring:
-    try:
-        return Scoring(
-            match=arguments.match,
-            mismatch=arguments.mismatch,
-            gap_open=arguments.gap_open,
-            gap_extend=arguments.gap_extend,
-            matrix=arguments.matrix,
-            ambiguous=arguments.ambiguous,
-            recurrence="skbio" if arguments.compat == "skbio" else "gotoh",
-        )
-    except StreamAlignError as error:
-        raise _UsageError(str(error)) from None
-
-
 def _dask_target(arguments: argparse.Namespace) -> tuple[str | None, int]:
     """The scheduler address (``None``: a local cluster) and the worker count of a run.
 
@@ -349,10 +253,10 @@ def _dask_target(arguments: argparse.Namespace) -> tuple[str | None, int]:
     dask_workers = arguments.dask_workers
     if arguments.backend != "dask":
         if scheduler is not None or dask_workers is not None:
-            raise _UsageError("--scheduler and --dask-workers need --backend dask")
+            raise UsageError("--scheduler and --dask-workers need --backend dask")
         return None, arguments.jobs
     if scheduler is not None and dask_workers is not None:
-        raise _UsageError(
+        raise UsageError(
             "--scheduler (a running cluster) and --dask-workers (a local one) exclude each other"
         )
     if scheduler is None and dask_workers is None:
@@ -390,13 +294,7 @@ def _align(
     stderr: IO[str],
 ) -> int:
     output_format = _output_format(arguments)
-    scoring = _scoring(arguments)
-    references = _named_for_output(read_references(arguments.reference), arguments, stderr)
-    try:
-        mode = arguments.mode or ("global" if arguments.compat == "skbio" else "semiglobal")
-        aligner = Aligner(references, mode, scoring=scoring)
-    except ValueError as error:
-        raise _UsageError(str(error)) from None
+    aligner = aligner_from_arguments(arguments, stderr=stderr)
     options = _options(arguments, command_line, output_format)
     return _execute(aligner, arguments.reads, options, arguments, stdin, stdout, stderr)
 
@@ -410,36 +308,14 @@ def _output_format(arguments: argparse.Namespace) -> str:
     ):
         path = getattr(arguments, attribute, None)
         if path is not None and path != "-" and os.path.isdir(path):
-            raise _UsageError(
+            raise UsageError(
                 f"{option} {path}: is a directory; give a file name, e.g. "
                 f"{os.path.join(path, example)}"
             )
     try:
         return format_from_path(arguments.output, arguments.format)
     except ValueError as error:
-        raise _UsageError(str(error)) from None
-
-
-def _named_for_output(
-    references: list[tuple[str, str]], arguments: argparse.Namespace, stderr: IO[str]
-) -> list[tuple[str, str]]:
-    """The references under names unique and valid in SAM, used by every output format (so
-    SAM and TSV/JSONL results join by name); one note on stderr when names repeat."""
-    names = unique_reference_names([name for name, _ in references])
-    repeated = [
-        (original, name)
-        for (original, _), name in zip(references, names, strict=True)
-        if sam_reference_name(original) != name
-    ]
-    if repeated and not arguments.quiet:
-        original, name = repeated[0]
-        print(
-            f"streamalign: note: {len(repeated):,} of {len(references):,} references repeat an "
-            "earlier name and are called NAME_2, NAME_3, ... in file order in every output "
-            f"format (first: {original!r} -> {name!r})",
-            file=stderr,
-        )
-    return [(name, sequence) for name, (_, sequence) in zip(names, references, strict=True)]
+        raise UsageError(str(error)) from None
 
 
 def _demo(
@@ -509,14 +385,14 @@ def _execute(
     skip_records = 0
     to_file = not discard_output and output_path is not None and output_path != "-"
     if resume and (not to_file or not options.ordered):
-        raise _UsageError("--resume needs an output file (-o) and ordered output")
+        raise UsageError("--resume needs an output file (-o) and ordered output")
     regular = (
         output_path is not None
         and to_file
         and (os.path.isfile(output_path) or not os.path.exists(output_path))
     )
     if resume and not regular:
-        raise _UsageError("--resume needs a regular output file")
+        raise UsageError("--resume needs a regular output file")
     if regular and output_path is not None and options.ordered:  # not /dev/null, a FIFO...
         keeper = CheckpointKeeper(output_path, fingerprint(aligner, options, reads))
         if resume:

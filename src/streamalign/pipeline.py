@@ -40,8 +40,8 @@ from .alphabet import invalid_positions
 from .checkpoint import Checkpoint, CheckpointKeeper
 from .engine import execute, resolve_workers
 from .errors import InvalidSequenceError, StreamAlignError
+from .io.formats import make_writer
 from .io.readers import read_batches
-from .io.writers import make_writer
 from .records import SequenceBatch
 from .significance import ChanceFilter
 
@@ -198,7 +198,6 @@ class AlignBatchTask:
 
     def _align_and_format(self, batch: SequenceBatch, counts: list[int]) -> bytes:
         options = self.options
-        _inject_test_fault(batch)
         alignments = self.aligner.align_many(
             batch, strand=options.strand, all_references=options.all_references
         )
@@ -256,23 +255,6 @@ class AlignBatchTask:
         if self.options.on_invalid == "reject":
             rejects = _records_as_text(batch, bad_records)
         return batch.take(keep), rejects, reasons
-
-
-#: Environment variable read by the test suite's fault hook: ``raise:NAME`` makes aligning a
-#: batch that holds record NAME raise, ``crash:NAME`` makes the worker process exit at once.
-FAULT_VARIABLE = "STREAMALIGN_TEST_FAULT"
-
-
-def _inject_test_fault(batch: SequenceBatch) -> None:
-    """The fault hook of the test suite (off unless ``STREAMALIGN_TEST_FAULT`` is set)."""
-    fault = os.environ.get(FAULT_VARIABLE)
-    if not fault:
-        return
-    kind, _, name = fault.partition(":")
-    if name in batch.names:
-        if kind == "crash":
-            os._exit(70)
-        raise RuntimeError(f"injected fault on {name}")
 
 
 def _secondary_mask(scores: np.ndarray, reference_count: int) -> np.ndarray:

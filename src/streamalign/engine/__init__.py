@@ -14,18 +14,11 @@ Example:
     2 5
 """
 
-from streamalign.engine.backends import (
-    BACKENDS,
-    Backend,
-    Completed,
-    ProcessBackend,
-    SerialBackend,
-    ThreadBackend,
-    make_backend,
-)
+from streamalign.engine.backends import ProcessBackend, SerialBackend, ThreadBackend
+from streamalign.engine.base import Backend, Completed, Task
 from streamalign.engine.dask_backend import DaskBackend  # imports Dask only when built
 from streamalign.engine.exceptions import RemoteTraceback, WorkerCrashError
-from streamalign.engine.execution import execute, resolve_workers
+from streamalign.engine.execution import BACKENDS, execute, make_backend, resolve_workers
 from streamalign.engine.ordering import ReorderBuffer
 
 __all__ = [
@@ -37,6 +30,7 @@ __all__ = [
     "RemoteTraceback",
     "ReorderBuffer",
     "SerialBackend",
+    "Task",
     "ThreadBackend",
     "WorkerCrashError",
     "execute",

@@ -1,9 +1,9 @@
 """Where ``task(payload)`` runs: in the calling thread, in threads, or in worker processes.
 
-A backend takes payloads one at a time (:meth:`Backend.submit`), hands back finished ones
-(:meth:`Backend.wait`) and says when it has room for more (:meth:`Backend.can_accept`); the
-driver in :mod:`streamalign.engine.execution` adds the in-flight window and the ordering. Each
-backend knows nothing of what the payloads are.
+A backend (:class:`~streamalign.engine.base.Backend`) takes payloads one at a time
+(``submit``), hands back finished ones (``wait``) and says when it has room for more
+(``can_accept``); the driver in :mod:`streamalign.engine.execution` adds the in-flight
+window and the ordering. Each backend knows nothing of what the payloads are.
 
 - :class:`SerialBackend`: runs each payload in the calling thread, one at a time; for debugging
   and for ``workers=1`` without any pool.
@@ -43,72 +43,12 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from multiprocessing.reduction import ForkingPickler
-from typing import Any, NamedTuple, Protocol
+from typing import Any
 
+from streamalign.engine.base import Completed, Task
 from streamalign.engine.exceptions import RemoteTraceback, WorkerCrashError, describe_exitcode
 
-__all__ = [
-    "BACKENDS",
-    "Backend",
-    "Completed",
-    "ProcessBackend",
-    "SerialBackend",
-    "ThreadBackend",
-    "make_backend",
-]
-
-Task = Callable[[Any], Any]
-
-
-class Completed(NamedTuple):
-    """One finished payload.
-
-    Attributes:
-        index: the payload's 0-based position in the input iterable.
-        result: what the task returned for it.
-        worker: the 0-based number of the worker that computed it (0 for the serial backend;
-            a replacement process keeps the number of the worker it replaces).
-    """
-
-    index: int  # type: ignore[assignment]  # shadows tuple.index, on purpose
-    result: Any
-    worker: int
-
-
-class Backend(Protocol):
-    """What the driver needs from a backend.
-
-    The driver calls :meth:`start` once, then alternates :meth:`submit` (while
-    :meth:`can_accept`) and :meth:`wait` (while :meth:`pending`), and always ends with
-    :meth:`shutdown`, also after an exception or an early stop.
-    """
-
-    def start(self) -> None:
-        """Start the workers (called lazily, on the first result asked for)."""
-
-    def can_accept(self) -> bool:
-        """Whether :meth:`submit` may be called now without piling up work."""
-
-    def submit(self, index: int, payload: Any) -> None:
-        """Queue ``task(payload)``; ``index`` comes back in its :class:`Completed`."""
-
-    def pending(self) -> int:
-        """Number of payloads submitted and not yet returned by :meth:`wait`."""
-
-    def wait(self, timeout: float | None = None) -> list[Completed]:
-        """Block until something happens; return the payloads finished since the last call.
-
-        May return an empty list (e.g. a worker became ready or was replaced, or ``timeout``
-        seconds passed). Raises the task's exception if the task raised one.
-        """
-
-    def shutdown(self, *, graceful: bool) -> None:
-        """Stop every worker and release every resource; idempotent.
-
-        Args:
-            graceful: ``True`` after a normal end (nothing pending): workers are asked to exit.
-                ``False`` after an error or an early stop: workers are stopped right away.
-        """
+__all__ = ["ProcessBackend", "SerialBackend", "ThreadBackend"]
 
 
 class SerialBackend:
@@ -646,48 +586,3 @@ class ProcessBackend:
             worker.process.join()
             worker.close()
             worker.process.close()
-
-
-BACKENDS: dict[str, str] = {
-    "serial": "in the calling thread, one payload at a time",
-    "threads": "worker threads (best when the task releases the GIL)",
-    "processes": "worker processes (survives killed workers)",
-    "dask": "a Dask cluster (pip install 'streamalign[dask]'; survives lost workers)",
-}
-
-
-def make_backend(
-    name: str,
-    task: Task,
-    workers: int,
-    *,
-    max_retries: int = 2,
-    start_method: str | None = None,
-    client: Any = None,
-    scheduler: Any = None,
-    on_crash: Callable[[Any, WorkerCrashError], Any] | None = None,
-) -> Backend:
-    """Build the backend called ``name`` (one of :data:`BACKENDS`).
-
-    ``client`` and ``scheduler`` are for ``"dask"`` only (see
-    :class:`~streamalign.engine.dask_backend.DaskBackend`), which imports Dask only here.
-
-    Example:
-        >>> type(make_backend("threads", abs, 2)).__name__
-        'ThreadBackend'
-    """
-    if name == "serial":
-        return SerialBackend(task)
-    if name == "threads":
-        return ThreadBackend(task, workers)
-    if name == "processes":
-        return ProcessBackend(
-            task, workers, max_retries=max_retries, start_method=start_method, on_crash=on_crash
-        )
-    if name == "dask":
-        from streamalign.engine.dask_backend import DaskBackend
-
-        return DaskBackend(
-            task, workers, client=client, scheduler=scheduler, max_retries=max_retries
-        )
-    raise ValueError(f"unknown backend {name!r}; choose one of: {', '.join(BACKENDS)}")

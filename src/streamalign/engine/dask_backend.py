@@ -34,7 +34,14 @@ scheduler address (a client is opened and closed), or else a
 here. Dask is an optional dependency (``pip install 'streamalign[dask]'``): it is imported only
 when this backend is built, and its absence is a :class:`~streamalign.errors.StreamAlignError`.
 
-Example (not run as a doctest: it starts a cluster):
+Example: a backend is checked when built, before Dask is imported or a cluster reached:
+
+    >>> DaskBackend(abs, workers=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: DaskBackend needs at least one worker, not 0
+
+and used through :func:`~streamalign.engine.execute` (not run here: it needs a cluster):
 
     from distributed import Client
     from streamalign.engine import execute
@@ -57,7 +64,7 @@ import uuid
 from types import ModuleType
 from typing import Any, NamedTuple
 
-from streamalign.engine.backends import Completed, Task
+from streamalign.engine.base import Completed, Task
 from streamalign.engine.exceptions import RemoteTraceback, WorkerCrashError
 from streamalign.errors import StreamAlignError
 

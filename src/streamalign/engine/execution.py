@@ -1,4 +1,5 @@
-"""The driver: feed payloads to a backend through a bounded window, yield results in order.
+"""The driver: build a backend by name, feed it payloads through a bounded window, yield results
+in order.
 
 Example:
     >>> from streamalign.engine import execute
@@ -15,11 +16,55 @@ import threading
 from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any
 
-from streamalign.engine.backends import BACKENDS, Backend, Completed, Task, make_backend
+from streamalign.engine.backends import ProcessBackend, SerialBackend, ThreadBackend
+from streamalign.engine.base import Backend, Completed, Task
+from streamalign.engine.dask_backend import DaskBackend
 from streamalign.engine.exceptions import WorkerCrashError
 from streamalign.engine.ordering import ReorderBuffer
 
-__all__ = ["execute", "resolve_workers"]
+__all__ = ["BACKENDS", "execute", "make_backend", "resolve_workers"]
+
+BACKENDS: dict[str, str] = {
+    "serial": "in the calling thread, one payload at a time",
+    "threads": "worker threads (best when the task releases the GIL)",
+    "processes": "worker processes (survives killed workers)",
+    "dask": "a Dask cluster (pip install 'streamalign[dask]'; survives lost workers)",
+}
+
+
+def make_backend(
+    name: str,
+    task: Task,
+    workers: int,
+    *,
+    max_retries: int = 2,
+    start_method: str | None = None,
+    client: Any = None,
+    scheduler: Any = None,
+    on_crash: Callable[[Any, WorkerCrashError], Any] | None = None,
+) -> Backend:
+    """Build the backend called ``name`` (one of :data:`BACKENDS`).
+
+    ``client`` and ``scheduler`` are for ``"dask"`` only (see
+    :class:`~streamalign.engine.dask_backend.DaskBackend`, which imports Dask only when built).
+
+    Example:
+        >>> type(make_backend("threads", abs, 2)).__name__
+        'ThreadBackend'
+    """
+    if name == "serial":
+        return SerialBackend(task)
+    if name == "threads":
+        return ThreadBackend(task, workers)
+    if name == "processes":
+        return ProcessBackend(
+            task, workers, max_retries=max_retries, start_method=start_method, on_crash=on_crash
+        )
+    if name == "dask":
+        return DaskBackend(
+            task, workers, client=client, scheduler=scheduler, max_retries=max_retries
+        )
+    raise ValueError(f"unknown backend {name!r}; choose one of: {', '.join(BACKENDS)}")
 
 
 def resolve_workers(workers: int) -> int:
@@ -145,8 +190,6 @@ def execute(
     )
     window: int | Callable[[], int] = max_in_flight
     if backend == "dask" and default_window:
-        from streamalign.engine.dask_backend import DaskBackend
-
         assert isinstance(chosen, DaskBackend)
         window = chosen.max_in_flight  # follows the cluster's size
     return _drive(chosen, iter(payloads), ordered=ordered, max_in_flight=window)

@@ -1,4 +1,4 @@
-"""Output writers: SAM, TSV and JSON Lines, each formatting a whole batch at once.
+"""The shared base of the output writers: :class:`BatchWriter` and compiled line assembly.
 
 Every writer turns one :class:`~streamalign.results.AlignmentBatch` into one ``bytes`` object
 (one complete record per line) and hands it to the stream in a single ``write`` call, so a
@@ -9,19 +9,9 @@ from the runs of the batch's operation codes. Python touches each record only to
 (one C-level ``"".join``); values with few distinct texts (reference names, identities) are
 formatted once per distinct value.
 
-The formats (see :mod:`streamalign.io.sam`, :mod:`streamalign.io.tsv` and
-:mod:`streamalign.io.jsonl` for the exact columns):
-
-========  ==================================  ===============================================
-format    file name extensions                one line per record
-========  ==================================  ===============================================
-``sam``   ``.sam`` (the default for stdout)   SAM 1.6, read by samtools and pysam
-``tsv``   ``.tsv``, ``.tab``, ``.txt``        a header line of column names, then values
-``jsonl`` ``.jsonl``, ``.json``               one JSON object per line (JSON Lines)
-========  ==================================  ===============================================
-
-Output is plain text only: ``.gz`` and other compressed names are refused; pipe the output
-through ``gzip`` or ``bgzip`` instead.
+The formats are :mod:`streamalign.io.sam`, :mod:`streamalign.io.tsv` and
+:mod:`streamalign.io.jsonl`; :mod:`streamalign.io.formats` names them and picks one by name
+or by the output file's name (:func:`~streamalign.io.formats.make_writer`).
 
 ``mapped`` (one bool per record) says which records pass the caller's thresholds. A record
 whose alignment has no aligned base (no ``=`` or ``X`` column: an empty query, or an empty
@@ -31,27 +21,21 @@ records that are not a query's primary record (with ``all_references=True``).
 Example:
     >>> import io
     >>> from streamalign import Aligner
+    >>> from streamalign.io.tsv import TsvWriter
     >>> aligner = Aligner({"gene": "TTACGTACGTTTGACCA"}, mode="semiglobal")
     >>> batch = aligner.align_many(["ACGTTCGT", "GGGG"], names=["read1", "read2"])
-    >>> stream = io.BytesIO()
-    >>> writer = make_writer(
-    ...     format_from_path("hits.tsv", None), stream, reference_names=["gene"],
-    ...     reference_lengths=[17], command_line="streamalign gene.fa reads.fa",
-    ... )
-    >>> writer.write_header()
-    >>> writer.write_batch(batch, mapped=batch.scores >= 3)
-    106
-    >>> writer.close()
-    >>> for line in stream.getvalue().decode().splitlines():
-    ...     print(line.split("\\t")[:6])
-    ['query', 'reference', 'strand', 'mapped', 'score', 'identity']
-    ['read1', 'gene', '+', '1', '5', '0.875000']
-    ['read2', 'gene', '+', '0', '-5', '0.250000']
+    >>> writer = TsvWriter(io.BytesIO(), reference_names=["gene"], reference_lengths=[17])
+    >>> isinstance(writer, BatchWriter), isinstance(writer, Writer)
+    (True, True)
+    >>> mapped, secondary = check_batch(batch, batch.scores >= 3, None)
+    >>> mapped.tolist(), secondary.tolist()
+    ([True, False], [False, False])
+    >>> writer.format_batch(batch, mapped).decode().splitlines()[0].split("\\t")[:5]
+    ['read1', 'gene', '+', '1', '5']
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import BinaryIO, Protocol, runtime_checkable
@@ -62,73 +46,9 @@ from numba import njit
 from ..kernels.slices import copy_slices
 from ..results import AlignmentBatch
 
-#: Output formats, by name.
-FORMATS = ("sam", "tsv", "jsonl")
-
-#: File name extension (lower case, with the dot) to output format.
-EXTENSIONS: dict[str, str] = {
-    ".sam": "sam",
-    ".tsv": "tsv",
-    ".tab": "tsv",
-    ".txt": "tsv",
-    ".jsonl": "jsonl",
-    ".json": "jsonl",
-}
-
-_COMPRESSED_EXTENSIONS = (".gz", ".bgz", ".bz2", ".xz", ".zst", ".bam", ".cram")
-
 #: Operation codes of :attr:`AlignmentBatch.operations` that consume no query / no reference.
 DELETION_CODE = 3
 INSERTION_CODE = 2
-
-
-def format_from_path(path: str | os.PathLike[str] | None, explicit: str | None) -> str:
-    """The output format: ``explicit`` when given, else guessed from ``path``'s extension.
-
-    Args:
-        path: the output file name; ``None`` or ``"-"`` (stdout) means SAM.
-        explicit: a format name the caller asked for (any case), or ``None``.
-
-    Raises:
-        ValueError: ``explicit`` is not a known format, or the extension is not one of
-            :data:`EXTENSIONS` (compressed names such as ``.sam.gz`` included).
-
-    Example:
-        >>> format_from_path("out.TSV", None), format_from_path(None, None)
-        ('tsv', 'sam')
-        >>> format_from_path("out.txt", "JSONL")
-        'jsonl'
-        >>> format_from_path("out.bam", None)  # doctest: +ELLIPSIS
-        Traceback (most recent call last):
-        ...
-        ValueError: cannot write 'out.bam': compressed and binary output (.bam) is not ...
-    """
-    if explicit is not None:
-        name = explicit.strip().lower()
-        if name not in FORMATS:
-            raise ValueError(
-                f"unknown output format {explicit!r}; choose one of {', '.join(FORMATS)}"
-            )
-        return name
-    if path is None:
-        return "sam"
-    text = os.fspath(path)
-    if text == "-":
-        return "sam"
-    extension = os.path.splitext(text)[1].lower()
-    if extension in EXTENSIONS:
-        return EXTENSIONS[extension]
-    known = ", ".join(EXTENSIONS)
-    if extension in _COMPRESSED_EXTENSIONS:
-        raise ValueError(
-            f"cannot write {text!r}: compressed and binary output ({extension}) is not "
-            "supported; write plain SAM, TSV or JSONL and compress it with gzip or bgzip"
-        )
-    raise ValueError(
-        f"cannot tell the output format of {text!r} from its extension "
-        f"({extension or 'none'}); use one of {known}, or give the format explicitly "
-        f"({', '.join(FORMATS)})"
-    )
 
 
 @runtime_checkable
@@ -164,7 +84,7 @@ class BatchWriter:
         extended_cigar: ``=``/``X`` CIGAR operations (default), or ``M`` for both.
     """
 
-    #: The format's name, one of :data:`FORMATS`.
+    #: The format's name, one of :data:`~streamalign.io.formats.FORMATS`.
     format_name = ""
 
     def __init__(
@@ -249,42 +169,6 @@ class BatchWriter:
     def _check_open(self) -> None:
         if self.closed:
             raise ValueError(f"write to a closed {self.format_name} writer")
-
-
-def make_writer(
-    format: str,
-    stream: BinaryIO,
-    *,
-    reference_names: Sequence[str],
-    reference_lengths: Sequence[int],
-    command_line: str,
-    extended_cigar: bool = True,
-) -> BatchWriter:
-    """A writer of ``format`` (one of :data:`FORMATS`) on ``stream``.
-
-    See :class:`BatchWriter` for the arguments; the module docstring has an example.
-
-    Raises:
-        ValueError: an unknown format, or references SAM cannot name (duplicates).
-    """
-    from .jsonl import JsonLinesWriter
-    from .sam import SamWriter
-    from .tsv import TsvWriter
-
-    writers: dict[str, type[BatchWriter]] = {
-        "sam": SamWriter,
-        "tsv": TsvWriter,
-        "jsonl": JsonLinesWriter,
-    }
-    if format not in writers:
-        raise ValueError(f"unknown output format {format!r}; choose one of {', '.join(FORMATS)}")
-    return writers[format](
-        stream,
-        reference_names=reference_names,
-        reference_lengths=reference_lengths,
-        command_line=command_line,
-        extended_cigar=extended_cigar,
-    )
 
 
 # Helpers shared by the format modules: batch validation, and a line assembler that writes

@@ -1,0 +1,201 @@
+"""Command-line pieces shared by the subcommands (``align``/``demo`` in :mod:`streamalign.cli`,
+``bench`` in :mod:`streamalign.bench`): exit statuses, a parser that raises instead of exiting,
+option types, and the scoring options with the aligner they describe.
+
+Both command modules import this one and neither imports the other's internals, so the
+arrows run one way: ``cli`` -> ``bench`` -> ``options``.
+
+Example:
+    >>> parser = ArgumentParser(prog="example")
+    >>> add_scoring_options(parser)
+    >>> arguments = parser.parse_args(["--match", "2", "--compat", "skbio"])
+    >>> scoring_from_arguments(arguments).match, alignment_mode(arguments)
+    (2.0, 'global')
+    >>> positive_int("3")
+    3
+    >>> parser.parse_args(["--mode", "sideways"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    streamalign.options.UsageError: example: error: argument --mode: invalid choice: ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import sys
+from typing import IO, Any
+
+from .aligner import MODES, Aligner
+from .errors import StreamAlignError
+from .io.readers import read_references
+from .io.sam import sam_reference_name, unique_reference_names
+from .scoring import AMBIGUITY_POLICIES, Scoring
+
+
+class ExitStatus(enum.IntEnum):
+    """Exit codes of the command line."""
+
+    SUCCESS = 0
+    ERROR = 1  # bad input, unreadable file, failed run
+    USAGE = 2  # bad or contradictory options
+    REJECTED = 3  # the run finished, but some records were rejected (see --rejects)
+    INTERRUPTED = 130  # Ctrl-C or SIGTERM
+
+
+class UsageError(Exception):
+    """Bad or contradictory options: the command exits with :attr:`ExitStatus.USAGE`."""
+
+
+class ParserExit(Exception):
+    """The parser finished the command by itself (``--help``, ``--version``) with ``status``."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so ``main`` can return a code."""
+
+    def error(self, message: str) -> Any:
+        raise UsageError(f"{self.prog}: error: {message}")
+
+    def exit(self, status: int = 0, message: str | None = None) -> Any:
+        if message:
+            self._print_message(message, sys.stderr)
+        raise ParserExit(status)
+
+
+def non_negative_int(text: str) -> int:
+    """An option's integer, 0 or more."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An option's integer, 1 or more."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """An option's number between 0 and 1."""
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
+
+
+def add_scoring_options(parser: argparse.ArgumentParser) -> None:
+    """The options :func:`scoring_from_arguments` and :func:`aligner_from_arguments` read."""
+    group = parser.add_argument_group("scoring (defaults: scikit-bio's nucleotide defaults)")
+    group.add_argument(
+        "--mode",
+        choices=list(MODES),
+        help="global: end gaps penalized; semiglobal: read fully aligned, "
+        "reference ends free (default; global with --compat skbio); overlap: "
+        "all ends free; local",
+    )
+    group.add_argument("--match", type=float, default=1.0, help="match score (1)")
+    group.add_argument("--mismatch", type=float, default=-2.0, help="mismatch score (-2)")
+    group.add_argument(
+        "--gap-open", type=float, default=5.0, help="cost of a gap's first position (5)"
+    )
+    group.add_argument(
+        "--gap-extend", type=float, default=2.0, help="cost of each further gap position (2)"
+    )
+    group.add_argument(
+        "--matrix", help="substitution matrix by name, e.g. NUC.4.4 (replaces --match/--mismatch)"
+    )
+    group.add_argument(
+        "--ambiguous",
+        choices=AMBIGUITY_POLICIES,
+        default="score0",
+        help="scoring of N and other IUPAC codes (score0)",
+    )
+    group.add_argument(
+        "--compat", choices=["skbio"], help="skbio: reproduce scikit-bio's pairwise aligner exactly"
+    )
+
+
+def scoring_from_arguments(arguments: argparse.Namespace) -> Scoring:
+    """The :class:`~streamalign.scoring.Scoring` of the scoring options.
+
+    Raises:
+        UsageError: the options describe no valid scoring.
+    """
+    try:
+        return Scoring(
+            match=arguments.match,
+            mismatch=arguments.mismatch,
+            gap_open=arguments.gap_open,
+            gap_extend=arguments.gap_extend,
+            matrix=arguments.matrix,
+            ambiguous=arguments.ambiguous,
+            recurrence="skbio" if arguments.compat == "skbio" else "gotoh",
+        )
+    except StreamAlignError as error:
+        raise UsageError(str(error)) from None
+
+
+def alignment_mode(arguments: argparse.Namespace) -> str:
+    """``--mode``, else ``global`` with ``--compat skbio`` (scikit-bio's), else ``semiglobal``."""
+    if arguments.mode:
+        return str(arguments.mode)
+    return "global" if arguments.compat == "skbio" else "semiglobal"
+
+
+def aligner_from_arguments(arguments: argparse.Namespace, stderr: IO[str] | None = None) -> Aligner:
+    """The :class:`~streamalign.aligner.Aligner` of the scoring options for the references of
+    ``--reference`` (read after the scoring is checked), under the names every output format
+    uses (:func:`references_for_output`; the note goes to ``stderr`` unless ``--quiet``).
+
+    Raises:
+        UsageError: the options describe no valid scoring or aligner.
+        StreamAlignError: the reference file cannot be read (or holds no sequence).
+    """
+    scoring = scoring_from_arguments(arguments)
+    quiet = getattr(arguments, "quiet", False)
+    references = references_for_output(
+        read_references(arguments.reference), None if quiet else stderr
+    )
+    try:
+        return Aligner(references, alignment_mode(arguments), scoring=scoring)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
+def references_for_output(
+    references: list[tuple[str, str]], stderr: IO[str] | None = None
+) -> list[tuple[str, str]]:
+    """The references under names unique and valid in SAM, used by every output format (so
+    SAM and TSV/JSONL results join by name); one note on ``stderr`` when names repeat.
+
+    Example:
+        >>> import io
+        >>> note = io.StringIO()
+        >>> references_for_output([("a b", "AC"), ("a b", "GT")], note)
+        [('a_b', 'AC'), ('a_b_2', 'GT')]
+        >>> print(note.getvalue(), end="")  # doctest: +ELLIPSIS
+        streamalign: note: 1 of 2 references repeat an earlier name ... ('a b' -> 'a_b_2')
+    """
+    names = unique_reference_names([name for name, _ in references])
+    repeated = [
+        (original, name)
+        for (original, _), name in zip(references, names, strict=True)
+        if sam_reference_name(original) != name
+    ]
+    if repeated and stderr is not None:
+        original, name = repeated[0]
+        print(
+            f"streamalign: note: {len(repeated):,} of {len(references):,} references repeat an "
+            "earlier name and are called NAME_2, NAME_3, ... in file order in every output "
+            f"format (first: {original!r} -> {name!r})",
+            file=stderr,
+        )
+    return [(name, sequence) for name, (_, sequence) in zip(names, references, strict=True)]
