@@ -26,9 +26,10 @@ from typing import IO, Any, BinaryIO, cast
 from .aligner import Aligner
 from .engine import resolve_workers
 from .errors import StreamAlignError
+from .io.fastx import records_as_fastx
 from .io.readers import read_batches, read_references
 from .io.writers import FORMATS
-from .pipeline import INVALID_POLICIES, RunOptions, RunStatistics, _records_as_text, run
+from .pipeline import INVALID_POLICIES, RunOptions, RunStatistics, run
 
 #: Backends ``bench`` can measure (``dask`` needs a cluster; ``serial`` has one worker).
 BENCH_BACKENDS = ("threads", "processes")
@@ -158,9 +159,9 @@ def load_reads(
     binary = cast(BinaryIO, getattr(stdin, "buffer", stdin)) if stdin is not None else None
     for batch in read_batches(reads, max_records=10_000, max_bases=10_000_000, stdin=binary):
         records = np.arange(len(batch), dtype=np.int64)
-        pieces.append(_records_as_text(batch, records))
+        pieces.append(records_as_fastx(batch, records))
         if not head:
-            head = _records_as_text(batch, records[:WARMUP_RECORDS])
+            head = records_as_fastx(batch, records[:WARMUP_RECORDS])
         count += len(batch)
     return b"".join(pieces) * copies, count * copies, head
 
