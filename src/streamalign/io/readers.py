@@ -78,6 +78,7 @@ _BATCH_CAPACITY = 2  # batches read ahead when reading in a background thread
 _POLL_SECONDS = 0.25  # how often blocked threads look whether the consumer went away
 _GZIP_MAGIC = b"\x1f\x8b"  # read by _GzipReader; xopen finds the other compressions
 _NEWLINE, _GREATER = ord("\n"), ord(">")
+_FORMATS = {b"@": "fastq", b">": "fasta", b"#": "fasta"}  # by first character, as dnaio tells
 _GROUP_SIZE = 256  # records converted to bytes at a time (keeps memory use cache-warm)
 _DECOMPRESSION_ERRORS: tuple[type[BaseException], ...] = (zlib.error, lzma.LZMAError)
 _inflate: ModuleType = zlib  # gzip members are inflated with ISA-L (about twice as fast) if present
@@ -635,12 +636,9 @@ class _OpenInput:
         first, line = self.text.first_character()
         if first == b"":
             return  # empty: no records
-        if first == b"@":
-            self.format = "fastq"
-        elif first in (b">", b"#"):
-            self.format = "fasta"
-            self.text.count_headers = True
-        else:
+        self.format = _FORMATS.get(first)
+        self.text.count_headers = self.format == "fasta"
+        if self.format is None:
             shown = _shorten(self.text.first_line().decode("ascii", "backslashreplace"))
             raise InputFormatError(
                 f"{name}: line {line} (record 1): not FASTA or FASTQ: expected a header starting "
