@@ -16,7 +16,7 @@ What is hand-written here, and why dnaio and xopen do not do it (each shown by a
 - :class:`_GzipReader`: ISA-L's and zlib-ng's gzip file readers (what xopen uses) drop the
   output of the read that meets a truncation or trailing garbage, so the records before it
   are lost; the standard library's reader keeps them but made reading a gzipped FASTQ file
-  about 1.5 times slower (0.21 s against 0.32 s for sam1F.fastq.gz repeated 60 times, 51 MB);
+  about 1.5 times slower (0.20 s against 0.31 s of CPU for sam1F.fastq.gz 60 times, 51 MB);
 - :class:`_TextSource`: dnaio's FASTQ parser asks for 128 KiB at a time, which on a pipe waits
   until that much has arrived; it reports a non-ASCII byte without a line and drops the records
   of the whole buffer before it, and its FASTA reader fails with a ``UnicodeDecodeError``. So
