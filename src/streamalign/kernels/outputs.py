@@ -90,19 +90,41 @@ class KernelOutputs:
             operation_lengths=np.zeros(count, dtype=np.int64),
         )
 
-    def kernel_arguments(self) -> tuple[np.ndarray, ...]:
-        """The trailing arguments of both kernels' ``align_groups``, in their order."""
-        return (
-            self.scores,
-            self.query_starts,
-            self.query_ends,
-            self.reference_starts,
-            self.reference_ends,
-            self.counts,
-            self.operations,
-            self.capacity_offsets,
-            self.operation_lengths,
-        )
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def check(self, lengths: np.ndarray, reference_length: int, traceback: bool) -> None:
+        """Raise ValueError unless these outputs have room for the results of queries of
+        ``lengths`` (with ``traceback``: their operations against ``reference_length`` bases).
+
+        Example:
+            >>> scores_only = KernelOutputs.allocate(np.array([4]), 2, traceback=False)
+            >>> scores_only.check(np.array([4]), 2, traceback=True)
+            Traceback (most recent call last):
+            ...
+            ValueError: the outputs have no room for the operations of a traceback
+        """
+        count = len(lengths)
+        if len(self.scores) != count or self.counts.shape != (count, 4):
+            raise ValueError(f"the outputs hold {len(self.scores)} queries, not {count}")
+        if len(self.capacity_offsets) != count + 1 or self.operations.size < int(
+            self.capacity_offsets[-1]
+        ):
+            raise ValueError("capacity_offsets do not match the operations")
+        if traceback and np.any(np.diff(self.capacity_offsets) < lengths + reference_length):
+            raise ValueError("the outputs have no room for the operations of a traceback")
+
+    def record_operations(self, record: int) -> np.ndarray:
+        """The operation codes of one query (a view, no copy).
+
+        Example:
+            >>> outputs = KernelOutputs.allocate(np.array([2]), 2, traceback=True)
+            >>> outputs.operations[2:] = [0, 2]; outputs.operation_lengths[0] = 2
+            >>> outputs.record_operations(0).tolist()
+            [0, 2]
+        """
+        end = int(self.capacity_offsets[record + 1])
+        return self.operations[end - int(self.operation_lengths[record]) : end]
 
     def packed_operations(self) -> tuple[np.ndarray, np.ndarray]:
         """Every query's operations back to back, and their ``len + 1`` offsets."""
