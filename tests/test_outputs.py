@@ -93,16 +93,18 @@ def test_packed_operations_of_empty_and_score_only_outputs():
 def test_check_rejects_outputs_without_room():
     lengths = np.array([4, 6])
     roomy = KernelOutputs.allocate(lengths, 10, traceback=True)
-    roomy.check(lengths, 10, traceback=True)
-    roomy.check(lengths, 3, traceback=True)  # a window of the reference needs less
+    assert roomy.reference_capacity == 10
+    roomy.check(2, 10, traceback=True)
+    roomy.check(2, 3, traceback=True)  # a window of the reference needs less
     with pytest.raises(ValueError, match="no room"):
-        roomy.check(lengths, 11, traceback=True)
+        roomy.check(2, 11, traceback=True)
     with pytest.raises(ValueError, match="hold 2 queries, not 3"):
-        roomy.check(np.array([4, 6, 1]), 10, traceback=False)
+        roomy.check(3, 10, traceback=False)
     scores_only = KernelOutputs.allocate(lengths, 10, traceback=False)
-    scores_only.check(lengths, 10, traceback=False)
+    assert scores_only.reference_capacity == -1
+    scores_only.check(2, 10, traceback=False)
     with pytest.raises(ValueError, match="no room"):
-        scores_only.check(lengths, 10, traceback=True)
+        scores_only.check(2, 0, traceback=True)
 
 
 def test_run_refuses_outputs_too_small_for_a_traceback():

@@ -83,7 +83,7 @@ def run(inputs: KernelInput, outputs: KernelOutputs) -> None:
         ([4], [[6, 1, 0, 0]])
     """
     inputs.check()
-    outputs.check(inputs.lengths, len(inputs.reference_codes), inputs.traceback)
+    outputs.check(len(inputs.query_offsets) - 1, len(inputs.reference_codes), inputs.traceback)
     plan = inputs.plan
     scoring = inputs.scoring
     if inputs.traceback:

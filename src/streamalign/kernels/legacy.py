@@ -260,7 +260,7 @@ def run(
         trim_free_end_gaps: leave free end gaps out of the operations and spans.
     """
     inputs.check()
-    outputs.check(inputs.lengths, len(inputs.reference_codes), inputs.traceback)
+    outputs.check(len(inputs.query_offsets) - 1, len(inputs.reference_codes), inputs.traceback)
     ends = inputs.ends
     if ends not in (EndFlags.NONE, EndFlags.LOCAL, ALL_ENDS_FREE):
         raise ValueError(f"the legacy kernel frees all four ends or none, not {ends!r}")

@@ -53,7 +53,11 @@ def traceback_scratch(size: int) -> np.ndarray:
 
 @dataclass
 class KernelOutputs:
-    """Per-query outputs of a kernel call (``counts``: matches, mismatches, I and D columns)."""
+    """Per-query outputs of a kernel call (``counts``: matches, mismatches, I and D columns).
+
+    ``reference_capacity``: each query's capacity is its length plus this many reference
+    bases (-1: allocated without room for operations, for score-only calls).
+    """
 
     scores: np.ndarray
     query_starts: np.ndarray
@@ -64,6 +68,7 @@ class KernelOutputs:
     operations: np.ndarray
     capacity_offsets: np.ndarray
     operation_lengths: np.ndarray
+    reference_capacity: int = -1
 
     @classmethod
     def allocate(
@@ -88,30 +93,30 @@ class KernelOutputs:
             operations=np.empty(int(capacity_offsets[-1]), dtype=np.uint8),
             capacity_offsets=capacity_offsets,
             operation_lengths=np.zeros(count, dtype=np.int64),
+            reference_capacity=reference_length if traceback else -1,
         )
 
     def __len__(self) -> int:
         return len(self.scores)
 
-    def check(self, lengths: np.ndarray, reference_length: int, traceback: bool) -> None:
-        """Raise ValueError unless these outputs have room for the results of queries of
-        ``lengths`` (with ``traceback``: their operations against ``reference_length`` bases).
+    def check(self, count: int, reference_length: int, traceback: bool) -> None:
+        """Raise ValueError unless these outputs have room for the results of ``count``
+        queries (with ``traceback``: their operations against ``reference_length`` bases).
+
+        Constant time: a kernel call on a window of the reference checks it once per group.
 
         Example:
             >>> scores_only = KernelOutputs.allocate(np.array([4]), 2, traceback=False)
-            >>> scores_only.check(np.array([4]), 2, traceback=True)
+            >>> scores_only.check(1, 2, traceback=True)
             Traceback (most recent call last):
             ...
             ValueError: the outputs have no room for the operations of a traceback
         """
-        count = len(lengths)
         if len(self.scores) != count or self.counts.shape != (count, 4):
             raise ValueError(f"the outputs hold {len(self.scores)} queries, not {count}")
-        if len(self.capacity_offsets) != count + 1 or self.operations.size < int(
-            self.capacity_offsets[-1]
-        ):
-            raise ValueError("capacity_offsets do not match the operations")
-        if traceback and np.any(np.diff(self.capacity_offsets) < lengths + reference_length):
+        if len(self.capacity_offsets) != count + 1:
+            raise ValueError("capacity_offsets must hold one offset per query, and the end")
+        if traceback and reference_length > self.reference_capacity:
             raise ValueError("the outputs have no room for the operations of a traceback")
 
     def record_operations(self, record: int) -> np.ndarray:
