@@ -20,6 +20,7 @@ from streamalign import (
 )
 from streamalign.aligner import MODES
 from streamalign.alphabet import decode, encode_string, reverse_complement_codes
+from streamalign.kernels import planning
 from test_alignment_reference import (
     check_invariants,
     kernel_result,
@@ -273,9 +274,10 @@ def test_small_budget_with_many_queries_shrinks_the_lanes():
     tight_aligner = Aligner(reference, "semiglobal", memory_budget=2000)
     tight = tight_aligner.align_many(queries)
     lengths = np.array([len(query) for query in queries])
-    order = np.argsort(lengths, kind="stable")
-    _, lanes, scratch = tight_aligner._groups(lengths, order, len(reference), True, None, 2)
-    assert lanes.max() < 64 and scratch <= 2000
+    plan = planning.plan_groups(
+        lengths, len(reference), lanes=256, memory_budget=2000, traceback=True, score_bytes=2
+    )
+    assert plan.lanes.max() < 64 and plan.scratch_bytes <= 2000
     assert [kernel_result(tight, k) for k in range(len(queries))] == [
         kernel_result(roomy, k) for k in range(len(queries))
     ]

@@ -432,7 +432,9 @@ def test_aligner_modes_scikit_bio_cannot_express() -> None:
         reference_start_free=True,
         reference_end_free=True,
     )
-    assert legacy.settings_for(overlap) == legacy.LegacySettings(False, False, True)
+    assert legacy.settings_for(overlap.mode, overlap.flags) == legacy.LegacySettings(
+        False, False, True
+    )
 
 
 def test_aligner_skbio_recurrence_other_paths() -> None:

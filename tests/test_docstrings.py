@@ -17,8 +17,6 @@ MODULES = ["streamalign", *sorted(info.name for info in SUBMODULES)]
 EXEMPT = {
     "streamalign.io": "an empty package marker: no code to show",
     "streamalign.kernels": "an empty package marker: no code to show",
-    "streamalign.kernels.gotoh": "compiled kernels on packed group arrays, reached through "
-    "Aligner (whose examples run them); an example of its own is left to the kernel work",
 }
 
 

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streamalign import Aligner, Scoring, _config, windowing
+from streamalign.kernels import planning
 from test_alignment_reference import (
     assert_matches_reference,
     kernel_result,
@@ -68,14 +69,14 @@ def without_windows(monkeypatch: pytest.MonkeyPatch) -> None:
 def count_window_plans(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Record the windowed fraction of the full matrix each time windows are planned."""
     fractions: list[float] = []
-    original = windowing.group_cells
+    original = planning.group_cells
 
-    def recording(groups, lengths):  # type: ignore[no-untyped-def]
-        cells = original(groups, lengths)
+    def recording(groups):  # type: ignore[no-untyped-def]
+        cells = original(groups)
         fractions.append(cells)
         return cells
 
-    monkeypatch.setattr(windowing, "group_cells", recording)
+    monkeypatch.setattr(planning, "group_cells", recording)
     return fractions
 
 

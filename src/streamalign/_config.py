@@ -24,8 +24,7 @@ SCRATCH_KEEP_BYTES = 256 << 20
 #: reads against the 1,465-bp 16S gene ran end to end 14% faster at 640 M cells than at 160 M,
 #: and no faster at 1,280 M.
 TARGET_CELLS_PER_BATCH = 640_000_000
-#: Records per batch are kept within these bounds.
-MIN_RECORDS_PER_BATCH = 64
+#: Most records in one engine batch.
 MAX_RECORDS_PER_BATCH = 16384
 #: A resumable run makes its checkpoint durable at most this often (and when it stops).
 CHECKPOINT_SECONDS = 1.0

@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -26,9 +27,10 @@ from .alphabet import (
     reverse_complement_codes,
     reversed_positions,
 )
-from .errors import AlignmentTooLargeError, ScoringError
-from .kernels import gotoh
-from .kernels.outputs import KernelOutputs, traceback_scratch
+from .errors import ScoringError
+from .kernels import gotoh, planning
+from .kernels.inputs import EndFlags, KernelInput, KernelScoring
+from .kernels.outputs import KernelOutputs
 from .records import SequenceBatch
 from .results import Alignment, AlignmentBatch
 from .scoring import Scoring
@@ -153,7 +155,7 @@ class Aligner:
         if scoring.recurrence == "skbio":  # fail now, not at the first batch
             from .kernels import legacy
 
-            legacy.settings_for(self)
+            legacy.settings_for(self.mode, self.flags)
         self.lanes = lanes
         self.memory_budget = memory_budget
         # Per reference: batches left to align without trying windows (they recently saved
@@ -165,15 +167,15 @@ class Aligner:
         self._reference_codes = [encode_string(sequence, name) for name, sequence in pairs]
 
     @property
-    def flags(self) -> int:
-        """End-gap switches as the kernels' bit flags."""
+    def flags(self) -> EndFlags:
+        """End-gap switches as the kernels' flags."""
         if self.mode == "local":
-            return gotoh.FLAG_LOCAL
-        return (
-            gotoh.FLAG_QUERY_START_FREE * self.query_start_free
-            | gotoh.FLAG_QUERY_END_FREE * self.query_end_free
-            | gotoh.FLAG_REFERENCE_START_FREE * self.reference_start_free
-            | gotoh.FLAG_REFERENCE_END_FREE * self.reference_end_free
+            return EndFlags.LOCAL
+        return EndFlags.from_ends(
+            self.query_start_free,
+            self.query_end_free,
+            self.reference_start_free,
+            self.reference_end_free,
         )
 
     def align(self, query: str | bytes, name: str | None = None) -> Alignment:
@@ -312,73 +314,91 @@ class Aligner:
         traceback: bool,
         reverse: bool,
     ) -> AlignmentBatch:
-        if self.scoring.recurrence == "skbio":
-            from .kernels import legacy
-
-            return legacy.align_batch(self, batch, codes, reference_number, traceback, reverse)
         reference = self._reference_codes[reference_number]
-        lengths = np.diff(batch.offsets)
-        count = len(lengths)
-        order = np.argsort(lengths, kind="stable").astype(np.int64)
-        longest = int(lengths.max()) if count else 0
-        dtype, minus_infinity = _score_dtype(self.scoring, longest, len(reference))
-        score_bytes = np.dtype(dtype).itemsize
-        # Planned even when the windows are used: the same memory-budget errors either way.
-        group_starts, group_lanes, scratch_bytes = self._groups(
-            lengths, order, len(reference), traceback, batch, score_bytes
+        if self.scoring.recurrence == "skbio":
+            outputs = self._align_legacy(batch, codes, reference, traceback)
+        else:
+            outputs = self._align_gotoh(batch, codes, reference, reference_number, traceback)
+        return AlignmentBatch.from_kernel_outputs(
+            outputs,
+            queries=batch,
+            references=self.references,
+            reference_names=self.reference_names,
+            scoring=self.scoring,
+            reference_number=reference_number,
+            reverse=reverse,
+            has_alignment=traceback,
         )
-        kernel = _Kernel(
-            codes,
-            batch.offsets.astype(np.int64),
-            np.array(
-                [self.scoring.integer_gap_open, self.scoring.integer_gap_extend, minus_infinity],
-                dtype=dtype,
+
+    def _align_gotoh(
+        self,
+        batch: SequenceBatch,
+        codes: np.ndarray,
+        reference: np.ndarray,
+        reference_number: int,
+        traceback: bool,
+    ) -> KernelOutputs:
+        """Gotoh's recurrence: one kernel call, or a score pass and windowed tracebacks."""
+        lengths = np.diff(batch.offsets)
+        longest = int(lengths.max()) if len(lengths) else 0
+        dtype, minus_infinity = _score_dtype(self.scoring, longest, len(reference))
+        # Planned even when the windows are used: the same memory-budget errors either way.
+        plan = planning.plan_groups(
+            lengths,
+            len(reference),
+            lanes=self.lanes,
+            memory_budget=self.memory_budget,
+            traceback=traceback,
+            score_bytes=np.dtype(dtype).itemsize,
+            names=batch.names,
+        )
+        inputs = KernelInput(
+            query_codes=codes,
+            query_offsets=batch.offsets.astype(np.int64),
+            reference_codes=reference,
+            plan=plan,
+            scoring=KernelScoring.create(
+                self.scoring.integer_matrix,
+                self.scoring.match_table,
+                self.scoring.integer_gap_open,
+                self.scoring.integer_gap_extend,
+                minus_infinity,
+                dtype,
             ),
-            self.scoring.integer_matrix.astype(dtype),
-            self.scoring.match_table,
-            self.flags,
+            ends=self.flags,
+            traceback=traceback,
         )
         outputs = KernelOutputs.allocate(lengths, len(reference), traceback)
         if not (
             traceback
             and self._windows_may_help(longest, reference_number)
-            and self._align_in_windows(
-                kernel,
-                outputs,
-                lengths,
-                order,
-                reference_number,
-                batch,
-                score_bytes,
-                group_lanes,
-            )
+            and self._align_in_windows(inputs, outputs, reference_number)
         ):
-            kernel.run(
-                order,
-                group_starts,
-                group_lanes,
-                reference,
-                traceback,
-                traceback_scratch(scratch_bytes),
-                outputs,
-            )
-        operations, operation_offsets = outputs.packed_operations()
-        return AlignmentBatch(
-            queries=batch,
-            references=self.references,
-            reference_names=self.reference_names,
-            scoring=self.scoring,
-            integer_scores=outputs.scores,
-            query_starts=outputs.query_starts,
-            query_ends=outputs.query_ends,
-            reference_starts=outputs.reference_starts,
-            reference_ends=outputs.reference_ends,
-            counts=outputs.counts,
-            operations=operations,
-            operation_offsets=operation_offsets,
-            reference_index=np.full(count, reference_number, dtype=np.int64),
-            reverse=np.full(count, reverse, dtype=bool),
-            has_alignment=traceback,
+            gotoh.run(inputs, outputs)
+        return outputs
+
+    def _align_legacy(
+        self, batch: SequenceBatch, codes: np.ndarray, reference: np.ndarray, traceback: bool
+    ) -> KernelOutputs:
+        """scikit-bio's recurrence; the query plays its ``seq1``. In ``overlap`` mode the free
+        end gaps are left out of the operations and spans, as the Gotoh path does."""
+        from .kernels import legacy
+
+        scoring = self.scoring
+        return legacy.align_arrays(
+            codes,
+            batch.offsets,
+            reference,
+            scoring.integer_matrix.astype(np.float64) / scoring.scale,
+            scoring.integer_gap_open / scoring.scale,
+            scoring.integer_gap_extend / scoring.scale,
+            legacy.settings_for(self.mode, self.flags),
+            match_table=scoring.match_table,
+            traceback=traceback,
+            trim_free_end_gaps=True,
+            lanes=self.lanes,
+            memory_budget=self.memory_budget,
+            names=batch.names,
         )
 
     def _windows_may_help(self, longest: int, reference_number: int) -> bool:
@@ -401,26 +421,25 @@ class Aligner:
         return True
 
     def _align_in_windows(
-        self,
-        kernel: _Kernel,
-        outputs: KernelOutputs,
-        lengths: np.ndarray,
-        order: np.ndarray,
-        reference_number: int,
-        batch: SequenceBatch,
-        score_bytes: int,
-        full_lanes: np.ndarray,
+        self, inputs: KernelInput, outputs: KernelOutputs, reference_number: int
     ) -> bool:
         """Score-only pass, then traceback in windows. False when the windows would save too
         little, or (never seen) disagree with the score pass: the caller then fills
         ``outputs`` from the full matrix."""
         local = self.mode == "local"
-        reference = self._reference_codes[reference_number]
-        score_starts, score_lanes, _ = self._groups(
-            lengths, order, len(reference), False, batch, score_bytes
+        reference = inputs.reference_codes
+        lengths = inputs.lengths
+        score_plan = planning.plan_groups(
+            lengths,
+            len(reference),
+            lanes=self.lanes,
+            memory_budget=self.memory_budget,
+            traceback=False,
+            score_bytes=inputs.scoring.substitution.itemsize,
+            order=inputs.plan.order,
         )
         scored = KernelOutputs.allocate(lengths, len(reference), False)
-        kernel.run(order, score_starts, score_lanes, reference, False, reference[:0], scored)
+        gotoh.run(dataclasses.replace(inputs, plan=score_plan, traceback=False), scored)
         starts = windowing.window_starts(
             scored.scores,
             scored.reference_ends,
@@ -429,140 +448,32 @@ class Aligner:
             local,
         )
         # Lanes per group: the fewest of the full plan, so every group fits its budget too.
-        groups = windowing.plan_groups(
-            starts, scored.reference_ends, lengths, int(full_lanes.min()), len(reference)
+        groups = planning.plan_windows(
+            starts,
+            scored.reference_ends,
+            lengths,
+            int(inputs.plan.lanes.min()),
+            len(reference),
         )
-        windowed = windowing.group_cells(groups, lengths)
+        windowed = planning.group_cells(groups)
         full = int(lengths.max()) * len(reference) * len(lengths)
         if windowed > _config.WINDOW_KEEP_FRACTION * full:
             self._window_skips[reference_number] = _config.WINDOW_SKIPS
         if windowed > _config.WINDOW_USE_FRACTION * full:
             return False
-        one_group = np.array([0, 0], dtype=np.int64)
-        for members, left, right in groups:
-            one_group[1] = len(members)
-            kernel.run(
-                members,
-                one_group,
-                one_group[1:],
-                reference[left:right],
-                True,
-                traceback_scratch(int(lengths[members].max()) * (right - left) * len(members)),
-                outputs,
+        for group in groups:
+            window = dataclasses.replace(
+                inputs, reference_codes=reference[group.left : group.right], plan=group.plan
             )
-            outputs.reference_starts[members] += left
-            outputs.reference_ends[members] += left
+            gotoh.run(window, outputs)
+            members = group.plan.order
+            outputs.reference_starts[members] += group.left
+            outputs.reference_ends[members] += group.left
         # The windows must find the score pass's ends (always so; were it not, the caller
         # would align on the full matrix, the ground truth).
         return bool(
             np.array_equal(outputs.scores, scored.scores)
             and np.array_equal(outputs.reference_ends, scored.reference_ends)
-        )
-
-    def _groups(
-        self,
-        lengths: np.ndarray,
-        order: np.ndarray,
-        reference_length: int,
-        traceback: bool,
-        batch: SequenceBatch,
-        score_bytes: int,
-    ) -> tuple[np.ndarray, np.ndarray, int]:
-        """Split the length-sorted queries into lane groups that fit the memory budget."""
-        starts = [0]
-        lanes_of_group = []
-        scratch = 0
-        position = 0
-        count = len(order)
-        while position < count:
-            end = min(position + self.lanes, count)
-            # Keep the kernel's per-column working set (H of two columns, D and the profile
-            # column: 4 scores per query row and lane) cache-sized: many lanes for short
-            # queries, fewer for long ones, a multiple of the SIMD width.
-            rows = int(lengths[order[end - 1]]) + 1
-            cache_lanes = _config.COLUMN_CACHE_BYTES // (4 * score_bytes * rows)
-            cache_lanes = max(_config.MIN_LANES, cache_lanes - cache_lanes % _config.MIN_LANES)
-            end = min(end, position + cache_lanes)
-            lanes = end - position
-            if traceback:
-                cells = int(lengths[order[end - 1]]) * max(reference_length, 1)
-                if cells > self.memory_budget:
-                    culprit = int(order[end - 1])
-                    # Align what fits first: shrink the group to the queries below the budget.
-                    fitting = int(
-                        np.searchsorted(
-                            lengths[order[position:end]],
-                            self.memory_budget // max(reference_length, 1),
-                            side="right",
-                        )
-                    )
-                    if fitting == 0:
-                        raise AlignmentTooLargeError(
-                            f"{batch.names[culprit]}: a {int(lengths[culprit])} x "
-                            f"{reference_length} alignment needs "
-                            f"{cells / 2**20:.0f} MiB of traceback, more than the budget of "
-                            f"{self.memory_budget / 2**20:.0f} MiB"
-                        )
-                    end = position + fitting
-                    lanes = fitting
-                    cells = int(lengths[order[end - 1]]) * max(reference_length, 1)
-                lanes = max(1, min(lanes, self.memory_budget // max(cells, 1)))
-                end = position + lanes
-                scratch = max(scratch, cells * lanes)
-            lanes_of_group.append(lanes)
-            starts.append(end)
-            position = end
-        return (
-            np.array(starts, dtype=np.int64),
-            np.array(lanes_of_group, dtype=np.int64),
-            scratch,
-        )
-
-
-class _Kernel:
-    """The arguments of ``gotoh.align_groups`` that stay fixed for one batch and reference."""
-
-    def __init__(
-        self,
-        codes: np.ndarray,
-        offsets: np.ndarray,
-        parameters: np.ndarray,
-        substitution: np.ndarray,
-        match_table: np.ndarray,
-        flags: int,
-    ) -> None:
-        self.codes = codes
-        self.offsets = offsets
-        self.parameters = parameters
-        self.substitution = substitution
-        self.match_table = match_table
-        self.flags = flags
-
-    def run(
-        self,
-        order: np.ndarray,
-        group_starts: np.ndarray,
-        group_lanes: np.ndarray,
-        reference: np.ndarray,
-        traceback: bool,
-        scratch: np.ndarray,
-        outputs: KernelOutputs,
-    ) -> None:
-        """Align the queries ``order`` lists, in groups, to ``reference``; fill ``outputs``."""
-        gotoh.align_groups(
-            self.codes,
-            self.offsets,
-            order,
-            group_starts,
-            group_lanes,
-            reference,
-            self.substitution,
-            self.match_table,
-            self.parameters,
-            self.flags,
-            traceback,
-            scratch,
-            *outputs.kernel_arguments(),
         )
 
 

@@ -26,6 +26,7 @@ from typing import IO, Any, BinaryIO, cast
 from .aligner import Aligner
 from .engine import resolve_workers
 from .errors import StreamAlignError
+from .io.fastx import records_as_fastx
 from .io.formats import FORMATS
 from .io.readers import read_batches
 from .options import (
@@ -35,7 +36,7 @@ from .options import (
     alignment_mode,
     positive_int,
 )
-from .pipeline import INVALID_POLICIES, RunOptions, RunStatistics, _records_as_text, run
+from .pipeline import INVALID_POLICIES, RunOptions, RunStatistics, run
 
 #: Backends ``bench`` can measure (``dask`` needs a cluster; ``serial`` has one worker).
 BENCH_BACKENDS = ("threads", "processes")
@@ -163,9 +164,9 @@ def load_reads(
     binary = cast(BinaryIO, getattr(stdin, "buffer", stdin)) if stdin is not None else None
     for batch in read_batches(reads, max_records=10_000, max_bases=10_000_000, stdin=binary):
         records = np.arange(len(batch), dtype=np.int64)
-        pieces.append(_records_as_text(batch, records))
+        pieces.append(records_as_fastx(batch, records))
         if not head:
-            head = _records_as_text(batch, records[:WARMUP_RECORDS])
+            head = records_as_fastx(batch, records[:WARMUP_RECORDS])
         count += len(batch)
     return b"".join(pieces) * copies, count * copies, head
 

@@ -40,6 +40,7 @@ from .alphabet import invalid_positions
 from .checkpoint import Checkpoint, CheckpointKeeper
 from .engine import execute, resolve_workers
 from .errors import InvalidSequenceError, StreamAlignError
+from .io.fastx import records_as_fastx
 from .io.formats import make_writer
 from .io.readers import read_batches
 from .records import SequenceBatch
@@ -161,7 +162,7 @@ class AlignBatchTask:
         failed: list[int] = []
         self._align_isolating(kept, np.arange(len(kept)), pieces, counts, failed, reasons)
         if failed:  # records that could not be aligned go where rejected records go
-            rejects += _records_as_text(kept, np.array(failed, dtype=np.int64))
+            rejects += records_as_fastx(kept, np.array(failed, dtype=np.int64))
         return BatchOutcome(
             b"".join(pieces), counts[0], counts[1], len(batch) - counts[0], rejects, reasons
         )
@@ -253,7 +254,7 @@ class AlignBatchTask:
         keep = np.setdiff1d(np.arange(len(batch)), bad_records)
         rejects = b""
         if self.options.on_invalid == "reject":
-            rejects = _records_as_text(batch, bad_records)
+            rejects = records_as_fastx(batch, bad_records)
         return batch.take(keep), rejects, reasons
 
 
@@ -263,22 +264,6 @@ def _secondary_mask(scores: np.ndarray, reference_count: int) -> np.ndarray:
     secondary = np.ones(grouped.shape, dtype=bool)
     secondary[np.arange(grouped.shape[0]), np.argmax(grouped, axis=1)] = False
     return secondary.reshape(-1)
-
-
-def _records_as_text(batch: SequenceBatch, records: np.ndarray) -> bytes:
-    """The given records as FASTQ (when they have qualities) or FASTA."""
-    pieces = []
-    for record in records.tolist():
-        name = batch.names[record]
-        if batch.comments is not None and batch.comments[record]:
-            name = f"{name} {batch.comments[record]}"
-        sequence = batch.sequence(record)
-        quality = batch.quality(record)
-        if quality is None:
-            pieces.append(f">{name}\n{sequence}\n")
-        else:
-            pieces.append(f"@{name}\n{sequence}\n+\n{quality}\n")
-    return "".join(pieces).encode("ascii", "replace")
 
 
 def batch_limits(aligner: Aligner, strand: str, requested_records: int | None) -> tuple[int, int]:
@@ -432,7 +417,7 @@ class CrashIsolator:
                 f"aligning it died ({error})"
             )
             outcomes.append(
-                BatchOutcome(b"", 0, 0, 1, _records_as_text(batch, np.zeros(1, int)), [reason])
+                BatchOutcome(b"", 0, 0, 1, records_as_fastx(batch, np.zeros(1, int)), [reason])
             )
         else:
             middle = len(batch) // 2

@@ -23,13 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .kernels.operations import CLASSIC_LETTERS, EXTENDED_LETTERS
+from .kernels.outputs import KernelOutputs
 from .records import SequenceBatch
 from .scoring import Scoring
-
-#: Letters of the operation codes used by the kernels (0 ``=``, 1 ``X``, 2 ``I``, 3 ``D``).
-OPERATION_LETTERS = "=XID"
-_EXTENDED = np.frombuffer(b"=XID", dtype=np.uint8)
-_CLASSIC = np.frombuffer(b"MMID", dtype=np.uint8)
 
 
 @dataclass
@@ -67,6 +64,59 @@ class AlignmentBatch:
     reference_index: np.ndarray
     reverse: np.ndarray
     has_alignment: bool = True
+
+    @classmethod
+    def from_kernel_outputs(
+        cls,
+        outputs: KernelOutputs,
+        *,
+        queries: SequenceBatch,
+        references: list[str],
+        reference_names: list[str],
+        scoring: Scoring,
+        reference_number: int,
+        reverse: bool,
+        has_alignment: bool,
+    ) -> AlignmentBatch:
+        """The results of one kernel call: ``queries`` against reference ``reference_number``.
+
+        Integer scores are taken as they are (scaled units); float scores (the legacy kernel)
+        are in the caller's units and are scaled and rounded. The operations are packed back
+        to back.
+
+        Example:
+            >>> outputs = KernelOutputs.allocate(np.array([2]), 2, traceback=True)
+            >>> outputs.scores[:] = 2; outputs.query_ends[:] = 2; outputs.reference_ends[:] = 2
+            >>> outputs.operations[2:] = 0; outputs.operation_lengths[:] = 2
+            >>> batch = AlignmentBatch.from_kernel_outputs(
+            ...     outputs, queries=SequenceBatch.from_strings(["AC"]), references=["AC"],
+            ...     reference_names=["r"], scoring=Scoring(), reference_number=0,
+            ...     reverse=False, has_alignment=True)
+            >>> batch.cigars(), batch.scores.tolist()
+            (['2='], [2.0])
+        """
+        scores = outputs.scores
+        if scores.dtype.kind == "f":
+            scores = np.rint(scores * scoring.scale).astype(np.int64)
+        operations, operation_offsets = outputs.packed_operations()
+        count = len(scores)
+        return cls(
+            queries=queries,
+            references=references,
+            reference_names=reference_names,
+            scoring=scoring,
+            integer_scores=scores,
+            query_starts=outputs.query_starts,
+            query_ends=outputs.query_ends,
+            reference_starts=outputs.reference_starts,
+            reference_ends=outputs.reference_ends,
+            counts=outputs.counts,
+            operations=operations,
+            operation_offsets=operation_offsets,
+            reference_index=np.full(count, reference_number, dtype=np.int64),
+            reverse=np.full(count, reverse, dtype=bool),
+            has_alignment=has_alignment,
+        )
 
     def __len__(self) -> int:
         return len(self.integer_scores)
@@ -127,7 +177,7 @@ class AlignmentBatch:
         """CIGAR string of every record (``=``/``X`` operations, or ``M`` when not extended)."""
         from .kernels.cigar import cigar_text
 
-        letters = _EXTENDED if extended else _CLASSIC
+        letters = EXTENDED_LETTERS if extended else CLASSIC_LETTERS
         if len(self) == 0:
             return []
         # One line per record: str.split makes the strings faster than slicing one by one.
@@ -238,7 +288,7 @@ class Alignment:
     def operations(self) -> str:
         """One letter per column: ``=``, ``X``, ``I`` or ``D``."""
         codes = self._batch.record_operations(self._record)
-        return _EXTENDED[codes].tobytes().decode("ascii")
+        return EXTENDED_LETTERS[codes].tobytes().decode("ascii")
 
     @property
     def cigar(self) -> str:

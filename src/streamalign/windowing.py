@@ -16,12 +16,12 @@ window). Each choice the traceback makes compares a value on the path with value
 have dropped, so it chooses the same way; and the end cell, the first maximum, stays first.
 
 Queries are sorted by window start and grouped (those with windows wider than half the
-reference apart); a group's window is the union of its queries'. Amplicon reads land in one
-place, so their windows overlap: for the MiSeq reads of the benchmarks against the 16S gene the
-traceback shrinks to a quarter of the matrix (``group_cells`` of the plan over the full cells:
-0.25 for ``sam1F.fastq.gz`` against ``ecoli_16S.fa`` in groups of 160). Reads spread over a
-long reference gain less, and the caller falls back to the full matrix when the windows would
-not save enough.
+reference apart; :func:`streamalign.kernels.planning.plan_windows`); a group's window is the
+union of its queries'. Amplicon reads land in one place, so their windows overlap: for the
+MiSeq reads of the benchmarks against the 16S gene the traceback shrinks to a quarter of the
+matrix (``planning.group_cells`` of the plan over the full cells: 0.25 for ``sam1F.fastq.gz``
+against ``ecoli_16S.fa`` in groups of 160). Reads spread over a long reference gain less, and
+the caller falls back to the full matrix when the windows would not save enough.
 
 Example:
     >>> import numpy as np
@@ -65,38 +65,3 @@ def window_starts(
     if local:
         starts[scores <= 0] = 0
     return starts
-
-
-def plan_groups(
-    starts: np.ndarray,
-    ends: np.ndarray,
-    lengths: np.ndarray,
-    lanes: int,
-    reference_length: int,
-) -> list[tuple[np.ndarray, int, int]]:
-    """Groups of at most ``lanes`` queries with close windows: ``(queries, left, right)``.
-
-    ``queries`` are query numbers; the group aligns to ``reference[left:right]``, the union of
-    its queries' windows (at least one base: ``reference_length`` must be positive).
-    """
-    # Queries whose own window is wide (unrelated reads score low) are grouped apart: one of
-    # them would widen a whole group of narrow ones.
-    wide = (ends - starts) * 2 > reference_length
-    order = np.lexsort((lengths, starts, wide)).astype(np.int64)
-    first_wide = len(order) - int(wide.sum())
-    groups = []
-    for low, high in ((0, first_wide), (first_wide, len(order))):
-        for first in range(low, high, lanes):
-            members = order[first : min(first + lanes, high)]
-            left = min(int(starts[members].min()), reference_length - 1)
-            right = max(int(ends[members].max()), left + 1)
-            groups.append((members, left, right))
-    return groups
-
-
-def group_cells(groups: list[tuple[np.ndarray, int, int]], lengths: np.ndarray) -> int:
-    """Direction cells the windowed traceback of ``groups`` stores."""
-    return sum(
-        int(lengths[members].max()) * (right - left) * len(members)
-        for members, left, right in groups
-    )

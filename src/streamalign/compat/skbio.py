@@ -49,6 +49,8 @@ from .. import _config
 from ..alphabet import BASE_SETS, CODE_COUNT, ENCODE_TABLE, INVALID_CODE, LETTERS
 from ..errors import InvalidSequenceError, ScoringError
 from ..kernels import legacy
+from ..kernels.operations import DELETION, INSERTION
+from ..kernels.outputs import KernelOutputs
 from ..scoring import AMBIGUITY_POLICIES
 
 __all__ = [
@@ -822,7 +824,7 @@ def _raise_unknown(
 
 
 def _result(
-    results: legacy.LegacyResults,
+    results: KernelOutputs,
     number: int,
     query_raw: np.ndarray,
     query_input: _Input,
@@ -832,16 +834,12 @@ def _result(
     skbio: Any,
 ) -> Any:
     """One result in scikit-bio's form (or a :class:`PairwiseAlignment`)."""
-    operations = results.operations[
-        results.operation_offsets[number] : results.operation_offsets[number + 1]
-    ]
+    operations = results.record_operations(number)
     query_span = (int(results.query_starts[number]), int(results.query_ends[number]))
     reference_span = (int(results.reference_starts[number]), int(results.reference_ends[number]))
-    gapped_query = _gapped(
-        query_raw[query_span[0] : query_span[1]], operations, legacy.OPERATION_DELETION
-    )
+    gapped_query = _gapped(query_raw[query_span[0] : query_span[1]], operations, DELETION)
     gapped_reference = _gapped(
-        reference_raw[reference_span[0] : reference_span[1]], operations, legacy.OPERATION_INSERTION
+        reference_raw[reference_span[0] : reference_span[1]], operations, INSERTION
     )
     spans = [query_span, reference_span]
     inputs = [query_input, reference_input]

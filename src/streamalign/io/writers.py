@@ -43,6 +43,7 @@ from typing import BinaryIO, Protocol, runtime_checkable
 import numpy as np
 from numba import njit
 
+from ..kernels.operations import CLASSIC_LETTERS, EXTENDED_LETTERS
 from ..kernels.slices import copy_slices
 from ..results import AlignmentBatch
 
@@ -223,8 +224,6 @@ def concatenated_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) + np.repeat(starts - range_starts, lengths)
 
 
-_EXTENDED_LETTERS = np.frombuffer(b"=XID", dtype=np.uint8)
-_CLASSIC_LETTERS = np.frombuffer(b"MMID", dtype=np.uint8)
 _UPPER_CASE = np.frombuffer(bytes(range(256)).upper(), dtype=np.uint8)
 
 
@@ -459,7 +458,7 @@ class LineAssembler:
         """
         from ..kernels.cigar import cigar_text
 
-        letters = _EXTENDED_LETTERS if extended else _CLASSIC_LETTERS
+        letters = EXTENDED_LETTERS if extended else CLASSIC_LETTERS
         mask = self._mask(where)
         text, bounds = cigar_text(
             np.ascontiguousarray(operations, dtype=np.uint8),

@@ -23,7 +23,7 @@ Performance notes (numba 0.6x, AVX2; measured on the benchmark workloads):
 
 - Loop order: reference column outer, query row middle, lane inner. The per-column state
   (H and D of every query row, ``2 x (rows + 1) x lanes`` scores) stays in the L2 cache for
-  read-length queries whatever the reference length; ``aligner._groups`` sizes groups for it.
+  read-length queries whatever the reference length; ``planning.plan_groups`` sizes groups for it.
 - Scores are int16 where every DP value fits (``aligner._score_dtype``; read-length work),
   else float32 (exact below 2**24), int32, int64. numba computes ``int16 - int16`` in 64 bits;
   ``_narrow`` converts each result back so that LLVM keeps the cell update in 16-bit lanes
@@ -34,9 +34,11 @@ Performance notes (numba 0.6x, AVX2; measured on the benchmark workloads):
 - The lane loop is specialized for traceback/score-only and local/end-gap modes (a runtime
   mode test inside it became masked stores and halved the speed). See ``_fill_column``.
 
-Operations written: 0 ``=``, 1 ``X``, 2 ``I``, 3 ``D``.
+Operations written: the codes of :mod:`streamalign.kernels.operations`.
 
-These functions only compute; ``streamalign.aligner`` validates inputs and allocates outputs.
+These functions only compute; :func:`run` is their one entry: it takes a
+:class:`~streamalign.kernels.inputs.KernelInput` (which ``streamalign.aligner`` builds) and a
+:class:`~streamalign.kernels.outputs.KernelOutputs`.
 """
 
 from __future__ import annotations
@@ -46,16 +48,71 @@ from numba import njit, types
 from numba.extending import overload
 from numba.np.numpy_support import as_dtype
 
-OPERATION_MATCH = 0
-OPERATION_MISMATCH = 1
-OPERATION_INSERTION = 2
-OPERATION_DELETION = 3
+from .inputs import EndFlags, KernelInput
+from .operations import DELETION, INSERTION, MISMATCH
+from .outputs import KernelOutputs, traceback_scratch
 
-FLAG_QUERY_START_FREE = 1
-FLAG_QUERY_END_FREE = 2
-FLAG_REFERENCE_START_FREE = 4
-FLAG_REFERENCE_END_FREE = 8
-FLAG_LOCAL = 16
+# The flags as plain integers: the compiled kernel tests them as such.
+_QUERY_START_FREE = int(EndFlags.QUERY_START_FREE)
+_QUERY_END_FREE = int(EndFlags.QUERY_END_FREE)
+_REFERENCE_START_FREE = int(EndFlags.REFERENCE_START_FREE)
+_REFERENCE_END_FREE = int(EndFlags.REFERENCE_END_FREE)
+_LOCAL = int(EndFlags.LOCAL)
+
+
+def run(inputs: KernelInput, outputs: KernelOutputs) -> None:
+    """Align ``inputs``' queries, in its groups, to its reference; fill ``outputs`` in place.
+
+    The one caller of :func:`align_groups`: it checks the inputs and passes them in the
+    compiled kernel's order. Outputs are written only for the queries the plan lists (the
+    windowed traceback fills one batch's outputs group by group).
+
+    Example:
+        >>> from streamalign.alphabet import encode_string
+        >>> from streamalign.kernels.inputs import KernelScoring
+        >>> from streamalign.kernels.planning import plan_groups
+        >>> offsets = np.array([0, 7])
+        >>> inputs = KernelInput(
+        ...     encode_string("GATTACA"), offsets, encode_string("GATCACA"),
+        ...     plan_groups(np.diff(offsets), 7, lanes=16, memory_budget=2**20, traceback=True),
+        ...     KernelScoring.create(np.eye(16) * 3 - 2, np.eye(16), 5, 2, -1000, np.int16),
+        ...     EndFlags.NONE, traceback=True)
+        >>> outputs = KernelOutputs.allocate(np.diff(offsets), 7, traceback=True)
+        >>> run(inputs, outputs)
+        >>> outputs.scores.tolist(), outputs.counts.tolist()
+        ([4], [[6, 1, 0, 0]])
+    """
+    inputs.check()
+    outputs.check(len(inputs.query_offsets) - 1, len(inputs.reference_codes), inputs.traceback)
+    plan = inputs.plan
+    scoring = inputs.scoring
+    if inputs.traceback:
+        scratch = traceback_scratch(plan.scratch_bytes)
+    else:
+        scratch = inputs.reference_codes[:0]
+    align_groups(
+        inputs.query_codes,
+        inputs.query_offsets,
+        plan.order,
+        plan.starts,
+        plan.lanes,
+        inputs.reference_codes,
+        scoring.substitution,
+        scoring.match_table,
+        scoring.parameters,
+        int(inputs.ends),
+        inputs.traceback,
+        scratch,
+        outputs.scores,
+        outputs.query_starts,
+        outputs.query_ends,
+        outputs.reference_starts,
+        outputs.reference_ends,
+        outputs.counts,
+        outputs.operations,
+        outputs.capacity_offsets,
+        outputs.operation_lengths,
+    )
 
 
 def _narrow(value, like):
@@ -116,7 +173,7 @@ def align_groups(
         substitution: ``(16, 16)`` integer scores by (query code, reference code); code 15 pads.
         match_table: ``(16, 16)`` ``uint8``, 1 where a column counts as a match (``=``).
         parameters: array of the score dtype: ``[gap_open, gap_extend, minus_infinity]``.
-        flags: OR of the ``FLAG_*`` constants.
+        flags: an ``int`` of :class:`~streamalign.kernels.inputs.EndFlags`.
         traceback: whether to compute the alignment (else scores and end cells only).
         traceback_budget: ``uint8`` scratch of at least ``max(len_group * len(ref) * lanes)``.
         scores: ``int64`` output, one per query; the other outputs likewise.
@@ -137,11 +194,11 @@ def align_groups(
     gap_extend = parameters[1]
     minus_infinity = parameters[2]
     zero = _narrow(parameters[0] - parameters[0], parameters[0])
-    query_start_free = (flags & FLAG_QUERY_START_FREE) != 0
-    query_end_free = (flags & FLAG_QUERY_END_FREE) != 0
-    reference_start_free = (flags & FLAG_REFERENCE_START_FREE) != 0
-    reference_end_free = (flags & FLAG_REFERENCE_END_FREE) != 0
-    local = (flags & FLAG_LOCAL) != 0
+    query_start_free = (flags & _QUERY_START_FREE) != 0
+    query_end_free = (flags & _QUERY_END_FREE) != 0
+    reference_start_free = (flags & _REFERENCE_START_FREE) != 0
+    reference_end_free = (flags & _REFERENCE_END_FREE) != 0
+    local = (flags & _LOCAL) != 0
     # Profile rows exist only for the codes the reference uses (usually 4 of 16).
     profile_index = np.zeros(16, np.int64)
     used_codes = np.zeros(16, np.int64)
@@ -592,13 +649,13 @@ def _trace(
             if row == 0 or column == 0:
                 if row == 0 and not reference_start_free:
                     for _ in range(column):
-                        operations[end - 1 - written] = OPERATION_DELETION
+                        operations[end - 1 - written] = DELETION
                         written += 1
                     deletions += column
                     column = 0
                 if column == 0 and not query_start_free:
                     for _ in range(row):
-                        operations[end - 1 - written] = OPERATION_INSERTION
+                        operations[end - 1 - written] = INSERTION
                         written += 1
                     insertions += row
                     row = 0
@@ -610,7 +667,7 @@ def _trace(
                 query_code = np.uint64(query_codes[query_position + np.uint64(row - 1)])
                 reference_code = np.uint64(reference[np.uint64(column - 1)])
                 is_match = np.int64(match_flat[query_code * np.uint64(16) + reference_code])
-                operations[output - np.uint64(written)] = OPERATION_MISMATCH - is_match
+                operations[output - np.uint64(written)] = MISMATCH - is_match
                 matches += is_match
                 written += 1
                 row -= 1
@@ -623,13 +680,13 @@ def _trace(
         else:
             bits = directions[position]
         if state == 1:
-            operations[output - np.uint64(written)] = OPERATION_DELETION
+            operations[output - np.uint64(written)] = DELETION
             deletions += 1
             column -= 1
             position -= column_step
             state = 1 if bits & 4 else 0
         else:
-            operations[output - np.uint64(written)] = OPERATION_INSERTION
+            operations[output - np.uint64(written)] = INSERTION
             insertions += 1
             row -= 1
             position -= lanes_u

@@ -41,31 +41,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
 from .. import _config
-from ..errors import AlignmentTooLargeError, ScoringError
+from ..errors import ScoringError
+from .inputs import ALL_ENDS_FREE, EndFlags, KernelInput, KernelScoring
+from .operations import DELETION, INSERTION, MATCH, MISMATCH
 from .outputs import KernelOutputs, traceback_scratch
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..aligner import Aligner
-    from ..records import SequenceBatch
-    from ..results import AlignmentBatch
+from .planning import plan_groups
 
 #: Pointer values (also the traceback directions stored per cell).
 POINTER_END = 0
 POINTER_DIAGONAL = 1
 POINTER_INSERTION = 2
 POINTER_DELETION = 3
-
-OPERATION_MATCH = 0
-OPERATION_MISMATCH = 1
-OPERATION_INSERTION = 2
-OPERATION_DELETION = 3
 
 #: Largest power of two tried when looking for an exact integer scaling of the scores.
 _LARGEST_SCALE_EXPONENT = 30
@@ -86,9 +78,21 @@ class LegacySettings:
     penalize_terminal_gaps: bool = True
     query_is_first: bool = True
 
+    @property
+    def ends(self) -> EndFlags:
+        """The end flags of this call: ``LOCAL``, none free, or all four free.
 
-def settings_for(aligner: Aligner) -> LegacySettings:
-    """The scikit-bio call equivalent to an :class:`~streamalign.Aligner`'s mode.
+        Example:
+            >>> LegacySettings(local=False, penalize_terminal_gaps=False).ends == ALL_ENDS_FREE
+            True
+        """
+        if self.local:
+            return EndFlags.LOCAL
+        return EndFlags.NONE if self.penalize_terminal_gaps else ALL_ENDS_FREE
+
+
+def settings_for(mode: str, ends: EndFlags) -> LegacySettings:
+    """The scikit-bio call equivalent to an :class:`~streamalign.Aligner`'s mode and ends.
 
     ``global`` (every end gap penalized) is ``global_pairwise_align(query, reference,
     penalize_terminal_gaps=True)``; ``overlap`` (every end gap free) is the same with
@@ -100,106 +104,29 @@ def settings_for(aligner: Aligner) -> LegacySettings:
         ScoringError: for a mode scikit-bio's recurrence cannot express.
 
     Example:
-        >>> from streamalign import Aligner
-        >>> settings_for(Aligner("ACGT", "overlap", recurrence="skbio"))
+        >>> settings_for("overlap", ALL_ENDS_FREE)
         LegacySettings(local=False, penalize_terminal_gaps=False, query_is_first=True)
     """
-    if aligner.mode == "local":
+    if ends & EndFlags.LOCAL:
         return LegacySettings(local=True)
-    ends = (
-        aligner.query_start_free,
-        aligner.query_end_free,
-        aligner.reference_start_free,
-        aligner.reference_end_free,
-    )
-    if not any(ends):
+    if ends == EndFlags.NONE:
         return LegacySettings(local=False, penalize_terminal_gaps=True)
-    if all(ends):
+    if ends == ALL_ENDS_FREE:
         return LegacySettings(local=False, penalize_terminal_gaps=False)
+    free = [
+        bool(ends & flag)
+        for flag in (
+            EndFlags.QUERY_START_FREE,
+            EndFlags.QUERY_END_FREE,
+            EndFlags.REFERENCE_START_FREE,
+            EndFlags.REFERENCE_END_FREE,
+        )
+    ]
     raise ScoringError(
-        f"recurrence='skbio' cannot express mode {aligner.mode!r} with end gaps free at "
-        f"query start/end {ends[0]}/{ends[1]} and reference start/end {ends[2]}/{ends[3]}: "
+        f"recurrence='skbio' cannot express mode {mode!r} with end gaps free at "
+        f"query start/end {free[0]}/{free[1]} and reference start/end {free[2]}/{free[3]}: "
         "scikit-bio penalizes all four end gaps (mode='global') or none (mode='overlap'); "
         "use mode 'global', 'overlap' or 'local', or recurrence='gotoh'"
-    )
-
-
-@dataclass
-class LegacyResults:
-    """Raw results of :func:`align_arrays`, one entry per query (spans 0-based, half-open).
-
-    ``scores`` are float64 in the caller's units, bit for bit scikit-bio's. ``operations`` hold
-    codes 0 ``=``, 1 ``X``, 2 ``I``, 3 ``D``; query ``k`` owns
-    ``operations[operation_offsets[k]:operation_offsets[k + 1]]``.
-    """
-
-    scores: np.ndarray
-    query_starts: np.ndarray
-    query_ends: np.ndarray
-    reference_starts: np.ndarray
-    reference_ends: np.ndarray
-    counts: np.ndarray
-    operations: np.ndarray
-    operation_offsets: np.ndarray
-
-
-def align_batch(
-    aligner: Aligner,
-    batch: SequenceBatch,
-    codes: np.ndarray,
-    reference_number: int,
-    traceback: bool,
-    reverse: bool,
-) -> AlignmentBatch:
-    """Align encoded queries with scikit-bio's recurrence for :class:`~streamalign.Aligner`.
-
-    The query plays scikit-bio's ``seq1`` and the reference ``seq2`` (see :func:`settings_for`
-    for the modes). In ``overlap`` mode the free end gaps are left out of the operations and
-    spans, as the Gotoh path does; scikit-bio's gapped rows add them back.
-
-    Example:
-        >>> from streamalign import Aligner
-        >>> batch = Aligner("ACGTTACG", "overlap", recurrence="skbio").align_many(["TTACGAA"])
-        >>> batch.cigars(), batch.reference_starts.tolist(), batch.query_ends.tolist()
-        (['5='], [3], [5])
-    """
-    from ..results import AlignmentBatch
-
-    settings = settings_for(aligner)
-    scoring = aligner.scoring
-    substitution = scoring.integer_matrix.astype(np.float64) / scoring.scale
-    results = align_arrays(
-        codes,
-        batch.offsets.astype(np.int64),
-        aligner._reference_codes[reference_number],
-        substitution,
-        scoring.integer_gap_open / scoring.scale,
-        scoring.integer_gap_extend / scoring.scale,
-        settings,
-        match_table=scoring.match_table,
-        traceback=traceback,
-        trim_free_end_gaps=True,
-        lanes=aligner.lanes,
-        memory_budget=aligner.memory_budget,
-        names=batch.names,
-    )
-    count = len(results.scores)
-    return AlignmentBatch(
-        queries=batch,
-        references=aligner.references,
-        reference_names=aligner.reference_names,
-        scoring=scoring,
-        integer_scores=np.rint(results.scores * scoring.scale).astype(np.int64),
-        query_starts=results.query_starts,
-        query_ends=results.query_ends,
-        reference_starts=results.reference_starts,
-        reference_ends=results.reference_ends,
-        counts=results.counts,
-        operations=results.operations,
-        operation_offsets=results.operation_offsets,
-        reference_index=np.full(count, reference_number, dtype=np.int64),
-        reverse=np.full(count, reverse, dtype=bool),
-        has_alignment=traceback,
     )
 
 
@@ -218,7 +145,7 @@ def align_arrays(
     lanes: int = _config.LANES,
     memory_budget: int = _config.TRACEBACK_BUDGET_BYTES,
     names: Sequence[str] | None = None,
-) -> LegacyResults:
+) -> KernelOutputs:
     """Align concatenated encoded queries against one reference with scikit-bio's recurrence.
 
     Args:
@@ -240,6 +167,10 @@ def align_arrays(
         memory_budget: most bytes of traceback pointers one group of lanes may use.
         names: query names for error messages.
 
+    Returns:
+        The kernel's outputs; ``scores`` are float64 in the caller's units, bit for bit
+        scikit-bio's.
+
     Raises:
         AlignmentTooLargeError: a query whose pointer matrix alone exceeds ``memory_budget``.
 
@@ -247,9 +178,9 @@ def align_arrays(
         >>> from streamalign.alphabet import encode_string
         >>> table = np.where(np.eye(16, dtype=bool), 1.0, -2.0)
         >>> query = encode_string("ACGTTGCA")
-        >>> results = align_arrays(query, np.array([0, 8]), encode_string("ACGTGCA"), table,
+        >>> outputs = align_arrays(query, np.array([0, 8]), encode_string("ACGTGCA"), table,
         ...                        5, 2, LegacySettings(local=False))
-        >>> results.scores.tolist(), results.operations.tolist()
+        >>> outputs.scores.tolist(), outputs.record_operations(0).tolist()
         ([2.0], [0, 0, 0, 0, 2, 0, 0, 0])
     """
     query_offsets = np.ascontiguousarray(query_offsets, dtype=np.int64)
@@ -265,59 +196,107 @@ def align_arrays(
     if match_table is None:
         match_table = np.zeros((size, size), dtype=np.uint8)
         match_table[np.arange(min(size, 4)), np.arange(min(size, 4))] = 1
-    match_table = np.ascontiguousarray(match_table, dtype=np.uint8)
     longest = int(lengths.max()) if count else 0
     value_type, factor = computation_type(
         substitution, gap_open, gap_extend, longest + reference_length
     )
     # The kernel's table is indexed [query code, reference code].
     oriented = substitution if settings.query_is_first else substitution.T
-    kernel_table: np.ndarray = np.ascontiguousarray(oriented * factor, dtype=value_type)
-    floor = 0.0 if settings.local else -np.inf
-    parameters: np.ndarray = np.array(
-        [gap_open * factor, gap_extend * factor, floor], dtype=value_type
-    )
-    pointer_type = np.int32 if value_type is np.float32 else np.int64
-    pointer_values = np.arange(4, dtype=pointer_type)
-    order = np.argsort(lengths, kind="stable").astype(np.int64)
-    group_starts, group_lanes, scratch_bytes = plan_groups(
-        lengths, order, reference_length, lanes, memory_budget, traceback, names
+    inputs = KernelInput(
+        query_codes=query_codes,
+        query_offsets=query_offsets,
+        reference_codes=reference_codes,
+        plan=plan_groups(
+            lengths,
+            reference_length,
+            lanes=lanes,
+            memory_budget=memory_budget,
+            traceback=traceback,
+            border=1,
+            names=names,
+        ),
+        scoring=KernelScoring.create(
+            oriented * factor,
+            match_table,
+            gap_open * factor,
+            gap_extend * factor,
+            0.0 if settings.local else -np.inf,
+            value_type,
+        ),
+        ends=settings.ends,
+        traceback=traceback,
     )
     outputs = KernelOutputs.allocate(lengths, reference_length, traceback, np.float64)
-    scratch = traceback_scratch(scratch_bytes)
-    free_end_gaps = not settings.local and not settings.penalize_terminal_gaps
+    run(
+        inputs,
+        outputs,
+        query_is_first=settings.query_is_first,
+        trim_free_end_gaps=trim_free_end_gaps,
+    )
+    if factor != 1.0:
+        outputs.scores /= factor
+    return outputs
+
+
+def run(
+    inputs: KernelInput,
+    outputs: KernelOutputs,
+    *,
+    query_is_first: bool = True,
+    trim_free_end_gaps: bool = False,
+) -> None:
+    """Align ``inputs`` with scikit-bio's recurrence; fill ``outputs`` (float64 scores, in the
+    units of ``inputs.scoring``) in place.
+
+    The one caller of :func:`align_groups`: it checks the inputs and passes them in the
+    compiled kernel's order. ``inputs.ends`` must be ``LOCAL``, ``NONE`` (end gaps penalized)
+    or all four ends free (scikit-bio's ``penalize_terminal_gaps=False``);
+    ``inputs.scoring.parameters`` end with the floor (0 local, minus infinity global).
+
+    Args:
+        inputs: the queries, reference, groups (``border=1`` plans) and scores.
+        outputs: where the results go.
+        query_is_first: the query plays scikit-bio's ``seq1``.
+        trim_free_end_gaps: leave free end gaps out of the operations and spans.
+    """
+    inputs.check()
+    outputs.check(len(inputs.query_offsets) - 1, len(inputs.reference_codes), inputs.traceback)
+    ends = inputs.ends
+    if ends not in (EndFlags.NONE, EndFlags.LOCAL, ALL_ENDS_FREE):
+        raise ValueError(f"the legacy kernel frees all four ends or none, not {ends!r}")
+    local = ends == EndFlags.LOCAL
+    free_end_gaps = ends == ALL_ENDS_FREE
+    scoring = inputs.scoring
+    plan = inputs.plan
+    pointer_type = np.int32 if scoring.substitution.dtype == np.float32 else np.int64
+    # (a score-only plan needs 0 bytes: the thread's kept buffer, unused)
+    scratch = traceback_scratch(plan.scratch_bytes)
     align_groups(
-        query_codes,
-        query_offsets,
-        order,
-        group_starts,
-        group_lanes,
-        reference_codes,
-        kernel_table,
-        match_table,
-        parameters,
-        pointer_values,
-        settings.local,
+        inputs.query_codes,
+        inputs.query_offsets,
+        plan.order,
+        plan.starts,
+        plan.lanes,
+        inputs.reference_codes,
+        scoring.substitution,
+        scoring.match_table,
+        scoring.parameters,
+        np.arange(4, dtype=pointer_type),
+        local,
         free_end_gaps,
-        settings.query_is_first,
-        traceback,
+        query_is_first,
+        inputs.traceback,
         trim_free_end_gaps and free_end_gaps,
         scratch,
-        *outputs.kernel_arguments(),
-    )
-    scores = outputs.scores
-    if factor != 1.0:
-        scores /= factor
-    operations, operation_offsets = outputs.packed_operations()
-    return LegacyResults(
-        scores=scores,
-        query_starts=outputs.query_starts,
-        query_ends=outputs.query_ends,
-        reference_starts=outputs.reference_starts,
-        reference_ends=outputs.reference_ends,
-        counts=outputs.counts,
-        operations=operations,
-        operation_offsets=operation_offsets,
+        outputs.scores,
+        outputs.query_starts,
+        outputs.query_ends,
+        outputs.reference_starts,
+        outputs.reference_ends,
+        outputs.counts,
+        outputs.operations,
+        outputs.capacity_offsets,
+        outputs.operation_lengths,
     )
 
 
@@ -355,55 +334,6 @@ def computation_type(
                 return np.float64, factor
             break
     return np.float64, 1.0
-
-
-def plan_groups(
-    lengths: np.ndarray,
-    order: np.ndarray,
-    reference_length: int,
-    lanes: int,
-    memory_budget: int,
-    traceback: bool,
-    names: Sequence[str] | None = None,
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Split length-sorted queries into groups of at most ``lanes`` that fit the memory budget.
-
-    A group of ``k`` queries whose longest has ``m`` bases needs ``(m + 1) * (n + 1) * k`` bytes
-    of pointers (borders included). Returns ``(group_starts, group_lanes, scratch_bytes)``.
-
-    Raises:
-        AlignmentTooLargeError: one query alone does not fit.
-    """
-    starts = [0]
-    group_lanes = []
-    scratch = 0
-    position = 0
-    count = len(order)
-    width = reference_length + 1
-    while position < count:
-        size = min(lanes, count - position)
-        if traceback:
-            tallest = int(lengths[order[position + size - 1]]) + 1
-            while size > 1 and tallest * width * size > memory_budget:
-                size = max(1, min(size - 1, memory_budget // (tallest * width)))
-                tallest = int(lengths[order[position + size - 1]]) + 1
-            if tallest * width * size > memory_budget:
-                culprit = int(order[position])
-                name = names[culprit] if names is not None else f"sequence {culprit}"
-                raise AlignmentTooLargeError(
-                    f"{name}: a {tallest - 1} x {reference_length} alignment needs "
-                    f"{tallest * width / 2**20:.0f} MiB of traceback, more than the budget of "
-                    f"{memory_budget / 2**20:.0f} MiB"
-                )
-            scratch = max(scratch, tallest * width * size)
-        group_lanes.append(size)
-        position += size
-        starts.append(position)
-    return (
-        np.array(starts, dtype=np.int64),
-        np.array(group_lanes, dtype=np.int64),
-        scratch,
-    )
 
 
 @njit(nogil=True, cache=True)
@@ -898,19 +828,19 @@ def _trace(
             break
         if pointer == POINTER_DIAGONAL:
             if match_table[query[row - 1], reference[column - 1]]:
-                operations[end - 1 - written] = OPERATION_MATCH
+                operations[end - 1 - written] = MATCH
                 matches += 1
             else:
-                operations[end - 1 - written] = OPERATION_MISMATCH
+                operations[end - 1 - written] = MISMATCH
                 mismatches += 1
             row -= 1
             column -= 1
         elif pointer == POINTER_INSERTION:
-            operations[end - 1 - written] = OPERATION_INSERTION
+            operations[end - 1 - written] = INSERTION
             insertions += 1
             row -= 1
         else:
-            operations[end - 1 - written] = OPERATION_DELETION
+            operations[end - 1 - written] = DELETION
             deletions += 1
             column -= 1
         written += 1

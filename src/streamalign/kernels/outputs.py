@@ -53,7 +53,11 @@ def traceback_scratch(size: int) -> np.ndarray:
 
 @dataclass
 class KernelOutputs:
-    """Per-query outputs of a kernel call (``counts``: matches, mismatches, I and D columns)."""
+    """Per-query outputs of a kernel call (``counts``: matches, mismatches, I and D columns).
+
+    ``reference_capacity``: each query's capacity is its length plus this many reference
+    bases (-1: allocated without room for operations, for score-only calls).
+    """
 
     scores: np.ndarray
     query_starts: np.ndarray
@@ -64,6 +68,7 @@ class KernelOutputs:
     operations: np.ndarray
     capacity_offsets: np.ndarray
     operation_lengths: np.ndarray
+    reference_capacity: int = -1
 
     @classmethod
     def allocate(
@@ -88,21 +93,43 @@ class KernelOutputs:
             operations=np.empty(int(capacity_offsets[-1]), dtype=np.uint8),
             capacity_offsets=capacity_offsets,
             operation_lengths=np.zeros(count, dtype=np.int64),
+            reference_capacity=reference_length if traceback else -1,
         )
 
-    def kernel_arguments(self) -> tuple[np.ndarray, ...]:
-        """The trailing arguments of both kernels' ``align_groups``, in their order."""
-        return (
-            self.scores,
-            self.query_starts,
-            self.query_ends,
-            self.reference_starts,
-            self.reference_ends,
-            self.counts,
-            self.operations,
-            self.capacity_offsets,
-            self.operation_lengths,
-        )
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def check(self, count: int, reference_length: int, traceback: bool) -> None:
+        """Raise ValueError unless these outputs have room for the results of ``count``
+        queries (with ``traceback``: their operations against ``reference_length`` bases).
+
+        Constant time: a kernel call on a window of the reference checks it once per group.
+
+        Example:
+            >>> scores_only = KernelOutputs.allocate(np.array([4]), 2, traceback=False)
+            >>> scores_only.check(1, 2, traceback=True)
+            Traceback (most recent call last):
+            ...
+            ValueError: the outputs have no room for the operations of a traceback
+        """
+        if len(self.scores) != count or self.counts.shape != (count, 4):
+            raise ValueError(f"the outputs hold {len(self.scores)} queries, not {count}")
+        if len(self.capacity_offsets) != count + 1:
+            raise ValueError("capacity_offsets must hold one offset per query, and the end")
+        if traceback and reference_length > self.reference_capacity:
+            raise ValueError("the outputs have no room for the operations of a traceback")
+
+    def record_operations(self, record: int) -> np.ndarray:
+        """The operation codes of one query (a view, no copy).
+
+        Example:
+            >>> outputs = KernelOutputs.allocate(np.array([2]), 2, traceback=True)
+            >>> outputs.operations[2:] = [0, 2]; outputs.operation_lengths[0] = 2
+            >>> outputs.record_operations(0).tolist()
+            [0, 2]
+        """
+        end = int(self.capacity_offsets[record + 1])
+        return self.operations[end - int(self.operation_lengths[record]) : end]
 
     def packed_operations(self) -> tuple[np.ndarray, np.ndarray]:
         """Every query's operations back to back, and their ``len + 1`` offsets."""
