@@ -24,9 +24,7 @@ from __future__ import annotations
 
 from numba import njit
 
-from .gotoh import OPERATION_DELETION as DELETION
-from .gotoh import OPERATION_INSERTION as INSERTION
-from .gotoh import OPERATION_MISMATCH as MISMATCH
+from .operations import DELETION, INSERTION, MISMATCH
 
 
 @njit(nogil=True, cache=True)
