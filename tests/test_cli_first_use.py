@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from pathlib import Path
 
 import dnaio
@@ -151,3 +152,88 @@ def run_cli_help() -> tuple[int, str, str]:
     with contextlib.redirect_stdout(stdout):
         status = main(["align", "--help"])
     return status, stdout.getvalue(), ""
+
+
+def fastq_prefix(count: int) -> bytes:
+    with gzip.open(READS, "rb") as handle:
+        return b"".join(handle.read().splitlines(True)[: 4 * count])
+
+
+def truncated_gzip(tmp_path: Path) -> tuple[Path, int]:
+    """sam1F.200 cut in the middle of its gzip stream; and how many records stay whole."""
+    data = READS.read_bytes()
+    path = tmp_path / "truncated.fastq.gz"
+    path.write_bytes(data[: len(data) // 2])
+    text = zlib.decompressobj(wbits=31).decompress(path.read_bytes())  # all that is there
+    whole = text.count(b"\n") // 4  # dnaio needs the next header to end a record
+    return path, whole
+
+
+def bad_quality(tmp_path: Path) -> tuple[Path, int]:
+    path = tmp_path / "bad_quality.fastq"
+    path.write_bytes(fastq_prefix(10) + b"@bad\nACGT\n+\nII\n" + fastq_prefix(20)[40 * 4 :])
+    return path, 10
+
+
+BACKENDS = [
+    ["--backend", "serial"],
+    ["-j", "2", "--batch-size", "7"],
+    ["--backend", "processes", "-j", "2", "--batch-size", "7"],
+]
+
+
+@pytest.mark.parametrize(
+    "broken", [truncated_gzip, bad_quality], ids=["truncated-gzip", "bad-quality"]
+)
+@pytest.mark.parametrize("backend", BACKENDS, ids=["serial", "threads", "processes"])
+@pytest.mark.parametrize("output_format", ["tsv", "sam"])
+def test_records_before_a_malformed_record_are_written(
+    broken, backend: list[str], output_format: str, tmp_path: Path
+) -> None:
+    path, good = broken(tmp_path)
+    assert good > 5
+    status, output, stderr = run_cli(
+        ["align", "-r", str(ECOLI), str(path), "--format", output_format, "--quiet", *backend]
+    )
+    assert status == ExitStatus.ERROR
+    assert stderr.count("\n") == 1 and stderr.startswith(f"streamalign: error: {path}")
+    assert f"record {good + 1}" in stderr
+    # Exactly what the good records alone give, complete lines, in order.
+    prefix = tmp_path / "prefix.fastq"
+    prefix.write_bytes(fastq_prefix(good))
+    status, expected, _ = run_cli(
+        ["align", "-r", str(ECOLI), str(prefix), "--format", output_format, "--quiet"]
+    )
+    assert status == ExitStatus.SUCCESS
+    drop_program = [line for line in output.splitlines(True) if not line.startswith(b"@PG")]
+    assert b"".join(drop_program) == b"".join(
+        line for line in expected.splitlines(True) if not line.startswith(b"@PG")
+    )
+
+
+@pytest.mark.parametrize("backend", BACKENDS, ids=["serial", "threads", "processes"])
+def test_records_before_an_invalid_record_are_written_with_on_invalid_error(
+    backend: list[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "invalid.fastq"
+    path.write_bytes(
+        fastq_prefix(10) + b"@inv\nACGTJACGT\n+\nIIIIIIIII\n" + fastq_prefix(20)[40 * 4 :]
+    )
+    status, output, stderr = run_cli(
+        [
+            "align",
+            "-r",
+            str(ECOLI),
+            str(path),
+            "--format",
+            "tsv",
+            "--quiet",
+            "--on-invalid",
+            "error",
+            *backend,
+        ]
+    )
+    assert status == ExitStatus.ERROR
+    assert stderr.count("\n") == 1 and "record 11 (inv)" in stderr and "position 5" in stderr
+    lines = output.decode().splitlines()
+    assert len(lines) == 1 + 10 and all(line.count("\t") == lines[0].count("\t") for line in lines)
