@@ -182,7 +182,7 @@ def references_for_output(
         >>> references_for_output([("a b", "AC"), ("a b", "GT")], note)
         [('a_b', 'AC'), ('a_b_2', 'GT')]
         >>> print(note.getvalue(), end="")  # doctest: +ELLIPSIS
-        streamalign: note: 1 of 2 references repeat an earlier name ... ('a b' -> 'a_b_2')
+        streamalign: note: 1 of 2 references repeat an earlier name ... (first: 'a b' -> 'a_b_2')
     """
     names = unique_reference_names([name for name, _ in references])
     repeated = [
