@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import os
 import shlex
@@ -30,6 +31,7 @@ from .checkpoint import CheckpointKeeper, ResumeError, load_checkpoint, truncate
 from .engine import BACKENDS
 from .errors import StreamAlignError
 from .io.formats import FORMATS, format_from_path
+from .io.readers import InputProgress
 from .options import (
     ArgumentParser,
     ExitStatus,
@@ -42,6 +44,7 @@ from .options import (
     positive_int,
 )
 from .pipeline import INVALID_POLICIES, RunOptions, RunStatistics, fingerprint, run
+from .progress import ProgressEstimator, make_reporter
 
 #: Environment variables naming the Dask scheduler for ``--backend dask``, in precedence order.
 SCHEDULER_VARIABLES = ("STREAMALIGN_SCHEDULER", "DASK_SCHEDULER_ADDRESS")
@@ -365,21 +368,9 @@ def _execute(
     *,
     discard_output: bool = False,
 ) -> int:
-    from tqdm import tqdm
-
     statistics = RunStatistics()
     output_path: str | None = getattr(arguments, "output", None)
     rejects_path: str | None = getattr(arguments, "rejects", None)
-    show_progress = not arguments.quiet and hasattr(stderr, "isatty") and stderr.isatty()
-    progress = tqdm(
-        total=None,
-        unit=" records",
-        unit_scale=True,
-        file=stderr,
-        disable=not show_progress,
-        dynamic_ncols=True,
-        leave=False,
-    )
     resume = getattr(arguments, "resume", False)
     keeper = None
     skip_records = 0
@@ -419,7 +410,13 @@ def _execute(
     if rejects_path:
         rejects = cast(BinaryIO, open(rejects_path, mode))  # noqa: SIM115 - closed below
     status = ExitStatus.SUCCESS
+    input_progress = InputProgress()
+    estimator = ProgressEstimator(input_progress, initial_records=skip_records)
+    reporter = make_reporter(stderr, estimator, quiet=arguments.quiet)
+    say = functools.partial(print, file=stderr) if reporter is None else reporter.message
     try:
+        if reporter is not None:
+            reporter.start()
         run(
             aligner,
             reads,
@@ -427,13 +424,14 @@ def _execute(
             options,
             stdin=_binary(stdin),
             rejects=rejects,
-            on_progress=progress.update,
+            on_progress=estimator.update,
             on_rejection=None
             if arguments.quiet
-            else lambda reason: print(f"streamalign: rejected {reason}", file=stderr),
+            else lambda reason: say(f"streamalign: rejected {reason}"),
             statistics=statistics,
             checkpoint=keeper,
             skip_records=skip_records,
+            input_progress=input_progress,
         )
         if keeper is not None:
             keeper.remove()
@@ -443,7 +441,8 @@ def _execute(
         statistics.interrupted = True
         status = ExitStatus.INTERRUPTED
     finally:
-        progress.close()
+        if reporter is not None:
+            reporter.close()
         with contextlib.ExitStack() as closing:  # close everything even if a flush fails
             if rejects is not None:
                 closing.callback(rejects.close)

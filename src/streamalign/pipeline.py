@@ -42,7 +42,7 @@ from .engine import execute, resolve_workers
 from .errors import InvalidSequenceError, StreamAlignError
 from .io.fastx import records_as_fastx
 from .io.formats import make_writer
-from .io.readers import read_batches
+from .io.readers import InputProgress, read_batches
 from .records import SequenceBatch
 from .significance import ChanceFilter
 
@@ -301,6 +301,7 @@ def run(
     client: Any = None,
     checkpoint: CheckpointKeeper | None = None,
     skip_records: int = 0,
+    input_progress: InputProgress | None = None,
 ) -> RunStatistics:
     """Align every record of ``inputs`` and write the results to ``output``.
 
@@ -313,6 +314,9 @@ def run(
     many input records are done and how long the output (and ``rejects``) are, so that
     ``skip_records`` can resume an interrupted run: the first ``skip_records`` input records
     are read but not aligned, and no header is written.
+
+    ``input_progress``: kept up to date with how far the inputs have been read (for a
+    progress display's percentage and ETA).
     """
     if options.on_invalid not in INVALID_POLICIES:
         raise ValueError(f"on_invalid must be one of {', '.join(INVALID_POLICIES)}")
@@ -327,7 +331,13 @@ def run(
     # An input error ends the stream of batches here and is raised once every batch read
     # before it has been written: the output keeps every record before a malformed one.
     input_end = _InputEnd(
-        read_batches(inputs, max_records=max_records, max_bases=max_bases, stdin=stdin)
+        read_batches(
+            inputs,
+            max_records=max_records,
+            max_bases=max_bases,
+            stdin=stdin,
+            progress=input_progress,
+        )
     )
     batches = iter(input_end)
     if worker_count > 1 and options.batch_records is None:  # an explicit size is kept
