@@ -30,6 +30,7 @@ from streamalign.cli import main
 from streamalign.engine import DaskBackend, WorkerCrashError, execute
 from streamalign.errors import StreamAlignError
 from streamalign.io.readers import read_references
+from streamalign.options import references_for_output
 from streamalign.pipeline import RunOptions, run
 
 # a hang (a lost worker nobody notices, a cluster that does not close) fails fast
@@ -351,7 +352,7 @@ def test_task_is_sent_once_not_with_every_payload(healthy_client):
 
 
 def test_killed_worker_mid_run_loses_no_record(healthy_client, reads, reference, serial_outputs):
-    aligner = Aligner(read_references(str(reference)), "semiglobal")
+    aligner = Aligner(references_for_output(read_references(str(reference))), "semiglobal")
     options = RunOptions(output_format="tsv", backend="dask", batch_records=int(BATCH_SIZE))
     client = healthy_client
     killed: list[str] = []

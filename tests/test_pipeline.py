@@ -26,6 +26,7 @@ from streamalign.pipeline import (
     run,
 )
 from streamalign.records import SequenceBatch
+from streamalign.significance import ChanceFilter
 
 FRAGMENT = "GAGTTTGATCCTGGCTCAGATTGAACGCTGGCGGCATGCTTAACACATGCAAGTCGAACGGCAG"
 
@@ -49,7 +50,9 @@ def direct_output(aligner: Aligner, sequences: list[str], output_format: str) ->
         command_line="streamalign",
     )
     writer.write_header()
-    writer.write_batch(alignments, np.ones(len(alignments), dtype=bool))
+    writer.write_batch(
+        alignments, ChanceFilter(aligner.references, aligner.scoring).mapped(alignments)
+    )
     return stream.getvalue()
 
 
@@ -64,14 +67,17 @@ def run_on_text(text: bytes, options: RunOptions, aligner: Aligner, **keywords):
 def test_run_writes_what_the_aligner_and_writer_give_record_by_record(
     output_format: str, backend: str, workers: int
 ) -> None:
-    text, sequences = random_fasta(30)
+    # Half random (unmapped by the default chance rule), half pieces of the fragment.
+    _, sequences = random_fasta(15)
+    sequences += [FRAGMENT[start : start + 40] for start in range(0, 15)]
+    text = "".join(f">r{k}\n{sequence}\n" for k, sequence in enumerate(sequences)).encode()
     aligner = Aligner(FRAGMENT, "semiglobal", reference_name="fragment")
     options = RunOptions(
         output_format=output_format, backend=backend, workers=workers, batch_records=4
     )
     output, statistics = run_on_text(text, options, aligner)
     assert output == direct_output(aligner, sequences, output_format)
-    assert (statistics.records, statistics.mapped, statistics.rejected) == (30, 30, 0)
+    assert (statistics.records, statistics.mapped, statistics.rejected) == (30, 15, 0)
     assert statistics.batches == 8  # 30 records, 4 a batch
     assert sum(statistics.records_per_worker.values()) == 30
 

@@ -18,13 +18,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pysam
 import pytest
 
 import streamalign
 from streamalign import Aligner, AlignmentBatch, SequenceBatch
 from streamalign.io.formats import EXTENSIONS, FORMATS, format_from_path, make_writer
 from streamalign.io.jsonl import KEYS
-from streamalign.io.sam import SamWriter, sam_query_names, sam_reference_name
+from streamalign.io.sam import (
+    SamWriter,
+    sam_query_names,
+    sam_reference_name,
+    unique_reference_names,
+)
 from streamalign.io.tsv import COLUMNS, TsvWriter
 from streamalign.io.writers import (
     BatchWriter,
@@ -444,13 +450,35 @@ def test_sam_rejects_mapped_record_past_reference_end() -> None:
         writer.write_batch(batch, np.ones(len(batch), dtype=bool))
 
 
-def test_sam_rejects_unknown_reference_and_duplicate_names() -> None:
+def test_sam_rejects_unknown_reference() -> None:
     batch = aligned("global", "forward", False, False)
     writer = SamWriter(io.BytesIO(), reference_names=["other"], reference_lengths=[500])
     with pytest.raises(ValueError, match="not in the SAM header"):
         writer.write_batch(batch, np.ones(len(batch), dtype=bool))
-    with pytest.raises(ValueError, match="unique"):
-        SamWriter(io.BytesIO(), reference_names=["a b", "a_b"], reference_lengths=[5, 5])
+
+
+def test_sam_makes_repeated_reference_names_unique(tmp_path: Path) -> None:
+    aligner = Aligner([("a b", "ACGTACGTAC"), ("a_b", "TTGGCCAATT"), ("a b", "GGGGACGTCC")])
+    batch = aligner.align_many(["ACGTACGTAC", "TTGGCCAATT", "GGGGACGTCC"])
+    path = tmp_path / "out.sam"
+    with path.open("wb") as stream:
+        writer = SamWriter(
+            stream, reference_names=aligner.reference_names, reference_lengths=[10, 10, 10]
+        )
+        writer.write_header()
+        writer.write_batch(batch, np.ones(3, dtype=bool))
+    with pysam.AlignmentFile(str(path)) as sam:
+        assert list(sam.references) == ["a_b", "a_b_2", "a_b_3"]
+        # Each record names the reference it aligned to, repeated names notwithstanding.
+        assert [record.reference_name for record in sam] == ["a_b", "a_b_2", "a_b_3"]
+
+
+def test_unique_reference_names_keep_names_that_occur_once() -> None:
+    names = ["x", "x_2", "x", "y", "x", "y"]
+    assert unique_reference_names(names) == ["x", "x_2", "x_3", "y", "x_4", "y_2"]
+    many = [f"gene{number % 1000}" for number in range(200_000)]  # linear, not quadratic
+    unique = unique_reference_names(many)
+    assert len(set(unique)) == len(many) and unique[:1000] == many[:1000]
 
 
 def test_sam_names() -> None:

@@ -38,3 +38,8 @@ WINDOW_USE_FRACTION = 0.8
 #: score pass costs about half a traceback: windows must save more than that).
 WINDOW_KEEP_FRACTION = 0.4
 WINDOW_SKIPS = 16
+#: The progress line on a terminal is redrawn this often (seconds).
+PROGRESS_REFRESH_SECONDS = 0.5
+#: When standard error is not a terminal, a long run prints a one-line heartbeat this often
+#: (seconds); the first after this long, so a short run prints none.
+HEARTBEAT_SECONDS = 30.0

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import os
 import shlex
@@ -30,6 +31,7 @@ from .checkpoint import CheckpointKeeper, ResumeError, load_checkpoint, truncate
 from .engine import BACKENDS
 from .errors import StreamAlignError
 from .io.formats import FORMATS, format_from_path
+from .io.readers import InputProgress
 from .options import (
     ArgumentParser,
     ExitStatus,
@@ -42,6 +44,7 @@ from .options import (
     positive_int,
 )
 from .pipeline import INVALID_POLICIES, RunOptions, RunStatistics, fingerprint, run
+from .progress import ProgressEstimator, make_reporter
 
 #: Environment variables naming the Dask scheduler for ``--backend dask``, in precedence order.
 SCHEDULER_VARIABLES = ("STREAMALIGN_SCHEDULER", "DASK_SCHEDULER_ADDRESS")
@@ -110,7 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Align FASTA/FASTQ reads (plain, gz, bz2, xz, or - for stdin) against the "
         "references; write SAM, TSV or JSONL in input order.",
     )
-    align.add_argument("-r", "--reference", required=True, help="FASTA file of references")
+    align.add_argument(
+        "-r",
+        "--reference",
+        required=True,
+        help="references: a FASTA or FASTQ file (plain or compressed; FASTQ qualities are ignored)",
+    )
     align.add_argument(
         "reads",
         nargs="*",
@@ -131,7 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     thresholds = align.add_mutually_exclusive_group()
     thresholds.add_argument(
-        "--min-score", type=float, help="records scoring below this are written as unmapped"
+        "--min-score",
+        type=float,
+        help="records scoring below this are written as unmapped (replaces the default rule: "
+        "unmapped when no stretch of the alignment beats chance; --min-score=-inf maps all)",
     )
     thresholds.add_argument(
         "--min-identity",
@@ -285,13 +296,29 @@ def _align(
     stdout: IO[Any],
     stderr: IO[str],
 ) -> int:
-    try:
-        output_format = format_from_path(arguments.output, arguments.format)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
-    aligner = aligner_from_arguments(arguments)
+    output_format = _output_format(arguments)
+    aligner = aligner_from_arguments(arguments, stderr=stderr)
     options = _options(arguments, command_line, output_format)
     return _execute(aligner, arguments.reads, options, arguments, stdin, stdout, stderr)
+
+
+def _output_format(arguments: argparse.Namespace) -> str:
+    """The output format; first, a one-line error for an output path that is a directory."""
+    for option, attribute, example in (
+        ("-o", "output", "out.sam"),
+        ("--rejects", "rejects", "rejects.fastq"),
+        ("--stats-json", "stats_json", "stats.json"),
+    ):
+        path = getattr(arguments, attribute, None)
+        if path is not None and path != "-" and os.path.isdir(path):
+            raise UsageError(
+                f"{option} {path}: is a directory; give a file name, e.g. "
+                f"{os.path.join(path, example)}"
+            )
+    try:
+        return format_from_path(arguments.output, arguments.format)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
 
 
 def _demo(
@@ -303,10 +330,7 @@ def _demo(
     fasta = b"".join(
         b">random%d\n%s\n" % (number, letters[row].tobytes()) for number, row in enumerate(codes)
     )
-    try:
-        output_format = format_from_path(arguments.output, arguments.format)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+    output_format = _output_format(arguments)
     aligner = Aligner(DEMO_REFERENCE, "global", reference_name="16S_fragment")
     options = _options(arguments, command_line, output_format)
     if not arguments.quiet:
@@ -344,21 +368,9 @@ def _execute(
     *,
     discard_output: bool = False,
 ) -> int:
-    from tqdm import tqdm
-
     statistics = RunStatistics()
     output_path: str | None = getattr(arguments, "output", None)
     rejects_path: str | None = getattr(arguments, "rejects", None)
-    show_progress = not arguments.quiet and hasattr(stderr, "isatty") and stderr.isatty()
-    progress = tqdm(
-        total=None,
-        unit=" records",
-        unit_scale=True,
-        file=stderr,
-        disable=not show_progress,
-        dynamic_ncols=True,
-        leave=False,
-    )
     resume = getattr(arguments, "resume", False)
     keeper = None
     skip_records = 0
@@ -398,7 +410,13 @@ def _execute(
     if rejects_path:
         rejects = cast(BinaryIO, open(rejects_path, mode))  # noqa: SIM115 - closed below
     status = ExitStatus.SUCCESS
+    input_progress = InputProgress()
+    estimator = ProgressEstimator(input_progress, initial_records=skip_records)
+    reporter = make_reporter(stderr, estimator, quiet=arguments.quiet)
+    say = functools.partial(print, file=stderr) if reporter is None else reporter.message
     try:
+        if reporter is not None:
+            reporter.start()
         run(
             aligner,
             reads,
@@ -406,13 +424,14 @@ def _execute(
             options,
             stdin=_binary(stdin),
             rejects=rejects,
-            on_progress=progress.update,
+            on_progress=estimator.update,
             on_rejection=None
             if arguments.quiet
-            else lambda reason: print(f"streamalign: rejected {reason}", file=stderr),
+            else lambda reason: say(f"streamalign: rejected {reason}"),
             statistics=statistics,
             checkpoint=keeper,
             skip_records=skip_records,
+            input_progress=input_progress,
         )
         if keeper is not None:
             keeper.remove()
@@ -422,7 +441,8 @@ def _execute(
         statistics.interrupted = True
         status = ExitStatus.INTERRUPTED
     finally:
-        progress.close()
+        if reporter is not None:
+            reporter.close()
         with contextlib.ExitStack() as closing:  # close everything even if a flush fails
             if rejects is not None:
                 closing.callback(rejects.close)

@@ -24,11 +24,12 @@ from __future__ import annotations
 import argparse
 import enum
 import sys
-from typing import Any
+from typing import IO, Any
 
 from .aligner import MODES, Aligner
 from .errors import StreamAlignError
 from .io.readers import read_references
+from .io.sam import sam_reference_name, unique_reference_names
 from .scoring import AMBIGUITY_POLICIES, Scoring
 
 
@@ -149,17 +150,52 @@ def alignment_mode(arguments: argparse.Namespace) -> str:
     return "global" if arguments.compat == "skbio" else "semiglobal"
 
 
-def aligner_from_arguments(arguments: argparse.Namespace) -> Aligner:
+def aligner_from_arguments(arguments: argparse.Namespace, stderr: IO[str] | None = None) -> Aligner:
     """The :class:`~streamalign.aligner.Aligner` of the scoring options for the references of
-    ``--reference`` (read after the scoring is checked).
+    ``--reference`` (read after the scoring is checked), under the names every output format
+    uses (:func:`references_for_output`; the note goes to ``stderr`` unless ``--quiet``).
 
     Raises:
         UsageError: the options describe no valid scoring or aligner.
         StreamAlignError: the reference file cannot be read (or holds no sequence).
     """
     scoring = scoring_from_arguments(arguments)
-    references = read_references(arguments.reference)
+    quiet = getattr(arguments, "quiet", False)
+    references = references_for_output(
+        read_references(arguments.reference), None if quiet else stderr
+    )
     try:
         return Aligner(references, alignment_mode(arguments), scoring=scoring)
     except ValueError as error:
         raise UsageError(str(error)) from None
+
+
+def references_for_output(
+    references: list[tuple[str, str]], stderr: IO[str] | None = None
+) -> list[tuple[str, str]]:
+    """The references under names unique and valid in SAM, used by every output format (so
+    SAM and TSV/JSONL results join by name); one note on ``stderr`` when names repeat.
+
+    Example:
+        >>> import io
+        >>> note = io.StringIO()
+        >>> references_for_output([("a b", "AC"), ("a b", "GT")], note)
+        [('a_b', 'AC'), ('a_b_2', 'GT')]
+        >>> print(note.getvalue(), end="")  # doctest: +ELLIPSIS
+        streamalign: note: 1 of 2 references repeat an earlier name ... (first: 'a b' -> 'a_b_2')
+    """
+    names = unique_reference_names([name for name, _ in references])
+    repeated = [
+        (original, name)
+        for (original, _), name in zip(references, names, strict=True)
+        if sam_reference_name(original) != name
+    ]
+    if repeated and stderr is not None:
+        original, name = repeated[0]
+        print(
+            f"streamalign: note: {len(repeated):,} of {len(references):,} references repeat an "
+            "earlier name and are called NAME_2, NAME_3, ... in file order in every output "
+            f"format (first: {original!r} -> {name!r})",
+            file=stderr,
+        )
+    return [(name, sequence) for name, (_, sequence) in zip(names, references, strict=True)]

@@ -42,8 +42,9 @@ from .engine import execute, resolve_workers
 from .errors import InvalidSequenceError, StreamAlignError
 from .io.fastx import records_as_fastx
 from .io.formats import make_writer
-from .io.readers import read_batches
+from .io.readers import InputProgress, read_batches
 from .records import SequenceBatch
+from .significance import ChanceFilter
 
 #: Version of the ``--stats-json`` layout.
 STATISTICS_SCHEMA_VERSION = 1
@@ -82,6 +83,9 @@ class BatchOutcome:
     rejected: int
     rejects: bytes = b""
     reasons: list[str] = field(default_factory=list)
+    #: With ``on_invalid="error"``: the invalid record that ended the batch; the output holds
+    #: the records before it, and the run stops once it has written them.
+    error: InvalidSequenceError | None = None
 
 
 @dataclass
@@ -123,7 +127,7 @@ class RunStatistics:
     def summary(self) -> str:
         lines = [
             f"records      {self.records:>12,}",
-            f"aligned      {self.mapped:>12,}",
+            f"mapped       {self.mapped:>12,}",
             f"unmapped     {self.unmapped:>12,}",
             f"rejected     {self.rejected:>12,}",
             f"wall time    {self.wall_seconds:>12.2f} s",
@@ -149,20 +153,22 @@ class AlignBatchTask:
         self.aligner = aligner
         self.options = options
         self._writer: Any = None
+        self._chance: ChanceFilter | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"aligner": self.aligner, "options": self.options, "_writer": None}
+        return {"aligner": self.aligner, "options": self.options, "_writer": None, "_chance": None}
 
     def __call__(self, batch: SequenceBatch) -> BatchOutcome:
-        kept, rejects, reasons = self._screen(batch)
+        kept, rejects, reasons, error = self._screen(batch)
         pieces: list[bytes] = []
         counts = [0, 0]  # records written, of which mapped
         failed: list[int] = []
         self._align_isolating(kept, np.arange(len(kept)), pieces, counts, failed, reasons)
         if failed:  # records that could not be aligned go where rejected records go
             rejects += records_as_fastx(kept, np.array(failed, dtype=np.int64))
+        handled = len(batch) if error is None else len(kept)  # records after an error: none
         return BatchOutcome(
-            b"".join(pieces), counts[0], counts[1], len(batch) - counts[0], rejects, reasons
+            b"".join(pieces), counts[0], counts[1], handled - counts[0], rejects, reasons, error
         )
 
     def _align_isolating(
@@ -205,6 +211,10 @@ class AlignBatchTask:
             mapped &= alignments.scores >= options.min_score
         if options.min_identity is not None:
             mapped &= alignments.identities >= options.min_identity
+        if options.min_score is None and options.min_identity is None:
+            if self._chance is None:
+                self._chance = ChanceFilter(self.aligner.references, self.aligner.scoring)
+            mapped = self._chance.mapped(alignments)
         secondary = None
         if options.all_references and len(self.aligner.references) > 1:
             secondary = _secondary_mask(alignments.integer_scores, len(self.aligner.references))
@@ -222,10 +232,14 @@ class AlignBatchTask:
         counts[1] += int(mapped.sum()) if secondary is None else int((mapped & ~secondary).sum())
         return formatted
 
-    def _screen(self, batch: SequenceBatch) -> tuple[SequenceBatch, bytes, list[str]]:
+    def _screen(
+        self, batch: SequenceBatch
+    ) -> tuple[SequenceBatch, bytes, list[str], InvalidSequenceError | None]:
+        """The records to align, the rejects' text, the reasons, and (``on_invalid="error"``)
+        the first invalid record's error, with only the records before it kept."""
         bad_positions = invalid_positions(batch.sequences)
         if bad_positions.size == 0:
-            return batch, b"", []
+            return batch, b"", [], None
         bad_records = np.unique(np.searchsorted(batch.offsets, bad_positions, side="right") - 1)
         first_bad: dict[int, int] = {}
         for position, record in zip(
@@ -243,13 +257,15 @@ class AlignBatchTask:
                 position - int(batch.offsets[record]) + 1,
             )
             if self.options.on_invalid == "error":
-                raise error
+                before = batch.take(np.arange(record))
+                before.first_record = batch.first_record
+                return before, b"", [], error
             reasons.append(str(error))
         keep = np.setdiff1d(np.arange(len(batch)), bad_records)
         rejects = b""
         if self.options.on_invalid == "reject":
             rejects = records_as_fastx(batch, bad_records)
-        return batch.take(keep), rejects, reasons
+        return batch.take(keep), rejects, reasons, None
 
 
 def _secondary_mask(scores: np.ndarray, reference_count: int) -> np.ndarray:
@@ -285,6 +301,7 @@ def run(
     client: Any = None,
     checkpoint: CheckpointKeeper | None = None,
     skip_records: int = 0,
+    input_progress: InputProgress | None = None,
 ) -> RunStatistics:
     """Align every record of ``inputs`` and write the results to ``output``.
 
@@ -297,6 +314,9 @@ def run(
     many input records are done and how long the output (and ``rejects``) are, so that
     ``skip_records`` can resume an interrupted run: the first ``skip_records`` input records
     are read but not aligned, and no header is written.
+
+    ``input_progress``: kept up to date with how far the inputs have been read (for a
+    progress display's percentage and ETA).
     """
     if options.on_invalid not in INVALID_POLICIES:
         raise ValueError(f"on_invalid must be one of {', '.join(INVALID_POLICIES)}")
@@ -307,7 +327,19 @@ def run(
     started = time.perf_counter()
     max_records, max_bases = batch_limits(aligner, options.strand, options.batch_records)
     # Open the inputs first: a missing input fails before anything is written.
-    batches = read_batches(inputs, max_records=max_records, max_bases=max_bases, stdin=stdin)
+    batches: Iterator[SequenceBatch]
+    # An input error ends the stream of batches here and is raised once every batch read
+    # before it has been written: the output keeps every record before a malformed one.
+    input_end = _InputEnd(
+        read_batches(
+            inputs,
+            max_records=max_records,
+            max_bases=max_bases,
+            stdin=stdin,
+            progress=input_progress,
+        )
+    )
+    batches = iter(input_end)
     if worker_count > 1 and options.batch_records is None:  # an explicit size is kept
         batches = _spread_first_batch(batches, 2 * worker_count)
     if skip_records:  # resuming: the output already has its header
@@ -332,6 +364,11 @@ def run(
             outcome: BatchOutcome = completed.result
             output.write(outcome.output)
             output.flush()
+            if outcome.error is not None:  # --on-invalid error: written up to the record
+                statistics.records += outcome.records
+                statistics.mapped += outcome.mapped
+                statistics.unmapped += outcome.records - outcome.mapped
+                raise outcome.error
             if rejects is not None and outcome.rejects:
                 rejects.write(outcome.rejects)
                 rejects.flush()
@@ -364,6 +401,8 @@ def run(
                     checkpoint.save(pending)
                     pending = None
                     last_saved = time.perf_counter()
+        if input_end.error is not None:
+            raise input_end.error
     finally:
         if checkpoint is not None and pending is not None:
             # Interrupted or failed after a batch that was written in full: keep its place.
@@ -375,6 +414,21 @@ def run(
         if options.backend == "dask":  # the cluster's size is not ours: count who worked
             statistics.workers = len(statistics.records_per_worker)
     return statistics
+
+
+class _InputEnd:
+    """Iterates over ``batches`` and ends early, without raising, at an input error (kept in
+    :attr:`error`), so the engine finishes and hands back every batch read before it."""
+
+    def __init__(self, batches: Iterator[SequenceBatch]) -> None:
+        self.batches = batches
+        self.error: BaseException | None = None
+
+    def __iter__(self) -> Iterator[SequenceBatch]:
+        try:
+            yield from self.batches
+        except (StreamAlignError, OSError) as error:
+            self.error = error
 
 
 class CrashIsolator:

@@ -111,6 +111,9 @@ class ThreadBackend:
         >>> backend.shutdown(graceful=True)
     """
 
+    #: seconds an early stop waits for busy threads before leaving them behind
+    abandon_after = 0.25
+
     def __init__(self, task: Task, workers: int) -> None:
         if workers < 1:
             raise ValueError(f"ThreadBackend needs at least one worker, not {workers}")
@@ -179,7 +182,13 @@ class ThreadBackend:
         return completed
 
     def shutdown(self, *, graceful: bool) -> None:
-        """Stop every thread (after its current task) and join it."""
+        """Stop every thread after its current task and join it; if not graceful, give up on
+        a thread still busy after :attr:`abandon_after` seconds.
+
+        After an error or an early stop (Ctrl-C) a long task must not hold up the stop: a
+        nogil kernel cannot be interrupted. An abandoned thread is a daemon; it drops its
+        result and exits when its task returns (or goes with the interpreter).
+        """
         if not graceful:
             self._stopping.set()
             with contextlib.suppress(queue.Empty):
@@ -187,8 +196,9 @@ class ThreadBackend:
                     self._inbox.get_nowait()
         for _ in self._threads:
             self._inbox.put(None)
+        deadline = None if graceful else time.monotonic() + self.abandon_after
         for thread in self._threads:
-            thread.join()
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         self._threads.clear()
         self._pending = 0
 
@@ -265,6 +275,9 @@ def _process_worker_main(
         with contextlib.suppress(OSError):
             os.close(descriptor)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    # A forked worker inherits the parent's SIGTERM handler (the command line's raises
+    # KeyboardInterrupt, which waits for the kernel to return): SIGTERM must stop it at once.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if hasattr(signal, "pthread_sigmask"):  # blocked by the parent while this worker started
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     inbox: queue.SimpleQueue[tuple[int, bytes] | None] = queue.SimpleQueue()

@@ -66,7 +66,7 @@ from xopen import xopen
 from ..errors import InputFormatError
 from ..records import SequenceBatch
 
-__all__ = ["read_batches", "read_references"]
+__all__ = ["InputProgress", "read_batches", "read_references"]
 
 STDIN_NAME = "<stdin>"
 """How standard input (the path ``"-"``) is named in messages."""
@@ -103,6 +103,39 @@ _DNAIO_MESSAGES = {  # clearer wording for dnaio's most common complaints
 }
 
 
+class InputProgress:
+    """How far :func:`read_batches` has read its inputs, for progress and ETA displays.
+
+    ``total_bytes`` is the sum of the inputs' file sizes, ``None`` when one is standard input
+    or a pipe (no end is known). ``bytes_read`` and ``records_read`` are updated together as
+    each batch is cut: bytes of the files as stored (compressed bytes for compressed input).
+    Read from another thread, they are a recent, consistent-enough snapshot.
+
+    Example:
+        >>> import io
+        >>> progress = InputProgress()
+        >>> batches = list(read_batches("-", stdin=io.BytesIO(b">a\\nAC\\n"), progress=progress))
+        >>> progress.records_read, progress.total_bytes
+        (1, None)
+    """
+
+    def __init__(self) -> None:
+        self.total_bytes: int | None = None
+        self.bytes_read = 0
+        self.records_read = 0
+        self._finished_bytes = 0  # sizes of the inputs read to the end
+        self._position: Callable[[], int] | None = None  # of the input being read
+
+    def _update(self, records_read: int) -> None:
+        try:
+            position = 0 if self._position is None else self._position()
+        except (OSError, ValueError):  # closed by its reading thread: keep the last position
+            pass
+        else:
+            self.bytes_read = self._finished_bytes + position
+        self.records_read = records_read
+
+
 def read_batches(
     paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
     *,
@@ -110,6 +143,7 @@ def read_batches(
     max_bases: int = 4_000_000,
     flush_seconds: float | None = 0.5,
     stdin: BinaryIO | None = None,
+    progress: InputProgress | None = None,
 ) -> Iterator[SequenceBatch]:
     """Yield the records of FASTA/FASTQ inputs as batches, in input order.
 
@@ -125,6 +159,7 @@ def read_batches(
             batch; ``None`` waits for full batches. Regular files never wait. A FASTA record is
             complete only once the next header (or the end of input) has arrived.
         stdin: the binary stream read for ``"-"``; ``sys.stdin.buffer`` when ``None``.
+        progress: kept up to date with the bytes and records read (see :class:`InputProgress`).
 
     Yields:
         Batches with ``index`` 0, 1, 2, ... and ``first_record`` counted over all inputs.
@@ -149,6 +184,10 @@ def read_batches(
         raise ValueError(f"flush_seconds must be positive or None, got {flush_seconds}")
     inputs = [_describe_input(path, stdin) for path in _path_list(paths)]
     producer = _BatchProducer(inputs, max_records, max_bases, flush_seconds)
+    if progress is not None:
+        producer.progress = progress
+        sizes = [source.size for source in inputs]
+        progress.total_bytes = None if None in sizes else sum(size or 0 for size in sizes)
     if flush_seconds is not None and any(source.may_block for source in inputs):
         return _batches_from_thread(producer)
     return producer.batches()
@@ -195,6 +234,7 @@ class _InputSource:
     path: str | None  # None for standard input
     stream: BinaryIO | None  # the standard input stream, when path is None
     may_block: bool  # a pipe, FIFO, socket or terminal: reads may wait for a writer
+    size: int | None = None  # bytes of a regular file (None: standard input, a pipe...)
 
 
 def _path_list(paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str]) -> list[Any]:
@@ -225,7 +265,8 @@ def _describe_input(path: str | os.PathLike[str], stdin: BinaryIO | None) -> _In
         raise InputFormatError(f"{name}: cannot open: {_reason(error)}") from error
     if stat.S_ISDIR(mode):
         raise InputFormatError(f"{name}: cannot open: is a directory, not a FASTA/FASTQ file")
-    return _InputSource(name, name, None, not stat.S_ISREG(mode))
+    size = os.stat(name).st_size if stat.S_ISREG(mode) else None
+    return _InputSource(name, name, None, not stat.S_ISREG(mode), size)
 
 
 def _stream_may_block(stream: Any) -> bool:
@@ -594,7 +635,7 @@ class _OpenInput:
     reader: Any = None
     _closers: list[Any] = field(default_factory=list)
 
-    def open(self, producer: _BatchProducer | None) -> None:
+    def open(self, producer: _BatchProducer | None, progress: InputProgress | None = None) -> None:
         """Open, detect compression and format, and start dnaio on it.
 
         ``producer`` is given when batches are made in a background thread; then an input that
@@ -607,6 +648,8 @@ class _OpenInput:
             except OSError as error:
                 raise InputFormatError(f"{name}: cannot open: {_reason(error)}") from error
             self._closers.append(stream.close)
+            if progress is not None:
+                progress._position = stream.tell
         else:
             stream = self.source.stream
         waits = producer is not None and self.source.may_block
@@ -798,6 +841,7 @@ class _BatchProducer:
         self._stop = threading.Event()
         self._pending_seen = 0
         self._pending_since = 0.0
+        self.progress: InputProgress | None = None
 
     def batches(self) -> Iterator[SequenceBatch]:
         """Every batch of every input, in order."""
@@ -811,7 +855,7 @@ class _BatchProducer:
         pending = self._pending
         records_read = 0
         try:
-            opened.open(self if self._output is not None else None)
+            opened.open(self if self._output is not None else None, self.progress)
             if opened.format is None:
                 return
             with_qualities = opened.format == "fastq"
@@ -850,12 +894,17 @@ class _BatchProducer:
             raise converted from error
         finally:
             opened.close()
+            if self.progress is not None:
+                self.progress._finished_bytes += source.size or 0
+                self.progress._position = None
 
     def _take_pending(self) -> SequenceBatch:
         batch = self._pending.take(self._batch_index, self._records_done)
         self._batch_index += 1
         self._records_done += len(batch)
         self._pending_seen = 0
+        if self.progress is not None:
+            self.progress._update(self._records_done)
         return batch
 
     # -- background mode

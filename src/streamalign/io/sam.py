@@ -35,7 +35,10 @@ Decisions:
 - An empty reference gets no ``@SQ`` line (SAM needs ``LN`` >= 1); no record can map to it.
 - Names that SAM forbids (QNAME ``[!-?A-~]{1,254}``, RNAME ``[0-9A-Za-z!#$%&+./:;?@^_|~-]
   [0-9A-Za-z!#$%&*+./:;=?@^_|~-]*``) have each offending character replaced by ``_``
-  (QNAMEs are also cut to 254 characters); TSV and JSONL keep the original names.
+  (QNAMEs are also cut to 254 characters); a repeated reference name gets ``_2``, ``_3``, ...
+  (:func:`unique_reference_names`). The command line gives the references these names before
+  it aligns, so TSV and JSONL name them the same way; a library caller's TSV and JSONL
+  writers keep the names they are given.
 
 Example:
     >>> import io
@@ -118,12 +121,43 @@ def sam_reference_name(name: str) -> str:
     return fixed
 
 
+def unique_reference_names(names: Sequence[str]) -> list[str]:
+    """Names valid as RNAME (see :func:`sam_reference_name`) and unique, in file order.
+
+    The first reference of a name keeps it; each later one gets ``_2``, ``_3``, ... (the
+    first suffix that no reference's name uses), so a name that occurs once is never changed
+    by another's suffix. Linear in the number of names.
+
+    Example:
+        >>> unique_reference_names(["a", "b,c", "a", "a_2", "a"])
+        ['a', 'b_c', 'a_3', 'a_2', 'a_4']
+    """
+    valid = [sam_reference_name(name) for name in names]
+    taken = set(valid)
+    seen: set[str] = set()
+    last_suffix: dict[str, int] = {}
+    unique = []
+    for name in valid:
+        if name in seen:
+            suffix = last_suffix.get(name, 1)
+            while True:
+                suffix += 1
+                candidate = f"{name}_{suffix}"
+                if candidate not in taken:
+                    break
+            last_suffix[name] = suffix
+            taken.add(candidate)
+            name = candidate
+        seen.add(name)
+        unique.append(name)
+    return unique
+
+
 class SamWriter(BatchWriter):
     """Writes SAM; see the module docstring for the columns and decisions.
 
-    Raises:
-        ValueError: two non-empty references share a name (after replacing the characters
-            SAM forbids).
+    Reference names go through :func:`unique_reference_names`, so repeated names (taxonomy
+    training sets repeat them on purpose) still make a valid header.
     """
 
     format_name = "sam"
@@ -144,26 +178,20 @@ class SamWriter(BatchWriter):
             command_line=command_line,
             extended_cigar=extended_cigar,
         )
-        self.sam_reference_names = [sam_reference_name(name) for name in self.reference_names]
-        seen: dict[str, str] = {}
-        for original, name, length in zip(
-            self.reference_names, self.sam_reference_names, self.reference_lengths, strict=True
-        ):
-            if length == 0:
-                continue
-            if name in seen:
-                raise ValueError(
-                    f"two references share the SAM name {name!r} ({seen[name]!r} and "
-                    f"{original!r}); reference names must be unique in SAM"
-                )
-            seen[name] = original
-        # Header position of each reference name; -1 for empty references (no @SQ line).
-        self._header_position = {
-            name: (position if length > 0 else -1)
-            for position, (name, length) in enumerate(
-                zip(self.reference_names, self.reference_lengths, strict=True)
-            )
-        }
+        self.sam_reference_names = unique_reference_names(self.reference_names)
+        # Header position of each reference; -1 for empty references (no @SQ line). A batch
+        # of the writer's own references is looked up by index (names may repeat), another
+        # by name (the first reference of that name).
+        self._own_positions = np.array(
+            [
+                position if length > 0 else -1
+                for position, length in enumerate(self.reference_lengths)
+            ],
+            dtype=np.int64,
+        )
+        self._header_position: dict[str, int] = {}
+        for name, position in zip(self.reference_names, self._own_positions.tolist(), strict=True):
+            self._header_position.setdefault(name, position)
         self._lengths = np.array([*self.reference_lengths, 0], dtype=np.int64)
         self._rname_table = [*self.sam_reference_names, "*"]
         self._cached_batch_names: list[str] = []
@@ -188,6 +216,8 @@ class SamWriter(BatchWriter):
 
     def _header_positions(self, batch_names: list[str]) -> np.ndarray:
         """Header position of each of the batch's references (-1: not in the header)."""
+        if batch_names is self.reference_names or batch_names == self.reference_names:
+            return self._own_positions
         if batch_names != self._cached_batch_names:  # usually the very same list: cheap
             self._cached_positions = np.array(
                 [self._header_position.get(name, -1) for name in batch_names], dtype=np.int64
