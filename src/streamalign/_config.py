@@ -38,3 +38,12 @@ WINDOW_USE_FRACTION = 0.8
 #: score pass costs about half a traceback: windows must save more than that).
 WINDOW_KEEP_FRACTION = 0.4
 WINDOW_SKIPS = 16
+#: Banded traceback (``streamalign.kernels.banded``): a pair of at least this many matrix
+#: cells (query x reference), or one whose full traceback exceeds the memory budget, is aligned
+#: by a score-only pass and a traceback in the band of diagonals its optimal alignments can
+#: use; smaller pairs keep the vectorized full-matrix traceback.
+BAND_MIN_CELLS = 16_000_000
+#: A banded query whose band holds at least this fraction of its full matrix's cells (unrelated
+#: sequences score low: wide bands) takes the vectorized full-matrix traceback when that fits the
+#: budget.
+BAND_USE_FRACTION = 1.0

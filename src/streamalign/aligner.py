@@ -28,8 +28,8 @@ from .alphabet import (
     reversed_positions,
 )
 from .errors import ScoringError
-from .kernels import gotoh, planning
-from .kernels.inputs import EndFlags, KernelInput, KernelScoring
+from .kernels import banded, gotoh, planning
+from .kernels.inputs import BandInput, EndFlags, KernelInput, KernelScoring
 from .kernels.outputs import KernelOutputs
 from .records import SequenceBatch
 from .results import Alignment, AlignmentBatch
@@ -338,10 +338,14 @@ class Aligner:
         reference_number: int,
         traceback: bool,
     ) -> KernelOutputs:
-        """Gotoh's recurrence: one kernel call, or a score pass and windowed tracebacks."""
+        """Gotoh's recurrence: one kernel call, or a score pass and windowed tracebacks; long
+        pairs take a score pass and a banded traceback (:mod:`streamalign.kernels.banded`)."""
         lengths = np.diff(batch.offsets)
         longest = int(lengths.max()) if len(lengths) else 0
         dtype, minus_infinity = _score_dtype(self.scoring, longest, len(reference))
+        order = np.argsort(lengths, kind="stable").astype(np.int64)
+        in_bands = self._banded_queries(lengths, len(reference), order) if traceback else order[:0]
+        regular = order[~np.isin(order, in_bands)] if len(in_bands) else order
         # Planned even when the windows are used: the same memory-budget errors either way.
         plan = planning.plan_groups(
             lengths,
@@ -351,6 +355,7 @@ class Aligner:
             traceback=traceback,
             score_bytes=np.dtype(dtype).itemsize,
             names=batch.names,
+            order=regular,
         )
         inputs = KernelInput(
             query_codes=codes,
@@ -369,13 +374,145 @@ class Aligner:
             traceback=traceback,
         )
         outputs = KernelOutputs.allocate(lengths, len(reference), traceback)
-        if not (
+        if len(in_bands):
+            self._align_banded(inputs, outputs, in_bands, batch.names)
+            if len(regular):
+                gotoh.run(inputs, outputs)
+        elif not (
             traceback
             and self._windows_may_help(longest, reference_number)
             and self._align_in_windows(inputs, outputs, reference_number)
         ):
             gotoh.run(inputs, outputs)
         return outputs
+
+    def _end_switches(self) -> tuple[bool, bool, bool, bool]:
+        return (
+            self.query_start_free,
+            self.query_end_free,
+            self.reference_start_free,
+            self.reference_end_free,
+        )
+
+    def _banded_queries(
+        self, lengths: np.ndarray, reference_length: int, order: np.ndarray
+    ) -> np.ndarray:
+        """The queries (in ``order``) to align in bands: pairs of at least
+        ``_config.BAND_MIN_CELLS`` cells or over the memory budget, unless even their
+        narrowest band (:func:`streamalign.windowing.narrowest_bands`) is no smaller than
+        the full matrix (a query much longer than the reference, globally)."""
+        if reference_length == 0 or not len(lengths):
+            return order[:0]
+        cells = lengths.astype(np.int64) * reference_length
+        floor = windowing.narrowest_bands(
+            lengths, reference_length, self._end_switches(), self.mode == "local"
+        )
+        wanted = (
+            ((cells >= _config.BAND_MIN_CELLS) | (cells > self.memory_budget))
+            & (floor < cells)
+            & (lengths > 0)
+        )
+        return order[wanted[order]]
+
+    def _align_banded(
+        self,
+        inputs: KernelInput,
+        outputs: KernelOutputs,
+        members: np.ndarray,
+        names: Sequence[str] | None,
+    ) -> None:
+        """Score-only pass, bands from its scores, banded traceback: fills ``outputs`` for
+        ``members``. A member whose band is no smaller than its full matrix, which fits the
+        budget, gets the full-matrix traceback instead (``_config.BAND_USE_FRACTION``)."""
+        reference = inputs.reference_codes
+        reference_length = len(reference)
+        lengths = inputs.lengths
+        local = self.mode == "local"
+        ends = self._end_switches()
+        # Turn down what cannot fit before paying for the score pass.
+        planning.plan_bands(
+            members,
+            windowing.narrowest_bands(lengths, reference_length, ends, local),
+            lengths,
+            reference_length,
+            memory_budget=self.memory_budget,
+            names=names,
+            lower_bound=True,
+        )
+        score_plan = planning.plan_groups(
+            lengths,
+            reference_length,
+            lanes=self.lanes,
+            memory_budget=self.memory_budget,
+            traceback=False,
+            score_bytes=inputs.scoring.substitution.itemsize,
+            order=members,
+        )
+        scored = KernelOutputs.allocate(lengths, reference_length, False)
+        gotoh.run(dataclasses.replace(inputs, plan=score_plan, traceback=False), scored)
+        count = len(lengths)
+        lower = np.zeros(count, np.int64)
+        upper = np.zeros(count, np.int64)
+        end_rows = np.zeros(count, np.int64)
+        end_columns = np.zeros(count, np.int64)
+        end_rows[members] = scored.query_ends[members]
+        end_columns[members] = scored.reference_ends[members]
+        lower[members], upper[members] = windowing.band_diagonals(
+            scored.scores[members],
+            end_rows[members],
+            end_columns[members],
+            self.scoring,
+            ends,
+            local,
+        )
+        cells = planning.band_cells(end_rows, lower, upper)
+        full_cells = lengths.astype(np.int64) * reference_length
+        fallback = (cells[members] >= _config.BAND_USE_FRACTION * full_cells[members]) & (
+            full_cells[members] <= self.memory_budget
+        )
+        if fallback.any():
+            full_plan = planning.plan_groups(
+                lengths,
+                reference_length,
+                lanes=self.lanes,
+                memory_budget=self.memory_budget,
+                traceback=True,
+                score_bytes=inputs.scoring.substitution.itemsize,
+                names=names,
+                order=members[fallback],
+            )
+            gotoh.run(dataclasses.replace(inputs, plan=full_plan), outputs)
+            members = members[~fallback]
+        band_plan = planning.plan_bands(
+            members,
+            cells,
+            lengths,
+            reference_length,
+            memory_budget=self.memory_budget,
+            names=names,
+        )
+        band_inputs = BandInput(
+            kernel=dataclasses.replace(
+                inputs,
+                plan=band_plan,
+                scoring=KernelScoring.create(
+                    self.scoring.integer_matrix,
+                    self.scoring.match_table,
+                    self.scoring.integer_gap_open,
+                    self.scoring.integer_gap_extend,
+                    -(2**60),
+                    np.int64,
+                ),
+            ),
+            lower_diagonals=lower,
+            upper_diagonals=upper,
+            end_rows=end_rows,
+            end_columns=end_columns,
+        )
+        if len(members):
+            banded.run(band_inputs, outputs)
+        if not np.array_equal(outputs.scores[members], scored.scores[members]):
+            raise RuntimeError("the banded traceback disagrees with the score-only pass")
 
     def _align_legacy(
         self, batch: SequenceBatch, codes: np.ndarray, reference: np.ndarray, traceback: bool
