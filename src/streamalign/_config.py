@@ -47,3 +47,6 @@ BAND_MIN_CELLS = 16_000_000
 #: sequences score low: wide bands) takes the vectorized full-matrix traceback when that fits the
 #: budget.
 BAND_USE_FRACTION = 1.0
+#: Where the end cell is fixed (neither end free), the first band spans the diagonals the ends
+#: force plus this many on each side; it doubles until the band of its score lies inside it.
+BAND_INITIAL_MARGIN = 64

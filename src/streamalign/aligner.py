@@ -439,6 +439,9 @@ class Aligner:
             names=names,
             lower_bound=True,
         )
+        if not local and not ends[1] and not ends[3]:
+            self._align_in_growing_bands(inputs, outputs, members, names)
+            return
         score_plan = planning.plan_groups(
             lengths,
             reference_length,
@@ -483,11 +486,100 @@ class Aligner:
             )
             gotoh.run(dataclasses.replace(inputs, plan=full_plan), outputs)
             members = members[~fallback]
+        if len(members):
+            self._run_bands(inputs, outputs, members, lower, upper, end_rows, end_columns, names)
+        if not np.array_equal(outputs.scores[members], scored.scores[members]):
+            raise RuntimeError("the banded traceback disagrees with the score-only pass")
+
+    def _align_in_growing_bands(
+        self,
+        inputs: KernelInput,
+        outputs: KernelOutputs,
+        members: np.ndarray,
+        names: Sequence[str] | None,
+    ) -> None:
+        """Banded traceback without a score pass, for modes whose end cell is fixed
+        (``(len(query), len(reference))``: neither end free, not local).
+
+        A band's DP scores at most the optimum ``S`` (it sees a subset of the paths), and
+        :func:`streamalign.windowing.band_diagonals` of a lower score is a wider band: the
+        band of the score found holds every optimal alignment. So: align in a narrow band
+        around the diagonals the ends force (``_config.BAND_INITIAL_MARGIN`` on each side);
+        where the band of its score is not inside it, align again in a band twice as wide
+        (or at once in the band of its score, when that is at most 4 times the cells), until
+        it is. The last run's alignment is then the full matrix's, ties included (see
+        :mod:`streamalign.kernels.banded`).
+        """
+        lengths = inputs.lengths
+        reference_length = len(inputs.reference_codes)
+        ends = self._end_switches()
+        count = len(lengths)
+        end_rows = lengths.astype(np.int64)
+        end_columns = np.full(count, reference_length, np.int64)
+        diagonal = end_columns - end_rows
+        start_fixed = not ends[0] and not ends[2]
+        low_end = np.minimum(diagonal, 0) if start_fixed else diagonal
+        high_end = np.maximum(diagonal, 0) if start_fixed else diagonal
+        margin = np.full(count, _config.BAND_INITIAL_MARGIN, np.int64)
+        lower = np.maximum(low_end - margin, -end_rows)
+        upper = np.minimum(high_end + margin, end_columns)
+        pending = members
+        while len(pending):
+            self._run_bands(inputs, outputs, pending, lower, upper, end_rows, end_columns, names)
+            need_lower, need_upper = windowing.band_diagonals(
+                outputs.scores[pending],
+                end_rows[pending],
+                end_columns[pending],
+                self.scoring,
+                ends,
+                False,
+            )
+            inside = (need_lower >= lower[pending]) & (need_upper <= upper[pending])
+            need_cells = planning.band_cells(end_rows[pending], need_lower, need_upper)
+            cells = planning.band_cells(end_rows[pending], lower[pending], upper[pending])
+            grow = ~inside
+            jump = grow & (need_cells <= 4 * cells)
+            doubled = grow & ~jump
+            margin[pending] = np.where(doubled, np.maximum(2 * margin[pending], 1), margin[pending])
+            wide_lower = np.maximum(low_end[pending] - margin[pending], need_lower)
+            wide_upper = np.minimum(high_end[pending] + margin[pending], need_upper)
+            new_lower = np.where(jump, need_lower, np.where(doubled, wide_lower, lower[pending]))
+            new_upper = np.where(jump, need_upper, np.where(doubled, wide_upper, upper[pending]))
+            new_cells = planning.band_cells(end_rows[pending], new_lower, new_upper)
+            # A wider band that would not fit: the band of the score found decides.
+            over = grow & (new_cells > self.memory_budget)
+            if over.any():
+                all_cells = np.zeros(count, np.int64)
+                all_cells[pending] = need_cells
+                planning.plan_bands(
+                    pending[over],
+                    all_cells,
+                    lengths,
+                    reference_length,
+                    memory_budget=self.memory_budget,
+                    names=names,
+                )
+            lower[pending] = new_lower
+            upper[pending] = new_upper
+            pending = pending[grow]
+
+    def _run_bands(
+        self,
+        inputs: KernelInput,
+        outputs: KernelOutputs,
+        members: np.ndarray,
+        lower: np.ndarray,
+        upper: np.ndarray,
+        end_rows: np.ndarray,
+        end_columns: np.ndarray,
+        names: Sequence[str] | None,
+    ) -> None:
+        """One banded kernel call for ``members`` (band arrays indexed by query number)."""
         band_plan = planning.plan_bands(
             members,
-            cells,
-            lengths,
-            reference_length,
+            planning.band_cells(end_rows, lower, upper),
+            inputs.lengths,
+            len(inputs.reference_codes),
             memory_budget=self.memory_budget,
             names=names,
         )
@@ -509,10 +601,7 @@ class Aligner:
             end_rows=end_rows,
             end_columns=end_columns,
         )
-        if len(members):
-            banded.run(band_inputs, outputs)
-        if not np.array_equal(outputs.scores[members], scored.scores[members]):
-            raise RuntimeError("the banded traceback disagrees with the score-only pass")
+        banded.run(band_inputs, outputs)
 
     def _align_legacy(
         self, batch: SequenceBatch, codes: np.ndarray, reference: np.ndarray, traceback: bool
