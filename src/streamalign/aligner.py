@@ -520,7 +520,11 @@ class Aligner:
         start_fixed = not ends[0] and not ends[2]
         low_end = np.minimum(diagonal, 0) if start_fixed else diagonal
         high_end = np.maximum(diagonal, 0) if start_fixed else diagonal
-        margin = np.full(count, _config.BAND_INITIAL_MARGIN, np.int64)
+        # The widest margin whose band fits the budget.
+        fitting = np.maximum(
+            (self.memory_budget // np.maximum(end_rows, 1) - (high_end - low_end + 1)) // 2, 0
+        )
+        margin = np.minimum(np.full(count, _config.BAND_INITIAL_MARGIN, np.int64), fitting)
         lower = np.maximum(low_end - margin, -end_rows)
         upper = np.minimum(high_end + margin, end_columns)
         pending = members
@@ -538,27 +542,30 @@ class Aligner:
             need_cells = planning.band_cells(end_rows[pending], need_lower, need_upper)
             cells = planning.band_cells(end_rows[pending], lower[pending], upper[pending])
             grow = ~inside
-            jump = grow & (need_cells <= 4 * cells)
+            at_most = margin[pending] >= fitting[pending]
+            jump = grow & (need_cells <= self.memory_budget) & ((need_cells <= 4 * cells) | at_most)
             doubled = grow & ~jump
-            margin[pending] = np.where(doubled, np.maximum(2 * margin[pending], 1), margin[pending])
-            wide_lower = np.maximum(low_end[pending] - margin[pending], need_lower)
-            wide_upper = np.minimum(high_end[pending] + margin[pending], need_upper)
-            new_lower = np.where(jump, need_lower, np.where(doubled, wide_lower, lower[pending]))
-            new_upper = np.where(jump, need_upper, np.where(doubled, wide_upper, upper[pending]))
-            new_cells = planning.band_cells(end_rows[pending], new_lower, new_upper)
-            # A wider band that would not fit: the band of the score found decides.
-            over = grow & (new_cells > self.memory_budget)
-            if over.any():
+            # A band that cannot grow within the budget: the band of the score found decides.
+            if np.any(doubled & at_most):
                 all_cells = np.zeros(count, np.int64)
                 all_cells[pending] = need_cells
                 planning.plan_bands(
-                    pending[over],
+                    pending[doubled & at_most],
                     all_cells,
                     lengths,
                     reference_length,
                     memory_budget=self.memory_budget,
                     names=names,
                 )
+            margin[pending] = np.where(
+                doubled,
+                np.minimum(np.maximum(2 * margin[pending], 1), fitting[pending]),
+                margin[pending],
+            )
+            wide_lower = np.maximum(low_end[pending] - margin[pending], need_lower)
+            wide_upper = np.minimum(high_end[pending] + margin[pending], need_upper)
+            new_lower = np.where(jump, need_lower, np.where(doubled, wide_lower, lower[pending]))
+            new_upper = np.where(jump, need_upper, np.where(doubled, wide_upper, upper[pending]))
             lower[pending] = new_lower
             upper[pending] = new_upper
             pending = pending[grow]
