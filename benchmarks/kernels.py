@@ -12,7 +12,7 @@ Workloads:
   ``ecoli_16S.fa`` (DADA2 example data, LGPL-2; see ``../shared/data/README.md``), semi-global:
   the read fully aligned, the reference's ends free.
 * ``pacbio``: full-length 16S "reads" against the same *E. coli* gene, global. There is no
-  PacBio file in the data, so the reads are made reproducibly from real genes: every 7th
+  PacBio file in the data, so the reads are made reproducibly from real genes: every 6th
   record of ``ten_16s.100.fa.gz`` holding only ``ACGT`` (full-length 16S genes of about 400
   genera, 980-1,592 bp; the first ``--pacbio-count``, 500), each given PacBio-CCS-like errors
   with numpy ``default_rng(--seed)``: 1% of positions, 40% insertions (of the base before:
@@ -64,7 +64,7 @@ DEFAULT_READS = DATA / "sam1F.fastq.gz"
 DEFAULT_REFERENCE = DATA / "ecoli_16S.fa"
 DEFAULT_GENES = DATA / "ten_16s.100.fa.gz"
 #: Every PACBIO_STRIDE-th gene of DEFAULT_GENES is a read (the file lists 10 copies per genus).
-PACBIO_STRIDE = 7
+PACBIO_STRIDE = 6
 #: Share of positions with a PacBio-CCS-like error, and how errors split (insertion, deletion,
 #: substitution).
 PACBIO_ERROR_RATE = 0.01
