@@ -288,3 +288,18 @@ def test_narrowest_bands_are_below_the_band_of_the_optimal_score(switches):
         batch.integer_scores, batch.query_ends, batch.reference_ends, Scoring(), switches, False
     )
     assert np.all(floor <= planning.band_cells(batch.query_ends, lower, upper))
+
+
+@pytest.mark.parametrize("mode", ["global", "semiglobal"])
+def test_unrelated_pairs_fall_back_to_the_full_matrix_when_it_fits(mode, monkeypatch):
+    """A low score proves only a band as wide as the matrix: the full matrix is used, so a
+    pair that fitted the budget before the bands still aligns."""
+    monkeypatch.setattr(_config, "BAND_MIN_CELLS", 0)
+    calls = BandCalls(monkeypatch)
+    rng = random.Random(12)
+    reference = random_sequence(rng, 120)
+    query = random_sequence(rng, 120)
+    aligner = Aligner(reference, mode, memory_budget=120 * 120)
+    batch = aligner.align_many([query])
+    assert kernel_result(batch, 0) == slow_result(aligner, query, reference)
+    assert calls.queries <= 1  # (global: one narrow try, then the full matrix)

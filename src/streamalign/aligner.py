@@ -508,7 +508,9 @@ class Aligner:
         where the band of its score is not inside it, align again in a band twice as wide
         (or at once in the band of its score, when that is at most 4 times the cells), until
         it is. The last run's alignment is then the full matrix's, ties included (see
-        :mod:`streamalign.kernels.banded`).
+        :mod:`streamalign.kernels.banded`). A query whose proven band would hold at least
+        ``_config.BAND_USE_FRACTION`` of its full matrix, which fits the budget, is aligned on
+        the full matrix instead.
         """
         lengths = inputs.lengths
         reference_length = len(inputs.reference_codes)
@@ -527,6 +529,8 @@ class Aligner:
         margin = np.minimum(np.full(count, _config.BAND_INITIAL_MARGIN, np.int64), fitting)
         lower = np.maximum(low_end - margin, -end_rows)
         upper = np.minimum(high_end + margin, end_columns)
+        full_cells = end_rows * reference_length
+        full_members = [members[:0]]
         pending = members
         while len(pending):
             self._run_bands(inputs, outputs, pending, lower, upper, end_rows, end_columns, names)
@@ -542,6 +546,16 @@ class Aligner:
             need_cells = planning.band_cells(end_rows[pending], need_lower, need_upper)
             cells = planning.band_cells(end_rows[pending], lower[pending], upper[pending])
             grow = ~inside
+            # Bands that would hold the whole matrix (unrelated sequences score low): the
+            # vectorized full-matrix traceback, where it fits the budget.
+            pending_full = full_cells[pending]
+            to_full = (
+                grow
+                & (need_cells >= _config.BAND_USE_FRACTION * pending_full)
+                & (pending_full <= self.memory_budget)
+            )
+            full_members.append(pending[to_full])
+            grow &= ~to_full
             at_most = margin[pending] >= fitting[pending]
             jump = grow & (need_cells <= self.memory_budget) & ((need_cells <= 4 * cells) | at_most)
             doubled = grow & ~jump
@@ -569,6 +583,19 @@ class Aligner:
             lower[pending] = new_lower
             upper[pending] = new_upper
             pending = pending[grow]
+        in_full = np.sort(np.concatenate(full_members))
+        if len(in_full):
+            full_plan = planning.plan_groups(
+                lengths,
+                reference_length,
+                lanes=self.lanes,
+                memory_budget=self.memory_budget,
+                traceback=True,
+                score_bytes=inputs.scoring.substitution.itemsize,
+                names=names,
+                order=in_full[np.argsort(lengths[in_full], kind="stable")],
+            )
+            gotoh.run(dataclasses.replace(inputs, plan=full_plan), outputs)
 
     def _run_bands(
         self,
