@@ -112,8 +112,10 @@ class Aligner:
         reference_name: name of a single reference given as a string.
         lanes: most queries per SIMD group (groups are also capped to keep a column of
             DP state in cache).
-        memory_budget: most bytes one kernel call may use for traceback directions; a query
-            whose matrix alone exceeds it raises :class:`AlignmentTooLargeError`.
+        memory_budget: most bytes one kernel call may use for traceback directions; a pair
+            whose matrix exceeds it is traced back in the band of diagonals its optimal
+            alignments use (:mod:`streamalign.kernels.banded`), and one whose band alone
+            exceeds it raises :class:`AlignmentTooLargeError`.
     """
 
     def __init__(
@@ -205,7 +207,8 @@ class Aligner:
 
         Raises:
             InvalidSequenceError: a query holds a non-IUPAC character.
-            AlignmentTooLargeError: a pair's traceback does not fit ``memory_budget``.
+            AlignmentTooLargeError: a pair's traceback, even banded, does not fit
+                ``memory_budget``.
         """
         if strand not in STRANDS:
             raise ValueError(f"strand must be one of {', '.join(STRANDS)}, got {strand!r}")
@@ -421,9 +424,11 @@ class Aligner:
         members: np.ndarray,
         names: Sequence[str] | None,
     ) -> None:
-        """Score-only pass, bands from its scores, banded traceback: fills ``outputs`` for
-        ``members``. A member whose band is no smaller than its full matrix, which fits the
-        budget, gets the full-matrix traceback instead (``_config.BAND_USE_FRACTION``)."""
+        """Banded traceback of ``members`` (fills ``outputs`` for them): growing bands where
+        the end cell is fixed (:meth:`_align_in_growing_bands`), else a score-only pass, the
+        bands of its scores and end cells, and one banded traceback. A member whose band is
+        no smaller than its full matrix, which fits the budget, gets the full-matrix
+        traceback instead (``_config.BAND_USE_FRACTION``)."""
         reference = inputs.reference_codes
         reference_length = len(reference)
         lengths = inputs.lengths

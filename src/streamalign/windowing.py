@@ -23,6 +23,9 @@ matrix (``planning.group_cells`` of the plan over the full cells: 0.25 for ``sam
 against ``ecoli_16S.fa`` in groups of 160). Reads spread over a long reference gain less, and
 the caller falls back to the full matrix when the windows would not save enough.
 
+The same argument, by diagonals instead of columns, gives the band of the banded traceback
+for long pairs (:func:`band_diagonals`, :mod:`streamalign.kernels.banded`).
+
 Example:
     >>> import numpy as np
     >>> from streamalign import Scoring
