@@ -11,6 +11,13 @@ Workloads:
 * ``miseq``: the 1,500 MiSeq V4 reads of ``sam1F.fastq.gz`` against the *E. coli* 16S gene
   ``ecoli_16S.fa`` (DADA2 example data, LGPL-2; see ``../shared/data/README.md``), semi-global:
   the read fully aligned, the reference's ends free.
+* ``pacbio``: full-length 16S "reads" against the same *E. coli* gene, global. There is no
+  PacBio file in the data, so the reads are made reproducibly from real genes: every 6th
+  record of ``ten_16s.100.fa.gz`` holding only ``ACGT`` (full-length 16S genes of about 400
+  genera, 980-1,592 bp; the first ``--pacbio-count``, 500), each given PacBio-CCS-like errors
+  with numpy ``default_rng(--seed)``: 1% of positions, 40% insertions (of the base before:
+  homopolymer-like), 40% deletions, 20% substitutions. Global, end gaps penalized: about
+  1,470 x 1,465 cells per pair, genes 75-100% identical to *E. coli*'s.
 
 Each (tool, variant) is warmed up on the first few pairs (that first call, which includes any
 JIT compilation or cache loading, is reported as ``first call s``), then timed ``--repeats``
@@ -25,7 +32,8 @@ Usage::
     python benchmarks/kernels.py --markdown out.md --json out.json
 
 The module is importable: :func:`main` takes ``argv``; :func:`random_workload`,
-:func:`miseq_workload`, :func:`run_workload` and :func:`check_gap_conventions` are the pieces.
+:func:`miseq_workload`, :func:`pacbio_workload`, :func:`run_workload` and
+:func:`check_gap_conventions` are the pieces.
 """
 
 from __future__ import annotations
@@ -54,6 +62,13 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 DATA = REPOSITORY.parent / "shared" / "data"
 DEFAULT_READS = DATA / "sam1F.fastq.gz"
 DEFAULT_REFERENCE = DATA / "ecoli_16S.fa"
+DEFAULT_GENES = DATA / "ten_16s.100.fa.gz"
+#: Every PACBIO_STRIDE-th gene of DEFAULT_GENES is a read (the file lists 10 copies per genus).
+PACBIO_STRIDE = 6
+#: Share of positions with a PacBio-CCS-like error, and how errors split (insertion, deletion,
+#: substitution).
+PACBIO_ERROR_RATE = 0.01
+PACBIO_ERROR_SPLIT = (0.4, 0.4, 0.2)
 
 #: The 64-bp 5' fragment of the 16S rRNA gene used by the classic demo workload.
 FRAGMENT_16S = "GAGTTTGATCCTGGCTCAGATTGAACGCTGGCGGCATGCTTAACACATGCAAGTCGAACGGCAG"
@@ -165,6 +180,66 @@ def miseq_workload(
             f"{len(queries):,} MiSeq reads ({length_text} bp, {Path(reads).name}) vs "
             f"{first.name.split(';')[0]} ({len(reference_sequence):,} bp, {Path(reference).name})"
             f"; semi-global: read fully aligned, reference ends free{skipped_text}"
+        ),
+    )
+
+
+def pacbio_errors(sequence: str, rng: np.random.Generator) -> str:
+    """A copy of ``sequence`` with PacBio-CCS-like errors (:data:`PACBIO_ERROR_RATE`, split as
+    :data:`PACBIO_ERROR_SPLIT`); an insertion repeats the base before it."""
+    insertion, deletion, _ = PACBIO_ERROR_SPLIT
+    rolls = rng.random(len(sequence))
+    kinds = rng.random(len(sequence))
+    substitutes = rng.integers(0, 4, size=len(sequence))
+    pieces = []
+    for position, base in enumerate(sequence):
+        if rolls[position] >= PACBIO_ERROR_RATE:
+            pieces.append(base)
+        elif kinds[position] < insertion:
+            pieces.append(base + base)
+        elif kinds[position] < insertion + deletion:
+            continue
+        else:
+            pieces.append("ACGT"[substitutes[position]])
+    return "".join(pieces)
+
+
+def pacbio_workload(
+    genes: str | os.PathLike[str] = DEFAULT_GENES,
+    reference: str | os.PathLike[str] = DEFAULT_REFERENCE,
+    count: int = 500,
+    seed: int = 1,
+) -> Workload:
+    """Full-length 16S genes with PacBio-like errors against the first record of ``reference``,
+    global (see the module docstring)."""
+    import dnaio
+
+    with dnaio.open(os.fspath(reference)) as records:
+        first = next(iter(records))
+    reference_sequence = first.sequence.upper()
+    rng = np.random.default_rng(seed)
+    queries: list[str] = []
+    with dnaio.open(os.fspath(genes)) as records:
+        for number, record in enumerate(records):
+            if len(queries) >= count:
+                break
+            sequence = record.sequence.upper()
+            if number % PACBIO_STRIDE == 0 and set(sequence) <= ALPHABET:
+                queries.append(pacbio_errors(sequence, rng))
+    if not queries:
+        raise ValueError(f"{genes}: no gene made only of ACGT")
+    lengths = [len(query) for query in queries]
+    return Workload(
+        name="pacbio",
+        mode="global",
+        reference=reference_sequence,
+        queries=queries,
+        description=(
+            f"{len(queries):,} full-length 16S genes (every {PACBIO_STRIDE}th ACGT-only record "
+            f"of {Path(genes).name}) with PacBio-CCS-like errors ({PACBIO_ERROR_RATE:.0%}, "
+            f"default_rng({seed})), {min(lengths)}-{max(lengths)} bp, vs "
+            f"{first.name.split(';')[0]} ({len(reference_sequence):,} bp, "
+            f"{Path(reference).name}); global, end gaps penalized"
         ),
     )
 
@@ -475,12 +550,13 @@ class Settings:
     count: int = 20_000
     seed: int = 1
     miseq_limit: int | None = None
+    pacbio_count: int = 500
     #: Pair caps per subset key and workload.
     subsets: dict[str, dict[str, int]] = field(
         default_factory=lambda: {
-            "biopython": {"64bp": 500, "miseq": 100},
-            "skbio_legacy": {"64bp": 50, "miseq": 0},
-            "pair_align": {"64bp": 2000, "miseq": 200},
+            "biopython": {"64bp": 500, "miseq": 100, "pacbio": 10},
+            "skbio_legacy": {"64bp": 50, "miseq": 0, "pacbio": 0},
+            "pair_align": {"64bp": 2000, "miseq": 200, "pacbio": 20},
         }
     )
 
@@ -491,10 +567,11 @@ class Settings:
             repeats=1,
             count=256,
             miseq_limit=32,
+            pacbio_count=16,
             subsets={
-                "biopython": {"64bp": 32, "miseq": 8},
-                "skbio_legacy": {"64bp": 3, "miseq": 0},
-                "pair_align": {"64bp": 32, "miseq": 8},
+                "biopython": {"64bp": 32, "miseq": 8, "pacbio": 2},
+                "skbio_legacy": {"64bp": 3, "miseq": 0, "pacbio": 0},
+                "pair_align": {"64bp": 32, "miseq": 8, "pacbio": 2},
             },
         )
 
@@ -953,8 +1030,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--workload",
         action="append",
-        choices=("64bp", "miseq"),
-        help="run only this workload (repeatable; default both)",
+        choices=("64bp", "miseq", "pacbio"),
+        help="run only this workload (repeatable; default all three)",
     )
     parser.add_argument(
         "--tool",
@@ -962,6 +1039,10 @@ def build_parser() -> argparse.ArgumentParser:
         choices=sorted({c.tool for c in CONTENDERS}),
         help="run only this tool (repeatable; streamalign always runs: it is the reference)",
     )
+    parser.add_argument(
+        "--genes", type=Path, default=DEFAULT_GENES, help="full-length 16S genes (pacbio)"
+    )
+    parser.add_argument("--pacbio-count", type=int, help="pacbio reads (default 500)")
     parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
     parser.add_argument(
         "--no-compile-probe",
@@ -981,18 +1062,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings.count = arguments.count
     if arguments.repeats is not None:
         settings.repeats = max(1, arguments.repeats)
+    if arguments.pacbio_count is not None:
+        settings.pacbio_count = arguments.pacbio_count
     settings.seed = arguments.seed
     machine = machine_info()
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    names = arguments.workload or ["64bp", "miseq"]
+    names = arguments.workload or ["64bp", "miseq", "pacbio"]
     workloads = []
     if "64bp" in names:
         workloads.append(random_workload(settings.count, settings.seed))
     if "miseq" in names:
         workloads.append(miseq_workload(arguments.reads, arguments.reference, settings.miseq_limit))
+    if "pacbio" in names:
+        workloads.append(
+            pacbio_workload(
+                arguments.genes, arguments.reference, settings.pacbio_count, settings.seed
+            )
+        )
     contenders = [
         c for c in CONTENDERS if not arguments.tool or c.tool in {STREAMALIGN, *arguments.tool}
     ]

@@ -259,8 +259,12 @@ def test_invalid_aligner_options():
 def test_pair_over_the_memory_budget_raises():
     aligner = Aligner("ACGT" * 25, "semiglobal", memory_budget=1000)  # 1000 cells
     assert aligner.align("ACGT" * 2).cigar == "8="  # 800 cells fit
+    # 2000 cells do not, but the band of diagonals its optimal alignments use does.
+    assert aligner.align("ACGT" * 5).cigar == "20="
+    # Globally, the 80 reference bases left over force a band of 81 diagonals: too large.
+    global_aligner = Aligner("ACGT" * 25, "global", memory_budget=1000)
     with pytest.raises(AlignmentTooLargeError, match=r"^long_read: a 20 x 100 alignment") as caught:
-        aligner.align_many(["ACGT" * 2, "ACGT" * 5], names=["short", "long_read"])
+        global_aligner.align_many(["ACGT" * 2, "ACGT" * 5], names=["short", "long_read"])
     assert isinstance(caught.value, StreamAlignError) and isinstance(caught.value, MemoryError)
     # Scores only need no traceback memory.
     assert aligner.align_many(["ACGT" * 5], traceback=False)[0].score == 20

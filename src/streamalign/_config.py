@@ -11,9 +11,12 @@ LANES = 256
 #: A group has fewer lanes when the kernel's per-column working set (H of two columns, D and
 #: the profile column: 4 scores of 2 bytes (int16) or 4 (float32) per query row and lane) would
 #: exceed this many bytes: it is read and written once per reference position, so it should
-#: stay in the L2 cache (256 lanes for 64-bp reads); but never fewer than MIN_LANES (a multiple
-#: of the SIMD width: 16 int16 lanes per AVX2 register).
-COLUMN_CACHE_BYTES = 320 * 1024
+#: stay in the L2 cache (256 lanes for 64-bp reads, 256 for 250-bp reads, 48 for 1,500-bp
+#: genes); but never fewer than MIN_LANES (a multiple of the SIMD width: 16 int16 lanes per AVX2
+#: register). 640 KiB rather than 320: on the pacbio workload of ``benchmarks/kernels.py``
+#: (1,500-bp genes, 16 lanes at 320 KiB, 48 at 640) score-only went from 2.8 to 5.0 GCUPS and
+#: full from 2.5 to 3.0 on one core (AMD EPYC, 1 MiB L2), 64-bp and MiSeq unchanged within noise.
+COLUMN_CACHE_BYTES = 640 * 1024
 MIN_LANES = 16
 #: Default cap, in bytes, on the traceback matrix of one kernel call.
 TRACEBACK_BUDGET_BYTES = 1 << 30
@@ -43,3 +46,15 @@ PROGRESS_REFRESH_SECONDS = 0.5
 #: When standard error is not a terminal, a long run prints a one-line heartbeat this often
 #: (seconds); the first after this long, so a short run prints none.
 HEARTBEAT_SECONDS = 30.0
+#: Banded traceback (``streamalign.kernels.banded``): a pair of at least this many matrix
+#: cells (query x reference), or one whose full traceback exceeds the memory budget, is aligned
+#: by a score-only pass and a traceback in the band of diagonals its optimal alignments can
+#: use; smaller pairs keep the vectorized full-matrix traceback.
+BAND_MIN_CELLS = 16_000_000
+#: A banded query whose band holds at least this fraction of its full matrix's cells (unrelated
+#: sequences score low: wide bands) takes the vectorized full-matrix traceback when that fits the
+#: budget.
+BAND_USE_FRACTION = 1.0
+#: Where the end cell is fixed (neither end free), the first band spans the diagonals the ends
+#: force plus this many on each side; it doubles until the band of its score lies inside it.
+BAND_INITIAL_MARGIN = 64

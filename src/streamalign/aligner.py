@@ -28,8 +28,8 @@ from .alphabet import (
     reversed_positions,
 )
 from .errors import ScoringError
-from .kernels import gotoh, planning
-from .kernels.inputs import EndFlags, KernelInput, KernelScoring
+from .kernels import banded, gotoh, planning
+from .kernels.inputs import BandInput, EndFlags, KernelInput, KernelScoring
 from .kernels.outputs import KernelOutputs
 from .records import SequenceBatch
 from .results import Alignment, AlignmentBatch
@@ -112,8 +112,10 @@ class Aligner:
         reference_name: name of a single reference given as a string.
         lanes: most queries per SIMD group (groups are also capped to keep a column of
             DP state in cache).
-        memory_budget: most bytes one kernel call may use for traceback directions; a query
-            whose matrix alone exceeds it raises :class:`AlignmentTooLargeError`.
+        memory_budget: most bytes one kernel call may use for traceback directions; a pair
+            whose matrix exceeds it is traced back in the band of diagonals its optimal
+            alignments use (:mod:`streamalign.kernels.banded`), and one whose band alone
+            exceeds it raises :class:`AlignmentTooLargeError`.
     """
 
     def __init__(
@@ -205,7 +207,8 @@ class Aligner:
 
         Raises:
             InvalidSequenceError: a query holds a non-IUPAC character.
-            AlignmentTooLargeError: a pair's traceback does not fit ``memory_budget``.
+            AlignmentTooLargeError: a pair's traceback, even banded, does not fit
+                ``memory_budget``.
         """
         if strand not in STRANDS:
             raise ValueError(f"strand must be one of {', '.join(STRANDS)}, got {strand!r}")
@@ -338,10 +341,14 @@ class Aligner:
         reference_number: int,
         traceback: bool,
     ) -> KernelOutputs:
-        """Gotoh's recurrence: one kernel call, or a score pass and windowed tracebacks."""
+        """Gotoh's recurrence: one kernel call, or a score pass and windowed tracebacks; long
+        pairs take a score pass and a banded traceback (:mod:`streamalign.kernels.banded`)."""
         lengths = np.diff(batch.offsets)
         longest = int(lengths.max()) if len(lengths) else 0
         dtype, minus_infinity = _score_dtype(self.scoring, longest, len(reference))
+        order = np.argsort(lengths, kind="stable").astype(np.int64)
+        in_bands = self._banded_queries(lengths, len(reference), order) if traceback else order[:0]
+        regular = order[~np.isin(order, in_bands)] if len(in_bands) else order
         # Planned even when the windows are used: the same memory-budget errors either way.
         plan = planning.plan_groups(
             lengths,
@@ -351,6 +358,7 @@ class Aligner:
             traceback=traceback,
             score_bytes=np.dtype(dtype).itemsize,
             names=batch.names,
+            order=regular,
         )
         inputs = KernelInput(
             query_codes=codes,
@@ -369,13 +377,270 @@ class Aligner:
             traceback=traceback,
         )
         outputs = KernelOutputs.allocate(lengths, len(reference), traceback)
-        if not (
+        if len(in_bands):
+            self._align_banded(inputs, outputs, in_bands, batch.names)
+            if len(regular):
+                gotoh.run(inputs, outputs)
+        elif not (
             traceback
             and self._windows_may_help(longest, reference_number)
             and self._align_in_windows(inputs, outputs, reference_number)
         ):
             gotoh.run(inputs, outputs)
         return outputs
+
+    def _end_switches(self) -> tuple[bool, bool, bool, bool]:
+        return (
+            self.query_start_free,
+            self.query_end_free,
+            self.reference_start_free,
+            self.reference_end_free,
+        )
+
+    def _banded_queries(
+        self, lengths: np.ndarray, reference_length: int, order: np.ndarray
+    ) -> np.ndarray:
+        """The queries (in ``order``) to align in bands: pairs of at least
+        ``_config.BAND_MIN_CELLS`` cells or over the memory budget, unless even their
+        narrowest band (:func:`streamalign.windowing.narrowest_bands`) is no smaller than
+        the full matrix (a query much longer than the reference, globally)."""
+        if reference_length == 0 or not len(lengths):
+            return order[:0]
+        cells = lengths.astype(np.int64) * reference_length
+        floor = windowing.narrowest_bands(
+            lengths, reference_length, self._end_switches(), self.mode == "local"
+        )
+        wanted = (
+            ((cells >= _config.BAND_MIN_CELLS) | (cells > self.memory_budget))
+            & (floor < cells)
+            & (lengths > 0)
+        )
+        return order[wanted[order]]
+
+    def _align_banded(
+        self,
+        inputs: KernelInput,
+        outputs: KernelOutputs,
+        members: np.ndarray,
+        names: Sequence[str] | None,
+    ) -> None:
+        """Banded traceback of ``members`` (fills ``outputs`` for them): growing bands where
+        the end cell is fixed (:meth:`_align_in_growing_bands`), else a score-only pass, the
+        bands of its scores and end cells, and one banded traceback. A member whose band is
+        no smaller than its full matrix, which fits the budget, gets the full-matrix
+        traceback instead (``_config.BAND_USE_FRACTION``)."""
+        reference = inputs.reference_codes
+        reference_length = len(reference)
+        lengths = inputs.lengths
+        local = self.mode == "local"
+        ends = self._end_switches()
+        # Turn down what cannot fit before paying for the score pass.
+        planning.plan_bands(
+            members,
+            windowing.narrowest_bands(lengths, reference_length, ends, local),
+            lengths,
+            reference_length,
+            memory_budget=self.memory_budget,
+            names=names,
+            lower_bound=True,
+        )
+        if not local and not ends[1] and not ends[3]:
+            self._align_in_growing_bands(inputs, outputs, members, names)
+            return
+        score_plan = planning.plan_groups(
+            lengths,
+            reference_length,
+            lanes=self.lanes,
+            memory_budget=self.memory_budget,
+            traceback=False,
+            score_bytes=inputs.scoring.substitution.itemsize,
+            order=members,
+        )
+        scored = KernelOutputs.allocate(lengths, reference_length, False)
+        gotoh.run(dataclasses.replace(inputs, plan=score_plan, traceback=False), scored)
+        count = len(lengths)
+        lower = np.zeros(count, np.int64)
+        upper = np.zeros(count, np.int64)
+        end_rows = np.zeros(count, np.int64)
+        end_columns = np.zeros(count, np.int64)
+        end_rows[members] = scored.query_ends[members]
+        end_columns[members] = scored.reference_ends[members]
+        lower[members], upper[members] = windowing.band_diagonals(
+            scored.scores[members],
+            end_rows[members],
+            end_columns[members],
+            self.scoring,
+            ends,
+            local,
+        )
+        cells = planning.band_cells(end_rows, lower, upper)
+        full_cells = lengths.astype(np.int64) * reference_length
+        fallback = (cells[members] >= _config.BAND_USE_FRACTION * full_cells[members]) & (
+            full_cells[members] <= self.memory_budget
+        )
+        if fallback.any():
+            full_plan = planning.plan_groups(
+                lengths,
+                reference_length,
+                lanes=self.lanes,
+                memory_budget=self.memory_budget,
+                traceback=True,
+                score_bytes=inputs.scoring.substitution.itemsize,
+                names=names,
+                order=members[fallback],
+            )
+            gotoh.run(dataclasses.replace(inputs, plan=full_plan), outputs)
+            members = members[~fallback]
+        if len(members):
+            self._run_bands(inputs, outputs, members, lower, upper, end_rows, end_columns, names)
+        if not np.array_equal(outputs.scores[members], scored.scores[members]):
+            raise RuntimeError("the banded traceback disagrees with the score-only pass")
+
+    def _align_in_growing_bands(
+        self,
+        inputs: KernelInput,
+        outputs: KernelOutputs,
+        members: np.ndarray,
+        names: Sequence[str] | None,
+    ) -> None:
+        """Banded traceback without a score pass, for modes whose end cell is fixed
+        (``(len(query), len(reference))``: neither end free, not local).
+
+        A band's DP scores at most the optimum ``S`` (it sees a subset of the paths), and
+        :func:`streamalign.windowing.band_diagonals` of a lower score is a wider band: the
+        band of the score found holds every optimal alignment. So: align in a narrow band
+        around the diagonals the ends force (``_config.BAND_INITIAL_MARGIN`` on each side);
+        where the band of its score is not inside it, align again in a band twice as wide
+        (or at once in the band of its score, when that is at most 4 times the cells), until
+        it is. The last run's alignment is then the full matrix's, ties included (see
+        :mod:`streamalign.kernels.banded`). A query whose proven band would hold at least
+        ``_config.BAND_USE_FRACTION`` of its full matrix, which fits the budget, is aligned on
+        the full matrix instead.
+        """
+        lengths = inputs.lengths
+        reference_length = len(inputs.reference_codes)
+        ends = self._end_switches()
+        count = len(lengths)
+        end_rows = lengths.astype(np.int64)
+        end_columns = np.full(count, reference_length, np.int64)
+        diagonal = end_columns - end_rows
+        start_fixed = not ends[0] and not ends[2]
+        low_end = np.minimum(diagonal, 0) if start_fixed else diagonal
+        high_end = np.maximum(diagonal, 0) if start_fixed else diagonal
+        # The widest margin whose band fits the budget.
+        fitting = np.maximum(
+            (self.memory_budget // np.maximum(end_rows, 1) - (high_end - low_end + 1)) // 2, 0
+        )
+        margin = np.minimum(np.full(count, _config.BAND_INITIAL_MARGIN, np.int64), fitting)
+        lower = np.maximum(low_end - margin, -end_rows)
+        upper = np.minimum(high_end + margin, end_columns)
+        full_cells = end_rows * reference_length
+        full_members = [members[:0]]
+        pending = members
+        while len(pending):
+            self._run_bands(inputs, outputs, pending, lower, upper, end_rows, end_columns, names)
+            need_lower, need_upper = windowing.band_diagonals(
+                outputs.scores[pending],
+                end_rows[pending],
+                end_columns[pending],
+                self.scoring,
+                ends,
+                False,
+            )
+            inside = (need_lower >= lower[pending]) & (need_upper <= upper[pending])
+            need_cells = planning.band_cells(end_rows[pending], need_lower, need_upper)
+            cells = planning.band_cells(end_rows[pending], lower[pending], upper[pending])
+            grow = ~inside
+            # Bands that would hold the whole matrix (unrelated sequences score low): the
+            # vectorized full-matrix traceback, where it fits the budget.
+            pending_full = full_cells[pending]
+            to_full = (
+                grow
+                & (need_cells >= _config.BAND_USE_FRACTION * pending_full)
+                & (pending_full <= self.memory_budget)
+            )
+            full_members.append(pending[to_full])
+            grow &= ~to_full
+            at_most = margin[pending] >= fitting[pending]
+            jump = grow & (need_cells <= self.memory_budget) & ((need_cells <= 4 * cells) | at_most)
+            doubled = grow & ~jump
+            # A band that cannot grow within the budget: the band of the score found decides.
+            if np.any(doubled & at_most):
+                all_cells = np.zeros(count, np.int64)
+                all_cells[pending] = need_cells
+                planning.plan_bands(
+                    pending[doubled & at_most],
+                    all_cells,
+                    lengths,
+                    reference_length,
+                    memory_budget=self.memory_budget,
+                    names=names,
+                )
+            margin[pending] = np.where(
+                doubled,
+                np.minimum(np.maximum(2 * margin[pending], 1), fitting[pending]),
+                margin[pending],
+            )
+            wide_lower = np.maximum(low_end[pending] - margin[pending], need_lower)
+            wide_upper = np.minimum(high_end[pending] + margin[pending], need_upper)
+            new_lower = np.where(jump, need_lower, np.where(doubled, wide_lower, lower[pending]))
+            new_upper = np.where(jump, need_upper, np.where(doubled, wide_upper, upper[pending]))
+            lower[pending] = new_lower
+            upper[pending] = new_upper
+            pending = pending[grow]
+        in_full = np.sort(np.concatenate(full_members))
+        if len(in_full):
+            full_plan = planning.plan_groups(
+                lengths,
+                reference_length,
+                lanes=self.lanes,
+                memory_budget=self.memory_budget,
+                traceback=True,
+                score_bytes=inputs.scoring.substitution.itemsize,
+                names=names,
+                order=in_full[np.argsort(lengths[in_full], kind="stable")],
+            )
+            gotoh.run(dataclasses.replace(inputs, plan=full_plan), outputs)
+
+    def _run_bands(
+        self,
+        inputs: KernelInput,
+        outputs: KernelOutputs,
+        members: np.ndarray,
+        lower: np.ndarray,
+        upper: np.ndarray,
+        end_rows: np.ndarray,
+        end_columns: np.ndarray,
+        names: Sequence[str] | None,
+    ) -> None:
+        """One banded kernel call for ``members`` (band arrays indexed by query number)."""
+        band_plan = planning.plan_bands(
+            members,
+            planning.band_cells(end_rows, lower, upper),
+            inputs.lengths,
+            len(inputs.reference_codes),
+            memory_budget=self.memory_budget,
+            names=names,
+        )
+        band_inputs = BandInput(
+            kernel=dataclasses.replace(
+                inputs,
+                plan=band_plan,
+                scoring=KernelScoring.create(
+                    self.scoring.integer_matrix,
+                    self.scoring.match_table,
+                    self.scoring.integer_gap_open,
+                    self.scoring.integer_gap_extend,
+                    -(2**60),
+                    np.int64,
+                ),
+            ),
+            lower_diagonals=lower,
+            upper_diagonals=upper,
+            end_rows=end_rows,
+            end_columns=end_columns,
+        )
+        banded.run(band_inputs, outputs)
 
     def _align_legacy(
         self, batch: SequenceBatch, codes: np.ndarray, reference: np.ndarray, traceback: bool

@@ -156,3 +156,61 @@ class KernelInput:
         scoring = self.scoring
         if scoring.parameters.dtype != scoring.substitution.dtype:
             raise ValueError("gap parameters and substitution scores must share one type")
+
+
+@dataclass(frozen=True)
+class BandInput:
+    """The input of a banded traceback (:mod:`streamalign.kernels.banded`): a kernel input
+    whose plan lists the banded queries, and per query (indexed by query number) its band of
+    diagonals ``column - row`` and the end cell its score-only pass found.
+
+    Attributes:
+        kernel: queries, reference, plan (one group; scratch = the largest band), scoring
+            (``int64``, ``bound`` a minus infinity far below any score) and end flags.
+        lower_diagonals, upper_diagonals: ``int64`` first and last diagonal of each band.
+        end_rows, end_columns: ``int64`` end cell of each query's optimal alignment.
+
+    Example:
+        >>> from streamalign.kernels.planning import GroupPlan
+        >>> kernel = KernelInput(
+        ...     np.zeros(4, np.uint8), np.array([0, 4]), np.zeros(4, np.uint8),
+        ...     GroupPlan.single(np.array([0]), 4),
+        ...     KernelScoring.create(np.eye(16), np.eye(16), 5, 2, -2**60, np.int64),
+        ...     EndFlags.NONE, traceback=True)
+        >>> band = BandInput(kernel, np.array([0]), np.array([0]), np.array([4]), np.array([4]))
+        >>> band.check()
+    """
+
+    kernel: KernelInput
+    lower_diagonals: np.ndarray
+    upper_diagonals: np.ndarray
+    end_rows: np.ndarray
+    end_columns: np.ndarray
+
+    def check(self) -> None:
+        """Raise ValueError unless the arrays fit the kernel: one ``int64`` per query, each
+        band holding its end cell's diagonal, scores in ``int64``."""
+        self.kernel.check()
+        if not self.kernel.traceback:
+            raise ValueError("a banded kernel call is a traceback")
+        if self.kernel.scoring.substitution.dtype != np.int64:
+            raise ValueError("the banded kernel computes in int64")
+        count = len(self.kernel.query_offsets) - 1
+        arrays = (self.lower_diagonals, self.upper_diagonals, self.end_rows, self.end_columns)
+        for array in arrays:
+            if array.dtype != np.int64 or array.shape != (count,):
+                raise ValueError("band arrays must be int64, one value per query")
+        members = self.kernel.plan.order
+        diagonals = self.end_columns[members] - self.end_rows[members]
+        if np.any(self.lower_diagonals[members] > diagonals) or np.any(
+            self.upper_diagonals[members] < diagonals
+        ):
+            raise ValueError("each band must hold its end cell")
+        lengths = self.kernel.lengths[members]
+        if (
+            np.any(self.end_rows[members] > lengths)
+            or np.any(self.end_columns[members] > len(self.kernel.reference_codes))
+            or np.any(self.end_rows[members] < 0)
+            or np.any(self.end_columns[members] < 0)
+        ):
+            raise ValueError("end cells must lie in the matrix")

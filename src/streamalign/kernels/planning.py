@@ -6,7 +6,8 @@ length-sorted queries of a batch into groups that fit the lane count, the cache 
 the memory budget; :func:`plan_windows` groups queries by reference window for the windowed
 traceback (:mod:`streamalign.windowing`). Both count a matrix's cells with
 :func:`traceback_cells`: ``m * n`` for the Gotoh kernel, ``(m + 1) * (n + 1)`` for the legacy
-kernel, which also stores the borders (``border=1``).
+kernel, which also stores the borders (``border=1``). Long pairs take the banded traceback
+instead: :func:`plan_bands` checks each band (:func:`band_cells`) against the budget.
 
 Example:
     >>> plan = plan_groups(np.array([3, 1, 2]), 10, lanes=2, memory_budget=100, traceback=True)
@@ -206,3 +207,65 @@ def plan_windows(
 def group_cells(groups: list[WindowGroup]) -> int:
     """Traceback cells the windowed groups store, all together."""
     return sum(group.plan.scratch_bytes for group in groups)
+
+
+def band_cells(end_rows: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Traceback bytes of each banded query: one per cell of its band, rows 1 to its end row.
+
+    Example:
+        >>> band_cells(np.array([100, 0]), np.array([-3, 0]), np.array([5, 0])).tolist()
+        [900, 0]
+    """
+    return end_rows.astype(np.int64) * (upper - lower + 1)
+
+
+def plan_bands(
+    members: np.ndarray,
+    cells: np.ndarray,
+    lengths: np.ndarray,
+    reference_length: int,
+    *,
+    memory_budget: int,
+    names: Sequence[str] | None = None,
+    lower_bound: bool = False,
+) -> GroupPlan:
+    """One group of the banded traceback (:mod:`streamalign.kernels.banded`): its queries
+    are aligned one after another, so the scratch is the largest band's ``cells``.
+
+    Args:
+        members: query numbers of the group.
+        cells: band cells of every query (indexed by query number; :func:`band_cells`).
+        lengths, reference_length: the sizes, for the error message.
+        memory_budget: most traceback bytes of one band.
+        names: query names for the error message.
+        lower_bound: ``cells`` are only lower bounds (before the score pass); the message
+            says "at least".
+
+    Raises:
+        AlignmentTooLargeError: a query whose band alone exceeds ``memory_budget``.
+
+    Example:
+        >>> plan_bands(np.array([1]), np.array([0, 900]), np.array([5, 100]), 120,
+        ...            memory_budget=1000).scratch_bytes
+        900
+        >>> plan_bands(np.array([1]), np.array([0, 900]), np.array([5, 100]), 120,
+        ...            memory_budget=800, names=["a", "b"])
+        Traceback (most recent call last):
+        ...
+        streamalign.errors.AlignmentTooLargeError: b: a 100 x 120 alignment needs 0 MiB of \
+traceback even in the band of diagonals that holds its optimal alignments, more than the \
+budget of 0 MiB
+    """
+    member_cells = cells[members]
+    if len(members) and int(member_cells.max()) > memory_budget:
+        culprit = int(members[int(np.argmax(member_cells))])
+        name = names[culprit] if names is not None else f"sequence {culprit}"
+        needed = int(cells[culprit])
+        raise AlignmentTooLargeError(
+            f"{name}: a {int(lengths[culprit])} x {reference_length} alignment needs "
+            f"{'at least ' if lower_bound else ''}{needed / 2**20:.0f} MiB of traceback even "
+            "in the band of diagonals that holds its optimal alignments, more than the budget "
+            f"of {memory_budget / 2**20:.0f} MiB"
+        )
+    scratch = int(member_cells.max()) if len(members) else 0
+    return GroupPlan.single(members.astype(np.int64), scratch)
