@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from streamalign import Aligner, AlignmentTooLargeError, Scoring, _config, windowing
 from streamalign.kernels import banded, planning
+from test_alignment_reference import SCORINGS as REFERENCE_SCORINGS
 from test_alignment_reference import (
     check_invariants,
     kernel_result,
@@ -29,11 +30,9 @@ from test_alignment_reference import (
     slow_result,
 )
 
+#: The reference tests' scorings (free gaps included) and IUPAC matching.
 SCORINGS = {
-    "defaults": Scoring(),
-    "halves": Scoring(match=1, mismatch=-1.5, gap_open=2.5, gap_extend=0.5),
-    "match2": Scoring(match=2, mismatch=-3, gap_open=5, gap_extend=2),
-    "free-gaps": Scoring(match=1, mismatch=-1, gap_open=0, gap_extend=0),
+    **REFERENCE_SCORINGS,
     "iupac": Scoring(match=2, mismatch=-3, gap_open=4, gap_extend=1, ambiguous="iupac"),
 }
 SWITCH_NAMES = ("query_start_free", "query_end_free", "reference_start_free", "reference_end_free")

@@ -309,6 +309,39 @@ class Aligner:
         finally:
             completed_batches.close()
 
+    def _kernel_scoring(self, minus_infinity: int, dtype: type) -> KernelScoring:
+        """This aligner's integer scoring in the kernel's number type."""
+        return KernelScoring.create(
+            self.scoring.integer_matrix,
+            self.scoring.match_table,
+            self.scoring.integer_gap_open,
+            self.scoring.integer_gap_extend,
+            minus_infinity,
+            dtype,
+        )
+
+    def _plan(
+        self,
+        lengths: np.ndarray,
+        reference_length: int,
+        *,
+        traceback: bool,
+        score_bytes: int,
+        order: np.ndarray | None = None,
+        names: Sequence[str] | None = None,
+    ) -> planning.GroupPlan:
+        """Groups of the queries ``order`` lists, under this aligner's lanes and budget."""
+        return planning.plan_groups(
+            lengths,
+            reference_length,
+            lanes=self.lanes,
+            memory_budget=self.memory_budget,
+            traceback=traceback,
+            score_bytes=score_bytes,
+            names=names,
+            order=order,
+        )
+
     def _align_codes(
         self,
         batch: SequenceBatch,
@@ -350,11 +383,9 @@ class Aligner:
         in_bands = self._banded_queries(lengths, len(reference), order) if traceback else order[:0]
         regular = order[~np.isin(order, in_bands)] if len(in_bands) else order
         # Planned even when the windows are used: the same memory-budget errors either way.
-        plan = planning.plan_groups(
+        plan = self._plan(
             lengths,
             len(reference),
-            lanes=self.lanes,
-            memory_budget=self.memory_budget,
             traceback=traceback,
             score_bytes=np.dtype(dtype).itemsize,
             names=batch.names,
@@ -365,14 +396,7 @@ class Aligner:
             query_offsets=batch.offsets.astype(np.int64),
             reference_codes=reference,
             plan=plan,
-            scoring=KernelScoring.create(
-                self.scoring.integer_matrix,
-                self.scoring.match_table,
-                self.scoring.integer_gap_open,
-                self.scoring.integer_gap_extend,
-                minus_infinity,
-                dtype,
-            ),
+            scoring=self._kernel_scoring(minus_infinity, dtype),
             ends=self.flags,
             traceback=traceback,
         )
@@ -447,11 +471,9 @@ class Aligner:
         if not local and not ends[1] and not ends[3]:
             self._align_in_growing_bands(inputs, outputs, members, names)
             return
-        score_plan = planning.plan_groups(
+        score_plan = self._plan(
             lengths,
             reference_length,
-            lanes=self.lanes,
-            memory_budget=self.memory_budget,
             traceback=False,
             score_bytes=inputs.scoring.substitution.itemsize,
             order=members,
@@ -479,11 +501,9 @@ class Aligner:
             full_cells[members] <= self.memory_budget
         )
         if fallback.any():
-            full_plan = planning.plan_groups(
+            full_plan = self._plan(
                 lengths,
                 reference_length,
-                lanes=self.lanes,
-                memory_budget=self.memory_budget,
                 traceback=True,
                 score_bytes=inputs.scoring.substitution.itemsize,
                 names=names,
@@ -590,11 +610,9 @@ class Aligner:
             pending = pending[grow]
         in_full = np.sort(np.concatenate(full_members))
         if len(in_full):
-            full_plan = planning.plan_groups(
+            full_plan = self._plan(
                 lengths,
                 reference_length,
-                lanes=self.lanes,
-                memory_budget=self.memory_budget,
                 traceback=True,
                 score_bytes=inputs.scoring.substitution.itemsize,
                 names=names,
@@ -626,14 +644,7 @@ class Aligner:
             kernel=dataclasses.replace(
                 inputs,
                 plan=band_plan,
-                scoring=KernelScoring.create(
-                    self.scoring.integer_matrix,
-                    self.scoring.match_table,
-                    self.scoring.integer_gap_open,
-                    self.scoring.integer_gap_extend,
-                    -(2**60),
-                    np.int64,
-                ),
+                scoring=self._kernel_scoring(-(2**60), np.int64),
             ),
             lower_diagonals=lower,
             upper_diagonals=upper,
@@ -694,11 +705,9 @@ class Aligner:
         local = self.mode == "local"
         reference = inputs.reference_codes
         lengths = inputs.lengths
-        score_plan = planning.plan_groups(
+        score_plan = self._plan(
             lengths,
             len(reference),
-            lanes=self.lanes,
-            memory_budget=self.memory_budget,
             traceback=False,
             score_bytes=inputs.scoring.substitution.itemsize,
             order=inputs.plan.order,

@@ -62,7 +62,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import BinaryIO
 
 import numpy as np
 
@@ -162,22 +161,8 @@ class SamWriter(BatchWriter):
 
     format_name = "sam"
 
-    def __init__(
-        self,
-        stream: BinaryIO,
-        *,
-        reference_names: Sequence[str],
-        reference_lengths: Sequence[int],
-        command_line: str = "",
-        extended_cigar: bool = True,
-    ) -> None:
-        super().__init__(
-            stream,
-            reference_names=reference_names,
-            reference_lengths=reference_lengths,
-            command_line=command_line,
-            extended_cigar=extended_cigar,
-        )
+    def _prepare(self) -> None:
+        """SAM names, header positions and lengths of the references."""
         self.sam_reference_names = unique_reference_names(self.reference_names)
         # Header position of each reference; -1 for empty references (no @SQ line). A batch
         # of the writer's own references is looked up by index (names may repeat), another

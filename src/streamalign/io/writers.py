@@ -110,6 +110,10 @@ class BatchWriter:
         self.command_line = command_line
         self.extended_cigar = extended_cigar
         self.closed = False
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """What a format derives from the references once, before any batch (nothing here)."""
 
     def header(self) -> bytes:
         """The header as bytes (empty for a format without one)."""
