@@ -15,8 +15,9 @@ for DNA scorings: published values are below 1) the threshold is::
     S_chance = (ln(m n) + ln(1 / CHANCE_EXPECTATION)) / lambda
 
 For the defaults (match 1, mismatch -2) ``lambda = ln((3 + sqrt 21) / 2) = 1.333``, so a 250-bp
-read against a 1,465-bp gene needs a stretch scoring at least 14.8: any real 16S read has one
-of 40 or more, while reads of the wrong strand reach 8 to 14. The best stretch of an alignment
+read against a 1,465-bp gene needs a stretch scoring at least 14.8: real MiSeq 16S reads have
+one of 40 at the median (99.8% reach the threshold), reads of the wrong strand at most 11
+(``benchmarks/chance.py``). The best stretch of an alignment
 is itself a local alignment, so no stretch of a chance alignment can beat the local bound. When
 the scoring gives random columns a non-negative expected score (or no positive score at all),
 ``lambda`` does not exist, no chance level can be told, and every alignment counts as mapped.
