@@ -58,3 +58,19 @@ BAND_USE_FRACTION = 1.0
 #: Where the end cell is fixed (neither end free), the first band spans the diagonals the ends
 #: force plus this many on each side; it doubles until the band of its score lies inside it.
 BAND_INITIAL_MARGIN = 64
+#: Database search (``streamalign.search``): k-mer length of the index (4**k offsets);
+SEARCH_K = 11
+#: references per cluster of the index's postings when there are more than
+#: SEARCH_SINGLETON_REFERENCES references (below that, every reference is its own cluster);
+SEARCH_CLUSTER_SIZE = 16
+SEARCH_SINGLETON_REFERENCES = 1000
+#: candidates per read aligned in the search's first round, and in each later one (a round
+#: aligns every read's candidates grouped by reference, reads as SIMD lanes).
+SEARCH_FIRST_ROUND_CANDIDATES = 1
+SEARCH_ROUND_CANDIDATES = 4
+#: each round aligns this many times more candidates per read than the last, up to the most.
+SEARCH_ROUND_GROWTH = 4
+SEARCH_MAX_ROUND_CANDIDATES = 1024
+#: a (reference, strand) a round gives to at least this many reads is aligned with those reads
+#: as the SIMD lanes; other pairs are aligned one read at a time, its references as the lanes.
+SEARCH_SHARED_LANES = 16

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -31,7 +32,7 @@ from .errors import ScoringError
 from .kernels import banded, gotoh, planning
 from .kernels.inputs import BandInput, EndFlags, KernelInput, KernelScoring
 from .kernels.outputs import KernelOutputs
-from .records import SequenceBatch
+from .records import SequenceBatch, _gather_indices
 from .results import Alignment, AlignmentBatch
 from .scoring import Scoring
 
@@ -44,6 +45,9 @@ MODES: dict[str, tuple[bool, bool, bool, bool]] = {
     "local": (True, True, True, True),
 }
 STRANDS = ("forward", "both")
+#: How a query finds its best reference among several: ``exact`` (the k-mer search of
+#: :mod:`streamalign.search`, same result as aligning every reference) or ``exhaustive``.
+SEARCHES = ("exact", "exhaustive")
 
 _SCORE_TYPES = (np.int16, np.float32, np.int32, np.int64)
 
@@ -116,6 +120,13 @@ class Aligner:
             whose matrix exceeds it is traced back in the band of diagonals its optimal
             alignments use (:mod:`streamalign.kernels.banded`), and one whose band alone
             exceeds it raises :class:`AlignmentTooLargeError`.
+        search: with several references, how each query's best one is found: ``"exact"``
+            (default: a k-mer index bounds every reference's score and only references that
+            can win are aligned; :mod:`streamalign.search`) or ``"exhaustive"`` (every
+            reference). Both give the same results. scikit-bio's recurrence is always
+            exhaustive.
+        index: a prebuilt :class:`~streamalign.search.index.KmerIndex` of the references
+            (default: built on first use).
     """
 
     def __init__(
@@ -131,6 +142,8 @@ class Aligner:
         reference_name: str | None = None,
         lanes: int = _config.LANES,
         memory_budget: int = _config.TRACEBACK_BUDGET_BYTES,
+        search: str = "exact",
+        index: Any = None,
         **scoring_fields: Any,
     ) -> None:
         if mode not in MODES:
@@ -143,6 +156,8 @@ class Aligner:
             raise ValueError(f"lanes must be >= 1, got {lanes}")
         if memory_budget < 1:
             raise ValueError(f"memory_budget must be >= 1 byte, got {memory_budget}")
+        if search not in SEARCHES:
+            raise ValueError(f"search must be one of {', '.join(SEARCHES)}, got {search!r}")
         ends = list(MODES[mode])
         overrides = (query_start_free, query_end_free, reference_start_free, reference_end_free)
         if mode == "local" and any(value is not None for value in overrides):
@@ -167,6 +182,50 @@ class Aligner:
         self.reference_names = [name for name, _ in pairs]
         self.references = [sequence for _, sequence in pairs]
         self._reference_codes = [encode_string(sequence, name) for name, sequence in pairs]
+        self.search = search
+        self._index = index
+        self._search: Any = None
+        self._search_lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_search_lock"]
+        state["_search"] = None  # rebuilt from the index where unpickled
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._search_lock = threading.Lock()
+
+    @property
+    def searches(self) -> bool:
+        """Whether :meth:`align_many` finds best references by the k-mer search."""
+        return (
+            self.search == "exact"
+            and len(self.references) > 1
+            and self.scoring.recurrence == "gotoh"
+        )
+
+    def database_search(self) -> Any:
+        """The :class:`~streamalign.search.searcher.DatabaseSearch` of the references (its
+        index built on first use, once per process)."""
+        with self._search_lock:
+            if self._search is None:
+                from .search.index import index_arrays
+                from .search.searcher import DatabaseSearch
+
+                if self._index is None:
+                    lengths = np.array([len(codes) for codes in self._reference_codes])
+                    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+                    np.cumsum(lengths, out=offsets[1:])
+                    self._index = index_arrays(
+                        np.concatenate(self._reference_codes),
+                        offsets,
+                        k=_config.SEARCH_K,
+                        names=self.reference_names,
+                    )
+                self._search = DatabaseSearch(self._index, self)
+            return self._search
 
     @property
     def flags(self) -> EndFlags:
@@ -230,6 +289,14 @@ class Aligner:
                 batch.comments,
             )
             reverse_codes = reverse_complement_codes(codes, batch.offsets)
+        if self.searches and not all_references and len(batch):
+            return self._align_searched(
+                batch,
+                codes,
+                reverse_batch if strand == "both" else None,
+                reverse_codes if strand == "both" else None,
+                traceback,
+            )
         candidates = []
         for reference_number in range(len(self.references)):
             candidates.append(self._align_codes(batch, codes, reference_number, traceback, False))
@@ -308,6 +375,88 @@ class Aligner:
                 yield from completed.result
         finally:
             completed_batches.close()
+
+    def _align_searched(
+        self,
+        batch: SequenceBatch,
+        codes: np.ndarray,
+        reverse_batch: SequenceBatch | None,
+        reverse_codes: np.ndarray | None,
+        traceback: bool,
+    ) -> AlignmentBatch:
+        """Each query against its best reference only, found by the database search."""
+        found = self.database_search().best(batch, codes, reverse_batch, reverse_codes)
+        keys = found.references * 2 + found.reverse
+        groups = []
+        positions = []
+        for key in np.unique(keys).tolist():
+            members = np.flatnonzero(keys == key)
+            reverse = bool(key % 2)
+            source, source_codes = (reverse_batch, reverse_codes) if reverse else (batch, codes)
+            assert source is not None and source_codes is not None
+            subset, subset_codes = _take_records(source, source_codes, members)
+            group = self._align_codes(subset, subset_codes, key // 2, traceback, reverse)
+            if not np.array_equal(group.integer_scores, found.scores[members]):
+                raise RuntimeError("internal error: the search and the alignment disagree")
+            groups.append(group)
+            positions.append(members)
+        result = _scatter(groups, positions, batch, reverse_batch)
+        result.aligned_candidates = found.aligned
+        return result
+
+    def _scores_against(
+        self, query_codes: np.ndarray, reference_numbers: np.ndarray, name: str
+    ) -> np.ndarray:
+        """Optimal scores of one query against several references in one kernel call.
+
+        The roles are swapped: the references are the kernel's queries (its SIMD lanes) and
+        the query its reference, with the end switches and the substitution table swapped
+        to match, so every score equals the one of aligning the query to that reference (the
+        recurrence is symmetric in its two sequences). Used by the database search, which
+        needs many references' scores for one read.
+        """
+        codes = [self._reference_codes[number] for number in reference_numbers.tolist()]
+        lengths = np.array([len(item) for item in codes], dtype=np.int64)
+        offsets = np.zeros(len(codes) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        longest = int(lengths.max())
+        dtype, minus_infinity = _score_dtype(self.scoring, longest, len(query_codes))
+        if self.mode == "local":
+            flags = EndFlags.LOCAL
+        else:
+            flags = EndFlags.from_ends(
+                self.reference_start_free,
+                self.reference_end_free,
+                self.query_start_free,
+                self.query_end_free,
+            )
+        plan = self._plan(
+            lengths,
+            len(query_codes),
+            traceback=False,
+            score_bytes=np.dtype(dtype).itemsize,
+            order=np.argsort(lengths, kind="stable").astype(np.int64),
+            names=[name] * len(codes),
+        )
+        inputs = KernelInput(
+            query_codes=np.concatenate(codes),
+            query_offsets=offsets,
+            reference_codes=query_codes,
+            plan=plan,
+            scoring=KernelScoring.create(
+                self.scoring.integer_matrix.T,
+                self.scoring.match_table.T,
+                self.scoring.integer_gap_open,
+                self.scoring.integer_gap_extend,
+                minus_infinity,
+                dtype,
+            ),
+            ends=flags,
+            traceback=False,
+        )
+        outputs = KernelOutputs.allocate(lengths, len(query_codes), False)
+        gotoh.run(inputs, outputs)
+        return outputs.scores.astype(np.int64)
 
     def _kernel_scoring(self, minus_infinity: int, dtype: type) -> KernelScoring:
         """This aligner's integer scoring in the kernel's number type."""
@@ -863,6 +1012,70 @@ def _select(
         reverse=reverse,
         has_alignment=first.has_alignment,
     )
+
+
+def _take_records(
+    batch: SequenceBatch, codes: np.ndarray, selected: np.ndarray
+) -> tuple[SequenceBatch, np.ndarray]:
+    """Records ``selected`` of ``batch`` (qualities too) and their codes."""
+    subset = batch.take(selected)
+    starts = batch.offsets[selected]
+    return subset, codes[_gather_indices(starts, np.diff(subset.offsets))]
+
+
+def _scatter(
+    groups: list[AlignmentBatch],
+    positions: list[np.ndarray],
+    batch: SequenceBatch,
+    reverse_batch: SequenceBatch | None,
+) -> AlignmentBatch:
+    """One batch in ``batch``'s record order from groups of its records (``positions[g]``
+    are group ``g``'s records)."""
+    count = len(batch)
+    where = np.concatenate(positions) if positions else np.zeros(0, np.int64)
+    order = np.empty(count, dtype=np.int64)
+    order[where] = np.arange(count)
+
+    def gather(attribute: str) -> np.ndarray:
+        return np.concatenate([getattr(group, attribute) for group in groups])[order]
+
+    operation_lengths = np.concatenate([np.diff(g.operation_offsets) for g in groups])
+    operation_starts = np.concatenate(
+        [g.operation_offsets[:-1] + shift for g, shift in zip(groups, _shifts(groups), strict=True)]
+    )
+    all_operations = np.concatenate([g.operations for g in groups])
+    lengths = operation_lengths[order]
+    operation_offsets = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(lengths, out=operation_offsets[1:])
+    operations = all_operations[_gather_indices(operation_starts[order], lengths)]
+    reverse = gather("reverse")
+    queries = batch
+    if reverse_batch is not None and reverse.any():
+        queries = _merge_strands(batch, reverse_batch, reverse)
+    first = groups[0]
+    return AlignmentBatch(
+        queries=queries,
+        references=first.references,
+        reference_names=first.reference_names,
+        scoring=first.scoring,
+        integer_scores=gather("integer_scores"),
+        query_starts=gather("query_starts"),
+        query_ends=gather("query_ends"),
+        reference_starts=gather("reference_starts"),
+        reference_ends=gather("reference_ends"),
+        counts=np.concatenate([g.counts for g in groups])[order],
+        operations=operations.astype(np.uint8),
+        operation_offsets=operation_offsets,
+        reference_index=gather("reference_index"),
+        reverse=reverse,
+        has_alignment=first.has_alignment,
+    )
+
+
+def _shifts(groups: list[AlignmentBatch]) -> list[int]:
+    """Where each group's operations start in their concatenation."""
+    sizes = [len(group.operations) for group in groups]
+    return [int(value) for value in np.concatenate(([0], np.cumsum(sizes)[:-1]))]
 
 
 def _merge_strands(

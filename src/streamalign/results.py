@@ -47,6 +47,7 @@ class AlignmentBatch:
         reference_index: ``int64`` which reference each record aligned to.
         reverse: ``bool`` whether the query's reverse complement was aligned.
         has_alignment: False for score-only results (no operations, starts unknown).
+        aligned_candidates: see below.
     """
 
     queries: SequenceBatch
@@ -64,6 +65,9 @@ class AlignmentBatch:
     reference_index: np.ndarray
     reverse: np.ndarray
     has_alignment: bool = True
+    #: Per record, how many (reference, strand) pairs the database search aligned to find its
+    #: best reference (:mod:`streamalign.search`); None when every reference was aligned.
+    aligned_candidates: np.ndarray | None = None
 
     @classmethod
     def from_kernel_outputs(

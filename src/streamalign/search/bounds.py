@@ -1,0 +1,303 @@
+"""An upper bound on a read's alignment score against a reference, from their shared k-mers.
+
+The database search (:mod:`streamalign.search.searcher`) aligns a read against references in
+decreasing order of this bound and stops when no remaining reference's bound can reach the best
+score found, so the bound must never be below the exact optimal score. Everything is in the
+scoring's scaled integers (:class:`~streamalign.scoring.Scoring`).
+
+Notation: query (read) of length ``m``, reference of length ``n``, k-mer length ``k``; the
+query has ``W = m - k + 1`` *windows* (its k-mers, by position). ``C`` is the number of windows
+whose k-mer is made of ``A C G T`` and occurs somewhere in the reference; ``D = W - C``. Let
+``s_max`` be the best substitution score of any pair of letters present (query letter,
+reference letter), ``s_plain`` the best score of two different letters of ``A C G T``,
+``s_amb`` the best of a pair holding another letter (``N``, ``R``, ...), ``A`` the number of
+such letters in the query and the reference together, and ``o >= e >= 0`` the gap open and
+extend costs.
+
+**Claim.** Every alignment of the query to the reference, in every mode, scores at most::
+
+    U = m * s_max - max(ceil(D * rho), L)
+
+    rho = min( (s_max - s_plain) / k,        a mismatch column
+               o / (k - 1),                  a deletion between two query letters
+               (s_max + o) / k, s_max + e,   inserted query letters
+               s_max  [only if a query end is free, or local] )   query letters left out
+
+when ``A = 0``; with ambiguous letters see the refinement below.
+
+``L`` is the length term below. (If ``s_max <= 0`` no bound is claimed: ``U`` is
+:data:`NO_BOUND`.)
+
+**Proof.** Fix an alignment. Every query letter is in one of three states: in a column with a
+reference letter, inserted (a column against a gap), or left out (beyond the aligned part, at
+a free query end or outside a local alignment). The score is the sum of its columns'
+substitution scores minus its penalized gap costs, so it equals ``m * s_max`` minus the
+*loss*: ``s_max - s(a, b)`` for each column, ``s_max`` for each inserted or left-out letter,
+and each penalized gap run's cost. Every term is ``>= 0``. Call *defects* the mismatch
+columns (pairs other than two equal ``A C G T`` letters), the runs of inserted letters, the
+deletion runs between two query letters, and the left-out letters. A window with no defect
+is k query letters in consecutive columns against k consecutive reference letters, all equal
+``A C G T`` pairs: its k-mer occurs in the reference. So each of the ``D`` windows whose
+k-mer does not occur contains a defect, and ``D <= sum over defects of the windows each can
+touch``:
+
+- a mismatch column of two ``A C G T`` letters touches at most ``k`` windows, at a loss of
+  at least ``s_max - s_plain``; one holding another letter, at least ``s_max - s_amb``;
+- a deletion run between query letters ``p`` and ``p + 1`` touches the ``k - 1`` windows
+  holding both, at a cost of at least ``o``;
+- a run of ``g`` inserted letters touches at most ``g + k - 1`` windows at a loss of at least
+  ``g * s_max + o + (g - 1) * e``; as a function of ``g`` the ratio is a ratio of linear
+  functions, so it is smallest at ``g = 1`` or as ``g`` grows: ``(s_max + o) / k`` or
+  ``s_max + e``; at a free query end the run costs no gap and is a left-out stretch;
+- ``L`` letters left out at one end touch ``L`` windows (those starting among them), at a
+  loss of ``s_max`` each (only possible with a free query end or in local mode).
+
+Each defect's loss is at least ``rho`` times the windows it touches, so the loss is at least
+``D * rho``, and, being an integer, at least ``ceil(D * rho)``.
+
+*Ambiguous letters.* A column holding a non-``ACGT`` letter uses up one of the ``A`` such
+letters, so at most ``A`` columns do, covering at most ``A * k`` windows at ``(s_max - s_amb)
+/ k`` each. The cheapest covering of ``D`` windows then gives those ``min(D, A k)`` windows to
+ambiguous columns (if they are the cheaper) and the rest to the ratios above, and the loss is
+at least the smaller of that mixture and ``D * rho`` (a small linear program whose optimum
+takes the cheapest ratios first; computed exactly in integers). Without the cap, one ``N`` in
+a gene would let every mismatch cost as little as an ``N`` column (0 by default) and the bound
+would prune nothing.
+
+Independently the lengths force a loss ``L``: if ``m > n``, at least ``m - n`` query letters
+are not in columns: ``(m - n) * s_max``, plus, when no query end is free, the cost of
+inserting them, at least ``o + (m - n - 1) * e`` (one run is the cheapest since ``o >= e``).
+If ``n > m`` and no reference end is free (and not local), at least ``n - m`` reference
+letters are in deletions: ``o + (n - m - 1) * e``. Both bounds hold, so the loss is at least
+their maximum. ∎
+
+For a *cluster* of references the search uses the count over the union of the members'
+k-mers (``>=`` each member's count), the union of their letters (larger ``s_max``,
+``s_plain``, ``s_amb``), the largest ``A`` and the member length nearest ``m``; ``U`` grows
+with ``C``, ``s_plain``, ``s_amb``, ``A`` and ``s_max`` (its slope in ``s_max`` is at least
+``m - max(D, m - n) > 0``) and with a smaller ``L``, so the cluster's bound is at least each
+member's.
+
+Tested with hypothesis in ``tests/test_search_bounds.py``: ``U >= `` the exact score on random,
+mutated and adversarial pairs, in every mode, for random scorings.
+
+Example:
+    >>> from streamalign.scoring import Scoring
+    >>> model = BoundModel.create(Scoring(), k=8, mode_flags=(False, False, True, True))
+    >>> [int(value) for value in model.pair_scores(0b1111, 0b11111)]  # ACGT, ACGTN
+    [1, -2, 0]
+    >>> # 250-bp read, 1,465-bp gene, 7 well-spaced mismatches: 7 * 8 windows lost.
+    >>> model.bound(250, 1465, shared=243 - 56, mask_query=0b1111, mask_reference=0b1111)
+    229
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from numba import njit
+
+from ..scoring import Scoring
+
+#: What :func:`score_bound` returns when no bound can be claimed (it exceeds every score).
+NO_BOUND = 2**62
+#: Scores and costs above this (scaled) are capped in the loss (never seen in practice).
+_LARGEST = 2**32
+
+
+@dataclasses.dataclass(frozen=True)
+class BoundModel:
+    """What the bound needs from a scoring and a mode (see the module for the proof).
+
+    Attributes:
+        k: k-mer length of the counts.
+        matrix: the scaled integer substitution scores (15 x 15 used).
+        gap_open, gap_extend: scaled integer gap costs.
+        query_end_free: some query letters may be left out at no gap cost (a free query end,
+            or local mode).
+        reference_ends_penalized: every reference letter must be aligned or deleted at a cost
+            (neither reference end free, not local).
+    """
+
+    k: int
+    matrix: np.ndarray
+    gap_open: int
+    gap_extend: int
+    query_end_free: bool
+    reference_ends_penalized: bool
+
+    @classmethod
+    def create(
+        cls, scoring: Scoring, k: int, mode_flags: tuple[bool, bool, bool, bool], local: bool = False
+    ) -> BoundModel:
+        """The model of ``scoring`` with end switches ``(query_start_free, query_end_free,
+        reference_start_free, reference_end_free)``."""
+        query_start, query_end, reference_start, reference_end = mode_flags
+        return cls(
+            k=k,
+            matrix=scoring.integer_matrix[:15, :15].astype(np.int64),
+            gap_open=int(scoring.integer_gap_open),
+            gap_extend=int(scoring.integer_gap_extend),
+            query_end_free=bool(local or query_start or query_end),
+            reference_ends_penalized=not (local or reference_start or reference_end),
+        )
+
+    def pair_scores(self, mask_query: int, mask_reference: int) -> tuple[int, int, int]:
+        """``(s_max, s_plain, s_amb)`` over the letter sets given as bit masks of codes."""
+        return _pair_scores(self.matrix, mask_query, mask_reference)
+
+    def bound(
+        self,
+        query_length: int,
+        reference_length: int,
+        shared: int,
+        mask_query: int,
+        mask_reference: int,
+        ambiguous_letters: int = 0,
+    ) -> int:
+        """The bound ``U`` for ``shared`` = ``C`` windows found in the reference, the letters
+        present given as bit masks of codes, ``ambiguous_letters`` non-``ACGT`` letters in
+        the two sequences together."""
+        s_max, s_plain, s_ambiguous = self.pair_scores(mask_query, mask_reference)
+        return int(
+            score_bound(
+                query_length,
+                reference_length,
+                reference_length,
+                shared,
+                self.k,
+                s_max,
+                s_plain,
+                s_ambiguous,
+                ambiguous_letters,
+                self.gap_open,
+                self.gap_extend,
+                self.query_end_free,
+                self.reference_ends_penalized,
+            )
+        )
+
+
+@njit(nogil=True, cache=True)
+def _pair_scores(matrix, mask_query, mask_reference):
+    """Over pairs of present letters: the best score (``s_max``), the best of two different
+    ``A C G T`` letters (``s_plain``) and the best of a pair with another letter (``s_amb``);
+    -2**62 where there is no such pair."""
+    best = -(2**62)
+    plain = -(2**62)
+    ambiguous = -(2**62)
+    for first in range(15):
+        if not (mask_query >> first) & 1:
+            continue
+        for second in range(15):
+            if not (mask_reference >> second) & 1:
+                continue
+            value = matrix[first, second]
+            best = max(best, value)
+            if first >= 4 or second >= 4:
+                ambiguous = max(ambiguous, value)
+            elif first != second:
+                plain = max(plain, value)
+    return best, plain, ambiguous
+
+
+@njit(nogil=True, cache=True)
+def _ceil_ratio(numerator, denominator):
+    """``ceil(numerator / denominator)`` for ``denominator > 0``."""
+    return -((-numerator) // denominator)
+
+
+@njit(nogil=True, cache=True)
+def _gap_run(length, gap_open, gap_extend):
+    return gap_open + (length - 1) * gap_extend
+
+
+@njit(nogil=True, cache=True)
+def length_loss(
+    query_length, reference_length, s_max, gap_open, gap_extend, query_end_free, reference_fixed
+):
+    """The loss ``L`` the two lengths force (see the module)."""
+    if query_length > reference_length:
+        excess = query_length - reference_length
+        loss = excess * s_max
+        if not query_end_free:
+            loss += _gap_run(excess, gap_open, gap_extend)
+        return loss
+    if reference_length > query_length and reference_fixed:
+        return _gap_run(reference_length - query_length, gap_open, gap_extend)
+    return 0
+
+
+@njit(nogil=True, cache=True)
+def _covering_loss(missing, covered, ambiguous_loss, k, numerator, denominator):
+    """``ceil`` of the loss when ``covered`` windows go to ambiguous columns (``ambiguous_loss``
+    per k windows) and the rest at ``numerator / denominator`` per window."""
+    rest = missing - covered
+    return _ceil_ratio(
+        covered * ambiguous_loss * denominator + rest * numerator * k, k * denominator
+    )
+
+
+@njit(nogil=True, cache=True)
+def score_bound(
+    query_length,
+    shortest_reference,
+    longest_reference,
+    shared,
+    k,
+    s_max,
+    s_plain,
+    s_ambiguous,
+    ambiguous_letters,
+    gap_open,
+    gap_extend,
+    query_end_free,
+    reference_fixed,
+):
+    """``U`` for references of lengths in ``[shortest_reference, longest_reference]`` (one
+    reference: both its length) sharing at most ``shared`` windows, with at most
+    ``ambiguous_letters`` letters other than ``A C G T`` in the query and reference together;
+    see the module."""
+    if s_max <= 0 or s_max > _LARGEST:
+        return NO_BOUND
+    # Smaller numerators only lower the loss (a weaker, still valid bound) and keep every
+    # product below 2**63.
+    plain = min(s_max - s_plain, _LARGEST)
+    ambiguous = min(max(s_max - s_ambiguous, 0), _LARGEST)
+    gap_open = min(gap_open, _LARGEST)
+    gap_extend = min(gap_extend, _LARGEST)
+    windows = query_length - k + 1
+    missing = windows - shared if windows > shared else 0
+    kmer_loss = 0
+    if missing > 0:
+        covered = min(missing, ambiguous_letters * k)
+        kmer_loss = NO_BOUND
+        # The defect ratios (numerator, denominator) of the module, cheapest taken below.
+        for kind in range(5):
+            if kind == 0:
+                numerator, denominator = plain, k
+            elif kind == 1:
+                numerator, denominator = gap_open, k - 1
+            elif kind == 2:
+                numerator, denominator = s_max + gap_open, k
+            elif kind == 3:
+                numerator, denominator = s_max + gap_extend, 1
+            else:
+                if not query_end_free:
+                    continue
+                numerator, denominator = s_max, 1
+            value = _ceil_ratio(missing * numerator, denominator)
+            if covered > 0:
+                value = min(
+                    value, _covering_loss(missing, covered, ambiguous, k, numerator, denominator)
+                )
+            kmer_loss = min(kmer_loss, value)
+    if shortest_reference <= query_length <= longest_reference:
+        loss_of_lengths = 0
+    else:
+        nearest = longest_reference if query_length > longest_reference else shortest_reference
+        loss_of_lengths = length_loss(
+            query_length, nearest, s_max, gap_open, gap_extend, query_end_free, reference_fixed
+        )
+    return query_length * s_max - max(kmer_loss, loss_of_lengths)

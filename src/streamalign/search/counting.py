@@ -1,0 +1,216 @@
+"""Compiled k-mer counting for the search: shared windows per cluster and per reference, and
+the bounds of :mod:`streamalign.search.bounds` from them.
+
+A query's *windows* are its k-mers by position; ``C`` (the bound's count) is the number of
+windows whose k-mer (all ``A C G T``) occurs in the reference. A query's k-mers are kept
+sorted and unique with their multiplicities, so a reference's count is the sum of the
+multiplicities of the distinct query k-mers it holds.
+
+Example:
+    >>> import numpy as np
+    >>> from streamalign.alphabet import encode_string
+    >>> codes = encode_string("ACGTACGTTT")
+    >>> kmers, multiplicities, offsets = query_kmers(codes, np.array([0, 10]), 4)
+    >>> len(kmers), int(multiplicities.sum())  # 7 windows, ACGT twice
+    (6, 7)
+    >>> reference = encode_string("GGACGTACGG")
+    >>> member_counts(kmers, multiplicities, offsets, 0, reference, np.array([0, 10]),
+    ...               np.array([0], np.int32), 4).tolist()
+    [4]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .bounds import score_bound
+
+
+@njit(nogil=True, cache=True)
+def query_kmers(codes, offsets, k):
+    """Per query, its distinct all-``ACGT`` k-mer codes (sorted) and their multiplicities:
+    query ``q`` owns ``[kmer_offsets[q], kmer_offsets[q + 1])`` of both arrays."""
+    count = len(offsets) - 1
+    mask = (1 << (2 * k)) - 1
+    total = 0
+    for query in range(count):
+        total += max(0, offsets[query + 1] - offsets[query] - k + 1)
+    kmers = np.empty(total, np.int64)
+    multiplicities = np.empty(total, np.int32)
+    kmer_offsets = np.zeros(count + 1, np.int64)
+    buffer = np.empty(total, np.int64)
+    written = 0
+    for query in range(count):
+        found = 0
+        code = 0
+        valid = 0
+        for position in range(offsets[query], offsets[query + 1]):
+            letter = codes[position]
+            if letter < 4:
+                code = ((code << 2) | letter) & mask
+                valid += 1
+            else:
+                valid = 0
+            if valid >= k:
+                buffer[found] = code
+                found += 1
+        values = np.sort(buffer[:found])
+        for position in range(found):
+            if position > 0 and values[position] == values[position - 1]:
+                multiplicities[written - 1] += 1
+            else:
+                kmers[written] = values[position]
+                multiplicities[written] = 1
+                written += 1
+        kmer_offsets[query + 1] = written
+    return kmers[:written], multiplicities[:written], kmer_offsets
+
+
+@njit(nogil=True, cache=True)
+def cluster_bounds(
+    kmers,
+    multiplicities,
+    kmer_offsets,
+    query_lengths,
+    kmer_table_offsets,
+    postings,
+    cluster_count,
+    cluster_shortest,
+    cluster_longest,
+    cluster_mask_ids,
+    cluster_ambiguous,
+    query_ambiguous,
+    pair_best,
+    pair_plain,
+    pair_ambiguous,
+    k,
+    gap_open,
+    gap_extend,
+    query_end_free,
+    reference_fixed,
+):
+    """For each query: the bound of every cluster some of its k-mers reach, in decreasing order
+    of bound (ties: lower cluster first), and the highest bound of the clusters it shares no
+    k-mer with.
+
+    ``pair_best[q, id]``, ``pair_plain[q, id]``, ``pair_ambiguous[q, id]`` are ``s_max``,
+    ``s_plain``, ``s_amb`` of query ``q`` against the letters of mask ``id``;
+    ``cluster_mask_ids`` gives each cluster's mask, ``cluster_ambiguous`` the most non-``ACGT``
+    letters of a member, ``query_ambiguous`` each query's.
+
+    Returns:
+        ``(offsets, clusters, bounds, unshared_bound)``: query ``q``'s clusters are
+        ``clusters[offsets[q]:offsets[q + 1]]``.
+    """
+    query_count = len(kmer_offsets) - 1
+    counts = np.zeros(cluster_count, np.int32)
+    touched = np.empty(cluster_count, np.int32)
+    pieces_clusters = []
+    pieces_bounds = []
+    offsets = np.zeros(query_count + 1, np.int64)
+    unshared = np.empty(query_count, np.int64)
+    for query in range(query_count):
+        touched_count = 0
+        for position in range(kmer_offsets[query], kmer_offsets[query + 1]):
+            code = kmers[position]
+            weight = multiplicities[position]
+            for slot in range(kmer_table_offsets[code], kmer_table_offsets[code + 1]):
+                cluster = postings[slot]
+                if counts[cluster] == 0:
+                    touched[touched_count] = cluster
+                    touched_count += 1
+                counts[cluster] += weight
+        length = query_lengths[query]
+        best_unshared = -(2**62)
+        if touched_count < cluster_count:
+            for cluster in range(cluster_count):
+                if counts[cluster] == 0:
+                    mask_id = cluster_mask_ids[cluster]
+                    value = score_bound(
+                        length,
+                        cluster_shortest[cluster],
+                        cluster_longest[cluster],
+                        0,
+                        k,
+                        pair_best[query, mask_id],
+                        pair_plain[query, mask_id],
+                        pair_ambiguous[query, mask_id],
+                        query_ambiguous[query] + cluster_ambiguous[cluster],
+                        gap_open,
+                        gap_extend,
+                        query_end_free,
+                        reference_fixed,
+                    )
+                    best_unshared = max(best_unshared, value)
+        unshared[query] = best_unshared
+        chosen = np.sort(touched[:touched_count])
+        values = np.empty(touched_count, np.int64)
+        for position in range(touched_count):
+            cluster = chosen[position]
+            mask_id = cluster_mask_ids[cluster]
+            values[position] = score_bound(
+                length,
+                cluster_shortest[cluster],
+                cluster_longest[cluster],
+                counts[cluster],
+                k,
+                pair_best[query, mask_id],
+                pair_plain[query, mask_id],
+                pair_ambiguous[query, mask_id],
+                query_ambiguous[query] + cluster_ambiguous[cluster],
+                gap_open,
+                gap_extend,
+                query_end_free,
+                reference_fixed,
+            )
+            counts[cluster] = 0
+        order = np.argsort(-values, kind="mergesort")  # stable: ties keep the lower cluster
+        pieces_clusters.append(chosen[order])
+        pieces_bounds.append(values[order])
+        offsets[query + 1] = offsets[query] + touched_count
+    clusters = np.empty(offsets[query_count], np.int32)
+    bounds = np.empty(offsets[query_count], np.int64)
+    for query in range(query_count):
+        clusters[offsets[query] : offsets[query + 1]] = pieces_clusters[query]
+        bounds[offsets[query] : offsets[query + 1]] = pieces_bounds[query]
+    return offsets, clusters, bounds, unshared
+
+
+@njit(nogil=True, cache=True)
+def member_counts(
+    kmers, multiplicities, kmer_offsets, query, reference_codes, reference_offsets, members, k
+):
+    """``C`` of query ``query`` against each reference in ``members``.
+
+    The query's k-mers are set in a bit table of all k-mers first (one L2-resident bit per
+    k-mer), so a reference k-mer absent from the query costs one bit test; a present one is
+    looked up among the query's sorted distinct k-mers, each counted once per reference."""
+    start = kmer_offsets[query]
+    end = kmer_offsets[query + 1]
+    own = kmers[start:end]
+    present = np.zeros(((1 << (2 * k)) + 63) // 64, np.uint64)
+    for position in range(len(own)):
+        present[own[position] >> 6] |= np.uint64(1) << np.uint64(own[position] & 63)
+    stamp = np.full(end - start, -1, np.int64)
+    mask = (1 << (2 * k)) - 1
+    result = np.zeros(len(members), np.int32)
+    for member_number in range(len(members)):
+        reference = members[member_number]
+        total = 0
+        code = 0
+        valid = 0
+        for position in range(reference_offsets[reference], reference_offsets[reference + 1]):
+            letter = reference_codes[position]
+            if letter < 4:
+                code = ((code << 2) | letter) & mask
+                valid += 1
+            else:
+                valid = 0
+            if valid >= k and (present[code >> 6] >> np.uint64(code & 63)) & np.uint64(1):
+                found = np.searchsorted(own, code)
+                if stamp[found] != member_number:
+                    stamp[found] = member_number
+                    total += multiplicities[start + found]
+        result[member_number] = total
+    return result

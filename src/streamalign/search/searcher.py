@@ -1,0 +1,510 @@
+"""The exact database search: each read's best reference, aligning few of them.
+
+For every read (and strand) the k-mer index (:mod:`streamalign.search.index`) gives each
+cluster of references an upper bound on the score of any of its members
+(:mod:`streamalign.search.bounds`). Per read the search keeps the clusters in decreasing order
+of bound and a pool of candidate references (members of expanded clusters, with their own
+bound), and repeats:
+
+1. expand clusters while the best cluster bound reaches the best candidate bound or the best
+   score found (a cluster's bound is at least each member's, so the pool's best is then the
+   best bound left anywhere);
+2. align the pool's best few candidates score-only (all reads' candidates of a round grouped by
+   reference and strand: one kernel call each, reads as SIMD lanes), keep the best score;
+3. drop candidates and clusters whose bound cannot beat the best.
+
+A candidate *beats* the best when its score is higher, or equal and its (reference, strand)
+comes first (reference in file order, forward before reverse): the rule of the exhaustive
+path (:func:`streamalign.aligner.combine_best`). A read is done when no bound left can beat
+its best, so the winner is exactly the exhaustive one, ties included.
+
+Example:
+    >>> from streamalign import Aligner
+    >>> genes = {"a": "ACGTTGCAGGTACCGATTAGC" * 3, "b": "TTGACCGATAGCATGCAAGT" * 3}
+    >>> aligner = Aligner(genes, mode="semiglobal")
+    >>> found = DatabaseSearch(build_index(list(genes.values()), k=5), aligner)
+    >>> batch = SequenceBatch.from_strings(["GATAGCATGCAAGTTTGAC"])
+    >>> result = found.best(batch, encode(batch.sequences), None, None)
+    >>> result.references.tolist(), result.scores.tolist(), result.aligned.tolist()
+    ([1], [19], [1])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numba import njit
+
+from .. import _config
+from ..alphabet import encode  # noqa: F401  (used by the module example)
+from ..records import SequenceBatch, _gather_indices
+from .bounds import BoundModel, _pair_scores, score_bound
+from .counting import cluster_bounds, member_counts, query_kmers
+from .index import KmerIndex, build_index  # noqa: F401  (build_index: the module example)
+
+if TYPE_CHECKING:
+    from ..aligner import Aligner
+
+_NONE = -(2**62)
+
+
+@dataclasses.dataclass
+class SearchResult:
+    """Per read: the winning reference, strand (True: reverse) and integer score, and how many
+    (reference, strand) pairs were aligned to find it."""
+
+    references: np.ndarray
+    reverse: np.ndarray
+    scores: np.ndarray
+    aligned: np.ndarray
+
+
+class DatabaseSearch:
+    """The search of one aligner's references (see the module).
+
+    Args:
+        index: the k-mer index of the aligner's references (same order).
+        aligner: gives the scoring, the mode and the kernels.
+    """
+
+    def __init__(self, index: KmerIndex, aligner: Aligner) -> None:
+        if index.reference_count != len(aligner.references):
+            raise ValueError(
+                f"the index holds {index.reference_count} references, the aligner "
+                f"{len(aligner.references)}"
+            )
+        self.index = index
+        self.aligner = aligner
+        local = aligner.mode == "local"
+        self.model = BoundModel.create(
+            aligner.scoring,
+            index.k,
+            (
+                aligner.query_start_free,
+                aligner.query_end_free,
+                aligner.reference_start_free,
+                aligner.reference_end_free,
+            ),
+            local=local,
+        )
+        lengths = index.reference_lengths.astype(np.int64)
+        members = index.cluster_members
+        cluster_of_position = np.repeat(
+            np.arange(index.cluster_count), np.diff(index.cluster_offsets)
+        )
+        starts = index.cluster_offsets[:-1]
+        member_lengths = lengths[members]
+        self.cluster_shortest = np.minimum.reduceat(member_lengths, starts)
+        self.cluster_longest = np.maximum.reduceat(member_lengths, starts)
+        cluster_masks = np.bitwise_or.reduceat(index.letter_masks[members], starts)
+        del cluster_of_position
+        self.ambiguous = _ambiguous_counts(index.reference_codes, index.reference_offsets)
+        self.cluster_ambiguous = np.maximum.reduceat(self.ambiguous[members], starts)
+        masks, inverse = np.unique(
+            np.concatenate([index.letter_masks, cluster_masks]), return_inverse=True
+        )
+        self.masks = masks.astype(np.int64)
+        self.reference_mask_ids = inverse[: index.reference_count].astype(np.int64)
+        self.cluster_mask_ids = inverse[index.reference_count :].astype(np.int64)
+        self.lengths = lengths
+
+    # ------------------------------------------------------------------ per batch
+
+    def best(
+        self,
+        batch: SequenceBatch,
+        codes: np.ndarray,
+        reverse_batch: SequenceBatch | None,
+        reverse_codes: np.ndarray | None,
+    ) -> SearchResult:
+        """The best (reference, strand) of every read of ``batch`` (``reverse_*``: its reverse
+        complement, or None for the forward strand only), by score-only alignment."""
+        strands = 1 if reverse_codes is None else 2
+        count = len(batch)
+        offsets = batch.offsets.astype(np.int64)
+        lengths = np.diff(offsets)
+        if strands == 2:
+            assert reverse_codes is not None and reverse_batch is not None
+            all_codes = np.concatenate([codes, reverse_codes])
+            all_offsets = np.concatenate([offsets[:-1], offsets[:-1] + len(codes), [2 * len(codes)]])
+            # query-strand qs = strand * count + read
+        else:
+            all_codes, all_offsets = codes, offsets
+        k = self.index.k
+        kmers, multiplicities, kmer_offsets = query_kmers(all_codes, all_offsets, k)
+        query_masks = _letter_masks(all_codes, all_offsets)
+        query_ambiguous = _ambiguous_counts(all_codes, all_offsets)
+        pair_best, pair_plain, pair_ambiguous = _pair_table(
+            self.model.matrix, query_masks, self.masks
+        )
+        all_lengths = np.diff(all_offsets)
+        cluster_offsets, clusters, bounds, unshared = cluster_bounds(
+            kmers,
+            multiplicities,
+            kmer_offsets,
+            all_lengths,
+            self.index.kmer_offsets,
+            self.index.postings,
+            self.index.cluster_count,
+            self.cluster_shortest,
+            self.cluster_longest,
+            self.cluster_mask_ids,
+            self.cluster_ambiguous,
+            query_ambiguous,
+            pair_best,
+            pair_plain,
+            pair_ambiguous,
+            k,
+            self.model.gap_open,
+            self.model.gap_extend,
+            self.model.query_end_free,
+            self.model.reference_ends_penalized,
+        )
+        state = _SearchState(
+            self, strands, count, cluster_offsets, clusters, bounds, unshared,
+            kmers, multiplicities, kmer_offsets, all_lengths, query_ambiguous,
+            (pair_best, pair_plain, pair_ambiguous),
+        )
+        sources = [(batch, codes)]
+        if strands == 2:
+            assert reverse_batch is not None and reverse_codes is not None
+            sources.append((reverse_batch, reverse_codes))
+        # Candidates per read and round: one first (usually the winner), then a growing number
+        # for the reads that need more (many near-equal references: fewer kernel calls).
+        per_round = _config.SEARCH_FIRST_ROUND_CANDIDATES
+        active = list(range(count))
+        while active:
+            pairs = []
+            still = []
+            for read in active:
+                chosen = state.next_candidates(read, per_round)
+                if chosen:
+                    pairs.extend((reference, strand, read) for reference, strand in chosen)
+                    still.append(read)
+            if not pairs:
+                break
+            self._score_pairs(pairs, sources, lengths, state)
+            active = still
+            per_round = min(
+                max(per_round * _config.SEARCH_ROUND_GROWTH, _config.SEARCH_ROUND_CANDIDATES),
+                _config.SEARCH_MAX_ROUND_CANDIDATES,
+            )
+        return SearchResult(
+            references=state.best_key // 2,
+            reverse=(state.best_key % 2).astype(bool),
+            scores=state.best_score,
+            aligned=state.aligned,
+        )
+
+    def _score_pairs(
+        self,
+        pairs: list[tuple[int, int, int]],
+        sources: list[tuple[SequenceBatch, np.ndarray]],
+        lengths: np.ndarray,
+        state: _SearchState,
+    ) -> None:
+        """Align every (reference, strand, read) pair score-only; record the scores.
+
+        Pairs sharing a (reference, strand) with at least ``SEARCH_SHARED_LANES`` reads are
+        aligned in the usual orientation (those reads as SIMD lanes); the rest one read at a
+        time against all its references (the references as lanes, roles swapped)."""
+        table = np.array(pairs, dtype=np.int64)
+        order = np.lexsort((table[:, 2], table[:, 1], table[:, 0]))
+        table = table[order]
+        keys = table[:, 0] * 2 + table[:, 1]
+        boundaries = np.flatnonzero(np.diff(keys)) + 1
+        starts = np.concatenate(([0], boundaries))
+        ends = np.concatenate((boundaries, [len(table)]))
+        sizes = ends - starts
+        shared = np.repeat(sizes >= _config.SEARCH_SHARED_LANES, sizes)
+        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+            if end - start < _config.SEARCH_SHARED_LANES:
+                continue
+            reference = int(table[start, 0])
+            strand = int(table[start, 1])
+            reads = table[start:end, 2]
+            batch, codes = sources[strand]
+            subset = _subset(batch, codes, reads)
+            outputs = self.aligner._align_gotoh(
+                subset[0],
+                subset[1],
+                self.aligner._reference_codes[reference],
+                reference,
+                False,
+            )
+            state.record(reads, np.full(len(reads), reference), strand, outputs.scores)
+        rest = table[~shared]
+        if not len(rest):
+            return
+        order = np.lexsort((rest[:, 0], rest[:, 1], rest[:, 2]))
+        rest = rest[order]
+        keys = rest[:, 2] * 2 + rest[:, 1]
+        boundaries = np.flatnonzero(np.diff(keys)) + 1
+        starts = np.concatenate(([0], boundaries))
+        ends = np.concatenate((boundaries, [len(rest)]))
+        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+            read = int(rest[start, 2])
+            strand = int(rest[start, 1])
+            batch, codes = sources[strand]
+            read_codes = codes[batch.offsets[read] : batch.offsets[read + 1]]
+            references = rest[start:end, 0]
+            scores = self.aligner._scores_against(read_codes, references, batch.names[read])
+            state.record(np.full(len(references), read), references, strand, scores)
+
+
+def _subset(
+    batch: SequenceBatch, codes: np.ndarray, reads: np.ndarray
+) -> tuple[SequenceBatch, np.ndarray]:
+    """The records ``reads`` of ``batch`` and their codes (names kept for error messages)."""
+    starts = batch.offsets[reads]
+    lengths = batch.offsets[reads + 1] - starts
+    offsets = np.zeros(len(reads) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    gather = _gather_indices(starts, lengths)
+    names = [batch.names[int(read)] for read in reads]
+    subset = SequenceBatch(names, batch.sequences[gather], offsets, None, batch.index)
+    return subset, codes[gather]
+
+
+class _SearchState:
+    """Per read: best score and key so far, the cluster cursor per strand, the candidate pool."""
+
+    def __init__(
+        self,
+        search: DatabaseSearch,
+        strands: int,
+        count: int,
+        cluster_offsets: np.ndarray,
+        clusters: np.ndarray,
+        bounds: np.ndarray,
+        unshared: np.ndarray,
+        kmers: np.ndarray,
+        multiplicities: np.ndarray,
+        kmer_offsets: np.ndarray,
+        query_lengths: np.ndarray,
+        query_ambiguous: np.ndarray,
+        pairs: tuple[np.ndarray, np.ndarray, np.ndarray],
+    ) -> None:
+        self.search = search
+        self.strands = strands
+        self.count = count
+        self.cluster_offsets = cluster_offsets
+        self.clusters = clusters
+        self.bounds = bounds
+        self.unshared = unshared
+        self.kmers = kmers
+        self.multiplicities = multiplicities
+        self.kmer_offsets = kmer_offsets
+        self.query_lengths = query_lengths
+        self.query_ambiguous = query_ambiguous
+        self.pairs = pairs
+        self.cursor = cluster_offsets[:-1].copy()  # next cluster per query-strand
+        self.unshared_done = np.zeros(strands * count, dtype=bool)
+        self.best_score = np.full(count, _NONE, dtype=np.int64)
+        self.best_key = np.full(count, 2**62, dtype=np.int64)
+        self.aligned = np.zeros(count, dtype=np.int64)
+        self.pools: list[list[tuple[int, int, int]]] = [[] for _ in range(count)]
+
+    def _beats(self, read: int, bound: int, key: int) -> bool:
+        best = int(self.best_score[read])
+        return bound > best or (bound == best and key < int(self.best_key[read]))
+
+    def _frontier(self, read: int) -> tuple[int, int]:
+        """The highest bound of a cluster not yet expanded, and its query-strand (-1: none)."""
+        best_bound, best_strand = _NONE, -1
+        for strand in range(self.strands):
+            query = strand * self.count + read
+            cursor = int(self.cursor[query])
+            if cursor < int(self.cluster_offsets[query + 1]):
+                value = int(self.bounds[cursor])
+            elif not self.unshared_done[query] and self.unshared[query] > _NONE:
+                value = int(self.unshared[query])
+            else:
+                continue
+            if value > best_bound:
+                best_bound, best_strand = value, strand
+        return best_bound, best_strand
+
+    def next_candidates(self, read: int, most: int) -> list[tuple[int, int]]:
+        """Up to ``most`` (reference, strand) pairs to align next for ``read``, best bound
+        first; empty when no bound left can beat its best."""
+        pool = self.pools[read]
+        chosen: list[tuple[int, int]] = []
+        while len(chosen) < most:
+            frontier, strand = self._frontier(read)
+            top = -pool[0][0] if pool else _NONE
+            if strand >= 0 and frontier >= int(self.best_score[read]) and frontier >= top:
+                self._expand(read, strand)  # a cluster may hold better candidates: open it
+                continue
+            if not pool:
+                break
+            negative_bound, key, _ = heapq.heappop(pool)
+            if self._beats(read, -negative_bound, key):
+                chosen.append((key // 2, key % 2))
+        return chosen
+
+    def _expand(self, read: int, strand: int) -> None:
+        """Move the next cluster of (read, strand) into the read's pool, members with their
+        own bounds (only those that can still beat the best)."""
+        query = strand * self.count + read
+        cursor = int(self.cursor[query])
+        index = self.search.index
+        if cursor < int(self.cluster_offsets[query + 1]):
+            cluster = int(self.clusters[cursor])
+            self.cursor[query] = cursor + 1
+            members = index.cluster_members[
+                index.cluster_offsets[cluster] : index.cluster_offsets[cluster + 1]
+            ]
+            if len(members) == 1:
+                member_bounds = self.bounds[cursor : cursor + 1]
+            else:
+                counts = member_counts(
+                    self.kmers,
+                    self.multiplicities,
+                    self.kmer_offsets,
+                    query,
+                    index.reference_codes,
+                    index.reference_offsets,
+                    members,
+                    index.k,
+                )
+                member_bounds = self._member_bounds(query, members, counts)
+        else:  # every cluster sharing no k-mer with the read (rarely needed)
+            self.unshared_done[query] = True
+            seen = np.zeros(index.cluster_count, dtype=bool)
+            seen[self.clusters[self.cluster_offsets[query] : self.cluster_offsets[query + 1]]] = True
+            unseen = np.flatnonzero(~seen)
+            members = np.concatenate(
+                [
+                    index.cluster_members[index.cluster_offsets[c] : index.cluster_offsets[c + 1]]
+                    for c in unseen.tolist()
+                ]
+            ) if len(unseen) else np.zeros(0, np.int32)
+            member_bounds = self._member_bounds(query, members, np.zeros(len(members), np.int32))
+        pool = self.pools[read]
+        for member, bound in zip(members.tolist(), member_bounds.tolist(), strict=True):
+            key = member * 2 + strand
+            if self._beats(read, bound, key):
+                heapq.heappush(pool, (-bound, key, 0))
+
+    def _member_bounds(self, query: int, members: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        search = self.search
+        model = search.model
+        best, plain, ambiguous = self.pairs
+        return _bounds_of(
+            int(self.query_lengths[query]),
+            int(self.query_ambiguous[query]),
+            search.lengths,
+            search.reference_mask_ids,
+            search.ambiguous,
+            members,
+            counts,
+            best[query],
+            plain[query],
+            ambiguous[query],
+            model.k,
+            model.gap_open,
+            model.gap_extend,
+            model.query_end_free,
+            model.reference_ends_penalized,
+        )
+
+    def record(
+        self, reads: np.ndarray, references: np.ndarray, strand: int, scores: np.ndarray
+    ) -> None:
+        """Take the scores of ``reads[i]`` against (``references[i]``, strand)."""
+        for read, reference, score in zip(
+            reads.tolist(), references.tolist(), scores.tolist(), strict=True
+        ):
+            key = reference * 2 + strand
+            self.aligned[read] += 1
+            best = int(self.best_score[read])
+            if score > best or (score == best and key < int(self.best_key[read])):
+                self.best_score[read] = score
+                self.best_key[read] = key
+
+
+@njit(nogil=True, cache=True)
+def _letter_masks(codes, offsets):
+    masks = np.zeros(len(offsets) - 1, np.int64)
+    for query in range(len(offsets) - 1):
+        mask = 0
+        for position in range(offsets[query], offsets[query + 1]):
+            mask |= 1 << codes[position]
+        masks[query] = mask
+    return masks
+
+
+@njit(nogil=True, cache=True)
+def _ambiguous_counts(codes, offsets):
+    """Letters other than ``A C G T`` in each sequence."""
+    counts = np.zeros(len(offsets) - 1, np.int64)
+    for sequence in range(len(offsets) - 1):
+        total = 0
+        for position in range(offsets[sequence], offsets[sequence + 1]):
+            total += codes[position] >= 4
+        counts[sequence] = total
+    return counts
+
+
+@njit(nogil=True, cache=True)
+def _pair_table(matrix, query_masks, masks):
+    """``s_max``, ``s_plain``, ``s_amb`` of each query's letters against each distinct
+    reference mask (queries with the same mask share the work)."""
+    best = np.empty((len(query_masks), len(masks)), np.int64)
+    plain = np.empty((len(query_masks), len(masks)), np.int64)
+    ambiguous = np.empty((len(query_masks), len(masks)), np.int64)
+    for query in range(len(query_masks)):
+        if query > 0 and query_masks[query] == query_masks[query - 1]:
+            best[query] = best[query - 1]
+            plain[query] = plain[query - 1]
+            ambiguous[query] = ambiguous[query - 1]
+            continue
+        for mask_id in range(len(masks)):
+            best[query, mask_id], plain[query, mask_id], ambiguous[query, mask_id] = (
+                _pair_scores(matrix, query_masks[query], masks[mask_id])
+            )
+    return best, plain, ambiguous
+
+
+@njit(nogil=True, cache=True)
+def _bounds_of(
+    query_length,
+    query_ambiguous,
+    lengths,
+    mask_ids,
+    ambiguous_counts,
+    members,
+    counts,
+    pair_best,
+    pair_plain,
+    pair_ambiguous,
+    k,
+    gap_open,
+    gap_extend,
+    query_end_free,
+    reference_fixed,
+):
+    result = np.empty(len(members), np.int64)
+    for position in range(len(members)):
+        member = members[position]
+        mask_id = mask_ids[member]
+        result[position] = score_bound(
+            query_length,
+            lengths[member],
+            lengths[member],
+            counts[position],
+            k,
+            pair_best[mask_id],
+            pair_plain[mask_id],
+            pair_ambiguous[mask_id],
+            query_ambiguous + ambiguous_counts[member],
+            gap_open,
+            gap_extend,
+            query_end_free,
+            reference_fixed,
+        )
+    return result
