@@ -39,8 +39,9 @@ Decisions:
   send``.)
 - **pident** is BLAST's definition: matches over all alignment columns, gaps included. For
   vsearch this is ``--iddef 1`` (or 4); its default ``--iddef 2`` leaves terminal gaps out
-  of the denominator, which is the same number here whenever the alignment has no end gaps
-  (always in semi-global, overlap and local mode, where the reference ends are free).
+  of the denominator, which is the same number whenever the alignment has no end gaps:
+  always in local and overlap mode, and in semi-global mode unless a read overhangs an end
+  of its reference.
 - **evalue and bitscore** are our own Karlin-Altschul statistics, not BLAST's (blastn uses
   precomputed gapped ``lambda`` and ``K`` for its scorings and corrects the lengths for edge
   effects; vsearch writes ``-1`` and ``0``). With ``lambda`` from
@@ -123,10 +124,11 @@ def gap_openings(operations: np.ndarray, operation_offsets: np.ndarray) -> np.nd
         >>> gap_openings(operations, np.array([0, 7, 8, 8])).tolist()
         [3, 1, 0]
     """
+    codes = np.asarray(operations, dtype=np.uint8)
     offsets = np.asarray(operation_offsets, dtype=np.int64)
-    gaps = np.asarray(operations) >= INSERTION_CODE
+    gaps = codes >= INSERTION_CODE  # I (2) or D (3)
     openings = gaps.copy()
-    openings[1:] &= operations[1:] != operations[:-1]
+    openings[1:] &= codes[1:] != codes[:-1]
     starts = offsets[:-1][offsets[:-1] < offsets[1:]]
     openings[starts] = gaps[starts]  # a record's first column opens a gap if it is one
     before = np.zeros(openings.size + 1, dtype=np.int64)

@@ -9,9 +9,12 @@ from the runs of the batch's operation codes. Python touches each record only to
 (one C-level ``"".join``); values with few distinct texts (reference names, identities) are
 formatted once per distinct value.
 
-The formats are :mod:`streamalign.io.sam`, :mod:`streamalign.io.tsv` and
-:mod:`streamalign.io.jsonl`; :mod:`streamalign.io.formats` names them and picks one by name
-or by the output file's name (:func:`~streamalign.io.formats.make_writer`).
+The formats are :mod:`streamalign.io.sam`, :mod:`streamalign.io.tsv`,
+:mod:`streamalign.io.jsonl` and :mod:`streamalign.io.blast6`; :mod:`streamalign.io.formats`
+names them and picks one by name or by the output file's name
+(:func:`~streamalign.io.formats.make_writer`). A batch names its references by index into the
+list of every reference; the writers read, encode and transform only the names a batch uses
+(:func:`used_entries`), so formatting a batch costs the same with 2 or 500,000 references.
 
 ``mapped`` (one bool per record) says which records pass the caller's thresholds. A record
 whose alignment has no aligned base (no ``=`` or ``X`` column: an empty query, or an empty
