@@ -268,6 +268,52 @@ def test_output_format_follows_the_extension(tmp_path: Path) -> None:
         assert output.read_text().startswith(first)
 
 
+def _mixed_strand_reads(directory: Path, count: int) -> Path:
+    """The first ``count`` real reads (FASTQ), every second one reverse complemented."""
+    lines = small_reads(directory, count).read_text().splitlines()
+    complement = str.maketrans("ACGTN", "TGCAN")
+    for record in range(1, count, 2):
+        lines[4 * record + 1] = lines[4 * record + 1].translate(complement)[::-1]
+        lines[4 * record + 3] = lines[4 * record + 3][::-1]
+    path = directory / "mixed.fastq"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_blast6_format_is_the_same_on_every_backend(backend: list[str], tmp_path: Path) -> None:
+    """One line per mapped (query, reference) record, none for the rest, byte for byte the
+    same serial and in parallel."""
+    reads = _mixed_strand_reads(tmp_path, 24)
+    common = ["align", "-r", str(FIVE_REFERENCES), str(reads), "--all-refs", "--quiet"]
+    common += ["--strand", "both", "--min-identity", "0.75"]
+    status, serial, _ = run_cli([*common, "--format", "blast6", "--backend", "serial"])
+    assert status == ExitStatus.SUCCESS
+    status, parallel, _ = run_cli([*common, "--format", "blast6", *backend, "--batch-size", "5"])
+    assert status == ExitStatus.SUCCESS
+    assert parallel == serial
+    _, table, _ = run_cli([*common, "--format", "tsv", "--backend", "serial"])
+    rows = [line.split("\t") for line in table.decode().splitlines()[1:]]
+    mapped = [row for row in rows if row[3] == "1"]
+    assert 0 < len(mapped) < len(rows) == 24 * 5
+    lines = [line.split("\t") for line in serial.decode().splitlines()]
+    assert [fields[:2] for fields in lines] == [row[:2] for row in mapped]
+    assert all(len(fields) == 12 for fields in lines)
+    minus = [fields for fields, row in zip(lines, mapped, strict=True) if row[2] == "-"]
+    assert minus and all(int(fields[8]) > int(fields[9]) for fields in minus)
+
+
+def test_blast6_format_follows_the_b6_and_m8_extensions(tmp_path: Path) -> None:
+    reads = small_reads(tmp_path, 4)
+    common = ["align", "-r", str(ECOLI), str(reads), "--quiet"]
+    status, expected, _ = run_cli([*common, "--format", "blast6"])
+    assert status == ExitStatus.SUCCESS
+    assert expected.count(b"\n") == 4 and expected.decode().split("\t")[0] == fastq_names(reads)[0]
+    for suffix in (".b6", ".m8", ".blast6", ".M8"):
+        output = tmp_path / f"out{suffix}"
+        assert run_cli([*common, "-o", str(output)])[0] == ExitStatus.SUCCESS
+        assert output.read_bytes() == expected, suffix
+
+
 def test_output_appears_while_stdin_is_still_open(tmp_path: Path) -> None:
     """A pipe that stays open: records come out before the writer closes it."""
     process = subprocess.Popen(

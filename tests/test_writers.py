@@ -594,6 +594,10 @@ def test_classic_cigar_in_tsv_and_jsonl() -> None:
         ("out.jsonl", None, "jsonl"),
         ("dir.d/out.json", None, "jsonl"),
         (Path("out.tsv"), None, "tsv"),
+        ("out.blast6", None, "blast6"),
+        ("hits.B6", None, "blast6"),
+        ("hits.m8", None, "blast6"),
+        ("out.sam", "blast6", "blast6"),
         ("out.sam", "tsv", "tsv"),
         ("out.whatever", "JSONL", "jsonl"),
         (None, "sam", "sam"),
@@ -619,7 +623,7 @@ def test_format_from_path_errors(path: str, explicit: str | None, message: str) 
 
 
 def test_formats_and_extensions() -> None:
-    assert FORMATS == ("sam", "tsv", "jsonl")
+    assert FORMATS == ("sam", "tsv", "jsonl", "blast6")
     assert set(EXTENSIONS.values()) == set(FORMATS)
     with pytest.raises(ValueError, match="unknown output format"):
         make_writer("bam", io.BytesIO(), reference_names=[], reference_lengths=[], command_line="")
@@ -660,7 +664,7 @@ def test_one_write_per_batch_and_close(format: str) -> None:
     assert isinstance(writer, BatchWriter)
     writer.write_header()
     header_writes = stream.writes
-    assert header_writes == (0 if format == "jsonl" else 1)
+    assert header_writes == (0 if format in ("jsonl", "blast6") else 1)
     written = writer.write_batch(batch, mapped, secondary)
     assert stream.writes == header_writes + 1
     assert written == len(stream.getvalue()) - len(writer.header())

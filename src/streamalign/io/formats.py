@@ -1,16 +1,19 @@
 """The output formats by name: pick a writer for a format name or an output file's name.
 
-The writers themselves are in :mod:`streamalign.io.sam`, :mod:`streamalign.io.tsv` and
-:mod:`streamalign.io.jsonl` (the exact columns), on the shared base of
-:mod:`streamalign.io.writers`:
+The writers themselves are in :mod:`streamalign.io.sam`, :mod:`streamalign.io.tsv`,
+:mod:`streamalign.io.jsonl` and :mod:`streamalign.io.blast6` (the exact columns), on the
+shared base of :mod:`streamalign.io.writers`:
 
-========  ==================================  ===============================================
-format    file name extensions                one line per record
-========  ==================================  ===============================================
-``sam``   ``.sam`` (the default for stdout)   SAM 1.6, read by samtools and pysam
-``tsv``   ``.tsv``, ``.tab``, ``.txt``        a header line of column names, then values
-``jsonl`` ``.jsonl``, ``.json``               one JSON object per line (JSON Lines)
-========  ==================================  ===============================================
+==========  ==================================  =============================================
+format      file name extensions                what is written
+==========  ==================================  =============================================
+``sam``     ``.sam`` (the default for stdout)   SAM 1.6, read by samtools and pysam
+``tsv``     ``.tsv``, ``.tab``, ``.txt``        a header line of column names, then a line
+                                                per record
+``jsonl``   ``.jsonl``, ``.json``               one JSON object per record (JSON Lines)
+``blast6``  ``.blast6``, ``.b6``, ``.m8``       BLAST's 12 tabular columns, no header, a line
+                                                per *mapped* record only
+==========  ==================================  =============================================
 
 Output is plain text only: ``.gz`` and other compressed names are refused; pipe the output
 through ``gzip`` or ``bgzip`` instead.
@@ -42,6 +45,7 @@ import os
 from collections.abc import Sequence
 from typing import BinaryIO
 
+from .blast6 import Blast6Writer
 from .jsonl import JsonLinesWriter
 from .sam import SamWriter
 from .tsv import TsvWriter
@@ -52,6 +56,7 @@ WRITERS: dict[str, type[BatchWriter]] = {
     "sam": SamWriter,
     "tsv": TsvWriter,
     "jsonl": JsonLinesWriter,
+    "blast6": Blast6Writer,
 }
 
 #: Output formats, by name.
@@ -65,6 +70,9 @@ EXTENSIONS: dict[str, str] = {
     ".txt": "tsv",
     ".jsonl": "jsonl",
     ".json": "jsonl",
+    ".blast6": "blast6",
+    ".b6": "blast6",
+    ".m8": "blast6",
 }
 
 _COMPRESSED_EXTENSIONS = (".gz", ".bgz", ".bz2", ".xz", ".zst", ".bam", ".cram")
@@ -84,8 +92,8 @@ def format_from_path(path: str | os.PathLike[str] | None, explicit: str | None) 
     Example:
         >>> format_from_path("out.TSV", None), format_from_path(None, None)
         ('tsv', 'sam')
-        >>> format_from_path("out.txt", "JSONL")
-        'jsonl'
+        >>> format_from_path("out.txt", "JSONL"), format_from_path("hits.m8", None)
+        ('jsonl', 'blast6')
         >>> format_from_path("out.bam", None)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
@@ -110,7 +118,8 @@ def format_from_path(path: str | os.PathLike[str] | None, explicit: str | None) 
     if extension in _COMPRESSED_EXTENSIONS:
         raise ValueError(
             f"cannot write {text!r}: compressed and binary output ({extension}) is not "
-            "supported; write plain SAM, TSV or JSONL and compress it with gzip or bgzip"
+            "supported; write plain text (SAM, TSV, JSONL, BLAST tabular) and compress it "
+            "with gzip or bgzip"
         )
     raise ValueError(
         f"cannot tell the output format of {text!r} from its extension "

@@ -51,6 +51,7 @@ from .writers import (
     add_scores,
     check_batch,
     gapped_rows,
+    used_entries,
 )
 
 #: The keys of every object, in order.
@@ -92,9 +93,10 @@ class JsonLinesWriter(BatchWriter):
             return b""
         lines = LineAssembler(len(batch))
         query_names = list(map(encode_basestring_ascii, batch.queries.names))
-        reference_names = list(map(encode_basestring_ascii, batch.reference_names))
+        used_names, reference_index = used_entries(batch.reference_names, batch.reference_index)
+        reference_names = list(map(encode_basestring_ascii, used_names))
         lines.constant('{"query": ').strings(query_names)
-        lines.constant(', "reference": ').table(reference_names, batch.reference_index)
+        lines.constant(', "reference": ').table(reference_names, reference_index)
         lines.constant(', "strand": "').table(["+", "-"], batch.reverse)
         lines.constant('", "reverse": ').table(["false", "true"], batch.reverse)
         lines.constant(', "mapped": ').table(["false", "true"], mapped)

@@ -48,7 +48,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..results import AlignmentBatch
-from .writers import BatchWriter, LineAssembler, add_scores, check_batch
+from .writers import BatchWriter, LineAssembler, add_scores, check_batch, used_entries
 
 #: The column names, in order.
 COLUMNS = (
@@ -104,7 +104,10 @@ class TsvWriter(BatchWriter):
             return b""
         lines = LineAssembler(len(batch))
         lines.strings(tsv_fields(batch.queries.names)).constant("\t")
-        lines.table(tsv_fields(batch.reference_names), batch.reference_index).constant("\t")
+        reference_names, reference_index = used_entries(
+            batch.reference_names, batch.reference_index
+        )
+        lines.table(tsv_fields(reference_names), reference_index).constant("\t")
         lines.table(["+", "-"], batch.reverse).constant("\t")
         lines.table(["0", "1"], mapped).constant("\t")
         add_scores(lines, batch)

@@ -9,9 +9,12 @@ from the runs of the batch's operation codes. Python touches each record only to
 (one C-level ``"".join``); values with few distinct texts (reference names, identities) are
 formatted once per distinct value.
 
-The formats are :mod:`streamalign.io.sam`, :mod:`streamalign.io.tsv` and
-:mod:`streamalign.io.jsonl`; :mod:`streamalign.io.formats` names them and picks one by name
-or by the output file's name (:func:`~streamalign.io.formats.make_writer`).
+The formats are :mod:`streamalign.io.sam`, :mod:`streamalign.io.tsv`,
+:mod:`streamalign.io.jsonl` and :mod:`streamalign.io.blast6`; :mod:`streamalign.io.formats`
+names them and picks one by name or by the output file's name
+(:func:`~streamalign.io.formats.make_writer`). A batch names its references by index into the
+list of every reference; the writers read, encode and transform only the names a batch uses
+(:func:`used_entries`), so formatting a batch costs the same with 2 or 500,000 references.
 
 ``mapped`` (one bool per record) says which records pass the caller's thresholds. A record
 whose alignment has no aligned base (no ``=`` or ``X`` column: an empty query, or an empty
@@ -228,6 +231,23 @@ def concatenated_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) + np.repeat(starts - range_starts, lengths)
 
 
+def used_entries(texts: Sequence[str], index: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The entries of ``texts`` that ``index`` uses, in ``texts``' order, and ``index``
+    renumbered into them.
+
+    A batch names its references by index into the aligner's list of every reference; a
+    writer that transforms or encodes the used names only does work in proportion to the
+    batch, however many references there are.
+
+    Example:
+        >>> texts, index = used_entries(["a", "b", "c", "d"], np.array([3, 1, 3]))
+        >>> texts, index.tolist()
+        (['b', 'd'], [1, 0, 1])
+    """
+    used, inverse = np.unique(np.asarray(index, dtype=np.int64), return_inverse=True)
+    return [texts[position] for position in used.tolist()], inverse.reshape(-1)
+
+
 _UPPER_CASE = np.frombuffer(bytes(range(256)).upper(), dtype=np.uint8)
 
 
@@ -420,11 +440,18 @@ class LineAssembler:
     def table(
         self, texts: Sequence[str], index: np.ndarray, where: np.ndarray | None = None
     ) -> LineAssembler:
-        """``texts[index[k]]`` on line ``k`` (for a few distinct values: names, "+"/"-")."""
+        """``texts[index[k]]`` on line ``k`` (for a few distinct values: names, "+"/"-").
+
+        Only the entries that ``index`` uses are encoded when ``texts`` has more entries than
+        there are lines, so a batch's cost follows the batch, not the size of the table (the
+        names of 500,000 references).
+        """
+        index = np.asarray(index, dtype=np.int64)
+        if len(texts) > self.count:
+            texts, index = used_entries(texts, index)
         encoded = [text.encode("utf-8", "surrogateescape") for text in texts]
         lengths = np.array([len(text) for text in encoded], dtype=np.int64)
         data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
-        index = np.asarray(index, dtype=np.int64)
         line_lengths = lengths[index]
         mask = self._mask(where)
         if mask is not None:
