@@ -59,7 +59,7 @@ BAND_USE_FRACTION = 1.0
 #: force plus this many on each side; it doubles until the band of its score lies inside it.
 BAND_INITIAL_MARGIN = 64
 #: Database search (``streamalign.search``): k-mer length of the index (4**k offsets);
-SEARCH_K = 11
+SEARCH_K = 8
 #: references per cluster of the index's postings when there are more than
 #: SEARCH_SINGLETON_REFERENCES references (below that, every reference is its own cluster);
 SEARCH_CLUSTER_SIZE = 16

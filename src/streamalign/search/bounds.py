@@ -71,6 +71,23 @@ If ``n > m`` and no reference end is free (and not local), at least ``n - m`` re
 letters are in deletions: ``o + (n - m - 1) * e``. Both bounds hold, so the loss is at least
 their maximum. ∎
 
+*Where the windows are missing.* Against one reference the search knows *which* windows are
+missing, not only how many, and a tighter bound follows from the same defects: their loss is
+at least the cheapest way to cover every missing window with the windows defects touch, an
+interval covering problem solved exactly by dynamic programming over the windows
+(:func:`cover_loss`, ``O(W)``): a mismatch covers any ``k`` consecutive windows (cut at the
+ends) at ``s_max - s_plain``; a deletion any ``k - 1`` at ``o``; ``g`` inserted letters any
+``g + k - 1`` at ``g * s_max + o + (g - 1) * e``; a left-out prefix or suffix of ``L`` windows
+at ``L * s_max`` (when that query end is free). Missing windows scattered in runs shorter than
+``k`` (a k-mer found elsewhere in the gene splits a run) need more defects than ``D / k``,
+which the count alone cannot see. Here a reference letter other than ``A C G T`` counts as a
+wildcard when telling whether a window is present (a column of a query base against it is
+then no defect: dropping its loss only lowers the loss), so only the query's ``A_q`` ambiguous
+letters make defects cheaper: replacing each by a plain mismatch raises the cover's cost by at
+most ``max(0, s_amb - s_plain)``, so the loss is at least the cover's cost minus ``A_q`` times
+that. The search takes the larger of this
+loss and the count's.
+
 For a *cluster* of references the search uses the count over the union of the members'
 k-mers (``>=`` each member's count), the union of their letters (larger ``s_max``,
 ``s_plain``, ``s_amb``), the largest ``A`` and the member length nearest ``m``; ``U`` grows
@@ -118,6 +135,7 @@ class BoundModel:
             or local mode).
         reference_ends_penalized: every reference letter must be aligned or deleted at a cost
             (neither reference end free, not local).
+        query_prefix_free, query_suffix_free: the query's start (end) may be left out free.
     """
 
     k: int
@@ -126,6 +144,8 @@ class BoundModel:
     gap_extend: int
     query_end_free: bool
     reference_ends_penalized: bool
+    query_prefix_free: bool = False
+    query_suffix_free: bool = False
 
     @classmethod
     def create(
@@ -141,6 +161,8 @@ class BoundModel:
             gap_extend=int(scoring.integer_gap_extend),
             query_end_free=bool(local or query_start or query_end),
             reference_ends_penalized=not (local or reference_start or reference_end),
+            query_prefix_free=bool(local or query_start),
+            query_suffix_free=bool(local or query_end),
         )
 
     def pair_scores(self, mask_query: int, mask_reference: int) -> tuple[int, int, int]:
@@ -237,6 +259,45 @@ def _covering_loss(missing, covered, ambiguous_loss, k, numerator, denominator):
     return _ceil_ratio(
         covered * ambiguous_loss * denominator + rest * numerator * k, k * denominator
     )
+
+
+@njit(nogil=True, cache=True)
+def cover_loss(
+    absent, k, mismatch_loss, gap_open, gap_extend, s_max, start_free, end_free
+):
+    """The least loss of defects touching every window where ``absent`` is set (see the
+    module): ``f[j]`` covers the missing windows before ``j``, ``inserting`` the same with an
+    insertion's interval still open at window ``j - 1``.
+
+    Example:
+        >>> import numpy as np
+        >>> absent = np.zeros(20, np.bool_); absent[5:9] = True; absent[14] = True
+        >>> int(cover_loss(absent, 4, 3, 5, 2, 1, False, False))  # two mismatches
+        6
+    """
+    count = len(absent)
+    infinity = NO_BOUND
+    mismatch_loss = min(mismatch_loss, _LARGEST)
+    gap_open = min(gap_open, _LARGEST)
+    gap_extend = min(gap_extend, _LARGEST)
+    covered = np.empty(count + 1, np.int64)
+    covered[0] = 0
+    inserting = infinity
+    for window in range(count):
+        value = covered[window] if not absent[window] else infinity
+        first = max(window - k + 1, 0)
+        value = min(value, covered[first] + mismatch_loss)
+        value = min(value, covered[max(window - k + 2, 0)] + gap_open)
+        inserting = min(inserting + s_max + gap_extend, covered[first] + s_max + gap_open)
+        value = min(value, inserting)
+        if start_free:
+            value = min(value, (window + 1) * s_max)
+        covered[window + 1] = value
+    result = covered[count]
+    if end_free:
+        for start in range(count):
+            result = min(result, covered[start] + (count - start) * s_max)
+    return result
 
 
 @njit(nogil=True, cache=True)

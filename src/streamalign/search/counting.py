@@ -16,7 +16,7 @@ Example:
     >>> reference = encode_string("GGACGTACGG")
     >>> member_counts(kmers, multiplicities, offsets, 0, reference, np.array([0, 10]),
     ...               np.array([0], np.int32), 4).tolist()
-    [4]
+    [5]
 """
 
 from __future__ import annotations
@@ -24,13 +24,22 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .bounds import score_bound
+from .bounds import cover_loss, score_bound
 
 
 @njit(nogil=True, cache=True)
 def query_kmers(codes, offsets, k):
     """Per query, its distinct all-``ACGT`` k-mer codes (sorted) and their multiplicities:
     query ``q`` owns ``[kmer_offsets[q], kmer_offsets[q + 1])`` of both arrays."""
+    kmers, multiplicities, kmer_offsets, _, _ = query_windows(codes, offsets, k)
+    return kmers, multiplicities, kmer_offsets
+
+
+@njit(nogil=True, cache=True)
+def query_windows(codes, offsets, k):
+    """:func:`query_kmers`, and for each window of each query the position of its k-mer among
+    the query's distinct ones (-1: the window holds another letter than ``A C G T``): query
+    ``q``'s windows are ``slots[window_offsets[q]:window_offsets[q + 1]]``."""
     count = len(offsets) - 1
     mask = (1 << (2 * k)) - 1
     total = 0
@@ -39,9 +48,15 @@ def query_kmers(codes, offsets, k):
     kmers = np.empty(total, np.int64)
     multiplicities = np.empty(total, np.int32)
     kmer_offsets = np.zeros(count + 1, np.int64)
+    window_offsets = np.zeros(count + 1, np.int64)
+    window_codes = np.full(total, -1, np.int64)
+    slots = np.full(total, -1, np.int32)
     buffer = np.empty(total, np.int64)
     written = 0
     for query in range(count):
+        windows = max(0, offsets[query + 1] - offsets[query] - k + 1)
+        window_offsets[query + 1] = window_offsets[query] + windows
+        first_window = window_offsets[query]
         found = 0
         code = 0
         valid = 0
@@ -55,7 +70,9 @@ def query_kmers(codes, offsets, k):
             if valid >= k:
                 buffer[found] = code
                 found += 1
+                window_codes[first_window + position - offsets[query] - k + 1] = code
         values = np.sort(buffer[:found])
+        first = written
         for position in range(found):
             if position > 0 and values[position] == values[position - 1]:
                 multiplicities[written - 1] += 1
@@ -64,7 +81,11 @@ def query_kmers(codes, offsets, k):
                 multiplicities[written] = 1
                 written += 1
         kmer_offsets[query + 1] = written
-    return kmers[:written], multiplicities[:written], kmer_offsets
+        own = kmers[first:written]
+        for window in range(first_window, first_window + windows):
+            if window_codes[window] >= 0:
+                slots[window] = np.searchsorted(own, window_codes[window])
+    return kmers[:written], multiplicities[:written], kmer_offsets, slots, window_offsets
 
 
 @njit(nogil=True, cache=True)
@@ -181,7 +202,45 @@ def cluster_bounds(
 def member_counts(
     kmers, multiplicities, kmer_offsets, query, reference_codes, reference_offsets, members, k
 ):
-    """``C`` of query ``query`` against each reference in ``members``.
+    """``C`` of query ``query`` against each reference in ``members`` (see
+    :func:`member_evidence`)."""
+    slots = np.full(0, -1, np.int32)
+    counts, _ = member_evidence(
+        kmers, multiplicities, kmer_offsets, slots, np.zeros(len(kmer_offsets), np.int64),
+        query, reference_codes, reference_offsets, members, k,
+        0, 0, 0, 0, False, False,
+    )
+    return counts
+
+
+@njit(nogil=True, cache=True)
+def member_evidence(
+    kmers,
+    multiplicities,
+    kmer_offsets,
+    slots,
+    window_offsets,
+    query,
+    reference_codes,
+    reference_offsets,
+    members,
+    k,
+    mismatch_loss,
+    gap_open,
+    gap_extend,
+    s_max,
+    start_free,
+    end_free,
+):
+    """For query ``query`` and each reference in ``members``: ``C``, and the least loss of
+    defects covering its missing windows (:func:`~streamalign.search.bounds.cover_loss`;
+    0 when the query has no windows given in ``slots``).
+
+    ``C`` counts exact k-mers only. For the missing windows a reference letter other than
+    ``A C G T`` is a wildcard: a window is present when some reference window equals it on
+    every other letter (no defect of the bound's proof is then needed there, whatever the
+    ambiguous columns score), so the cover's loss needs no allowance for the reference's
+    ambiguous letters.
 
     The query's k-mers are set in a bit table of all k-mers first (one L2-resident bit per
     k-mer), so a reference k-mer absent from the query costs one bit test; a present one is
@@ -193,24 +252,50 @@ def member_counts(
     for position in range(len(own)):
         present[own[position] >> 6] |= np.uint64(1) << np.uint64(own[position] & 63)
     stamp = np.full(end - start, -1, np.int64)
+    wild = np.full(end - start, -1, np.int64)
     mask = (1 << (2 * k)) - 1
     result = np.zeros(len(members), np.int32)
+    losses = np.zeros(len(members), np.int64)
+    first_window = window_offsets[query]
+    window_count = window_offsets[query + 1] - first_window
+    absent = np.empty(window_count, np.bool_)
     for member_number in range(len(members)):
         reference = members[member_number]
         total = 0
         code = 0
-        valid = 0
-        for position in range(reference_offsets[reference], reference_offsets[reference + 1]):
+        care = 0
+        last_ambiguous = -(2**40)
+        reference_start = reference_offsets[reference]
+        for position in range(reference_start, reference_offsets[reference + 1]):
             letter = reference_codes[position]
             if letter < 4:
                 code = ((code << 2) | letter) & mask
-                valid += 1
+                care = ((care << 2) | 3) & mask
             else:
-                valid = 0
-            if valid >= k and (present[code >> 6] >> np.uint64(code & 63)) & np.uint64(1):
-                found = np.searchsorted(own, code)
-                if stamp[found] != member_number:
-                    stamp[found] = member_number
-                    total += multiplicities[start + found]
+                code = (code << 2) & mask
+                care = (care << 2) & mask
+                last_ambiguous = position
+            if position - reference_start < k - 1:
+                continue
+            if position - last_ambiguous >= k:  # all A C G T: an exact k-mer
+                if (present[code >> 6] >> np.uint64(code & 63)) & np.uint64(1):
+                    found = np.searchsorted(own, code)
+                    if stamp[found] != member_number:
+                        stamp[found] = member_number
+                        total += multiplicities[start + found]
+            elif window_count > 0:
+                # Another letter is a wildcard: the query k-mers equal on the other letters.
+                for slot in range(len(own)):
+                    if (own[slot] & care) == code:
+                        wild[slot] = member_number
         result[member_number] = total
-    return result
+        if window_count > 0:
+            for window in range(window_count):
+                slot = slots[first_window + window]
+                absent[window] = slot < 0 or (
+                    stamp[slot] != member_number and wild[slot] != member_number
+                )
+            losses[member_number] = cover_loss(
+                absent, k, mismatch_loss, gap_open, gap_extend, s_max, start_free, end_free
+            )
+    return result, losses

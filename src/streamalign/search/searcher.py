@@ -42,7 +42,8 @@ from .. import _config
 from ..alphabet import encode  # noqa: F401  (used by the module example)
 from ..records import SequenceBatch, _gather_indices
 from .bounds import BoundModel, _pair_scores, score_bound
-from .counting import cluster_bounds, member_counts, query_kmers
+from .bounds import length_loss
+from .counting import cluster_bounds, member_evidence, query_windows
 from .index import KmerIndex, build_index  # noqa: F401  (build_index: the module example)
 
 if TYPE_CHECKING:
@@ -134,7 +135,9 @@ class DatabaseSearch:
         else:
             all_codes, all_offsets = codes, offsets
         k = self.index.k
-        kmers, multiplicities, kmer_offsets = query_kmers(all_codes, all_offsets, k)
+        kmers, multiplicities, kmer_offsets, slots, window_offsets = query_windows(
+            all_codes, all_offsets, k
+        )
         query_masks = _letter_masks(all_codes, all_offsets)
         query_ambiguous = _ambiguous_counts(all_codes, all_offsets)
         pair_best, pair_plain, pair_ambiguous = _pair_table(
@@ -166,7 +169,7 @@ class DatabaseSearch:
         state = _SearchState(
             self, strands, count, cluster_offsets, clusters, bounds, unshared,
             kmers, multiplicities, kmer_offsets, all_lengths, query_ambiguous,
-            (pair_best, pair_plain, pair_ambiguous),
+            (pair_best, pair_plain, pair_ambiguous), slots, window_offsets,
         )
         sources = [(batch, codes)]
         if strands == 2:
@@ -287,6 +290,8 @@ class _SearchState:
         query_lengths: np.ndarray,
         query_ambiguous: np.ndarray,
         pairs: tuple[np.ndarray, np.ndarray, np.ndarray],
+        slots: np.ndarray,
+        window_offsets: np.ndarray,
     ) -> None:
         self.search = search
         self.strands = strands
@@ -301,6 +306,8 @@ class _SearchState:
         self.query_lengths = query_lengths
         self.query_ambiguous = query_ambiguous
         self.pairs = pairs
+        self.slots = slots
+        self.window_offsets = window_offsets
         self.cursor = cluster_offsets[:-1].copy()  # next cluster per query-strand
         self.unshared_done = np.zeros(strands * count, dtype=bool)
         self.best_score = np.full(count, _NONE, dtype=np.int64)
@@ -358,20 +365,7 @@ class _SearchState:
             members = index.cluster_members[
                 index.cluster_offsets[cluster] : index.cluster_offsets[cluster + 1]
             ]
-            if len(members) == 1:
-                member_bounds = self.bounds[cursor : cursor + 1]
-            else:
-                counts = member_counts(
-                    self.kmers,
-                    self.multiplicities,
-                    self.kmer_offsets,
-                    query,
-                    index.reference_codes,
-                    index.reference_offsets,
-                    members,
-                    index.k,
-                )
-                member_bounds = self._member_bounds(query, members, counts)
+            member_bounds = self._member_bounds(query, cluster, members)
         else:  # every cluster sharing no k-mer with the read (rarely needed)
             self.unshared_done[query] = True
             seen = np.zeros(index.cluster_count, dtype=bool)
@@ -383,17 +377,52 @@ class _SearchState:
                     for c in unseen.tolist()
                 ]
             ) if len(unseen) else np.zeros(0, np.int32)
-            member_bounds = self._member_bounds(query, members, np.zeros(len(members), np.int32))
+            member_bounds = self._member_bounds(query, -1, members)
         pool = self.pools[read]
         for member, bound in zip(members.tolist(), member_bounds.tolist(), strict=True):
             key = member * 2 + strand
             if self._beats(read, bound, key):
                 heapq.heappush(pool, (-bound, key, 0))
 
-    def _member_bounds(self, query: int, members: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    def _member_bounds(self, query: int, cluster: int, members: np.ndarray) -> np.ndarray:
+        """Bounds of ``members`` (of ``cluster``; -1: members of several clusters) for query
+        ``query``: from their counts, and from where their missing windows lie."""
         search = self.search
         model = search.model
+        index = search.index
         best, plain, ambiguous = self.pairs
+        if cluster >= 0:
+            mask_id = int(search.cluster_mask_ids[cluster])
+        else:
+            mask_id = int(np.searchsorted(search.masks, np.bitwise_or.reduce(search.masks)))
+            mask_id = min(mask_id, len(search.masks) - 1)
+            if len(members):
+                mask_id = int(np.argmax(best[query]))  # conservative: the largest s_max
+        s_max = int(best[query, mask_id])
+        s_plain = int(plain[query, mask_id])
+        s_ambiguous = int(ambiguous[query, mask_id])
+        if cluster < 0:  # any member's letters: the most favourable scores of all masks
+            s_max = int(best[query].max())
+            s_plain = int(plain[query].max())
+            s_ambiguous = int(ambiguous[query].max())
+        counts, losses = member_evidence(
+            self.kmers,
+            self.multiplicities,
+            self.kmer_offsets,
+            self.slots,
+            self.window_offsets,
+            query,
+            index.reference_codes,
+            index.reference_offsets,
+            members,
+            index.k,
+            max(s_max - s_plain, 0),
+            model.gap_open,
+            model.gap_extend,
+            s_max,
+            model.query_prefix_free,
+            model.query_suffix_free,
+        )
         return _bounds_of(
             int(self.query_lengths[query]),
             int(self.query_ambiguous[query]),
@@ -402,9 +431,12 @@ class _SearchState:
             search.ambiguous,
             members,
             counts,
+            losses,
             best[query],
             plain[query],
             ambiguous[query],
+            s_max,
+            max(s_ambiguous - s_plain, 0),
             model.k,
             model.gap_open,
             model.gap_extend,
@@ -479,20 +511,27 @@ def _bounds_of(
     ambiguous_counts,
     members,
     counts,
+    cover_losses,
     pair_best,
     pair_plain,
     pair_ambiguous,
+    cover_s_max,
+    ambiguous_saving,
     k,
     gap_open,
     gap_extend,
     query_end_free,
     reference_fixed,
 ):
+    """Each member's bound: the smaller of the count's bound (its own letters) and the
+    missing windows' (the cover loss, computed with ``cover_s_max``, less what the query's
+    ambiguous columns may save)."""
     result = np.empty(len(members), np.int64)
     for position in range(len(members)):
         member = members[position]
         mask_id = mask_ids[member]
-        result[position] = score_bound(
+        ambiguous_letters = query_ambiguous + ambiguous_counts[member]
+        value = score_bound(
             query_length,
             lengths[member],
             lengths[member],
@@ -501,10 +540,27 @@ def _bounds_of(
             pair_best[mask_id],
             pair_plain[mask_id],
             pair_ambiguous[mask_id],
-            query_ambiguous + ambiguous_counts[member],
+            ambiguous_letters,
             gap_open,
             gap_extend,
             query_end_free,
             reference_fixed,
         )
+        if 0 < cover_s_max <= 2**32:
+            # Reference letters other than ACGT were wildcards: only the query's may save.
+            loss = cover_losses[position] - query_ambiguous * ambiguous_saving
+            loss = max(
+                loss,
+                length_loss(
+                    query_length,
+                    lengths[member],
+                    cover_s_max,
+                    gap_open,
+                    gap_extend,
+                    query_end_free,
+                    reference_fixed,
+                ),
+            )
+            value = min(value, query_length * cover_s_max - loss)
+        result[position] = value
     return result
