@@ -31,7 +31,8 @@ from streamalign.aligner import MODES, _score_dtype
 from streamalign.alphabet import encode_string
 from streamalign.cli import main
 from streamalign.kernels import gotoh
-from streamalign.kernels.cuda import device, gotoh as cuda_gotoh, layout, runner
+from streamalign.kernels.cuda import device, layout, runner
+from streamalign.kernels.cuda import gotoh as cuda_gotoh
 from streamalign.kernels.inputs import KernelInput
 from streamalign.kernels.outputs import KernelOutputs
 from test_alignment_reference import (

@@ -122,9 +122,7 @@ def run(inputs: KernelInput, outputs: KernelOutputs) -> None:
     )
 
 
-def run_windows(
-    inputs: KernelInput, outputs: KernelOutputs, groups: Sequence[WindowGroup]
-) -> None:
+def run_windows(inputs: KernelInput, outputs: KernelOutputs, groups: Sequence[WindowGroup]) -> None:
     """Align each group's queries to its window ``reference[group.left:group.right]`` (one
     :func:`run` per group; ``inputs.plan`` is not used). Reference coordinates in
     ``outputs`` count from each group's window start.

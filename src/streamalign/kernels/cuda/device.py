@@ -43,7 +43,7 @@ INSTALL_HINT = "pip install 'streamalign[gpu]'"
 def _simulated() -> bool:
     from numba.core import config
 
-    return bool(config.ENABLE_CUDASIM)
+    return bool(getattr(config, "ENABLE_CUDASIM", False))
 
 
 def device_problem() -> str | None:

@@ -35,6 +35,7 @@ Example (on a machine without a GPU the CPU kernel gives the very same numbers):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -105,7 +106,11 @@ def _align(
     if scoring.substitution.shape != (16, 16):
         raise ValueError("the substitution table must be 16 x 16")
     values = np.concatenate([scoring.substitution.reshape(-1), scoring.parameters])
-    if scoring.substitution.dtype == np.int64 or values.min() < _INT32.min or values.max() > _INT32.max:
+    if (
+        scoring.substitution.dtype == np.int64
+        or values.min() < _INT32.min
+        or values.max() > _INT32.max
+    ):
         raise ValueError("the CUDA kernel computes in int32; 64-bit scores run on the CPU kernel")
     if not sum(len(members) for members, _, _ in groups):
         return
@@ -171,7 +176,7 @@ def _align(
             _scatter(table, host_results, host_operations, outputs, traceback)
 
 
-def _upload(slot: DeviceSlot, name: str, array: np.ndarray):  # type: ignore[no-untyped-def]
+def _upload(slot: DeviceSlot, name: str, array: np.ndarray) -> Any:
     """``array`` on the device (through the slot's pinned buffer of that name)."""
     array = np.ascontiguousarray(array).reshape(-1)
     if array.size == 0:
