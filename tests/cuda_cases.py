@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import dataclasses
 import doctest
+import importlib.util
 import io
 import itertools
 import pickle
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -299,3 +301,19 @@ def test_docstring_examples_on_the_device(module):
     # The runner's example takes its GPU branch here.
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_benchmark_script_runs(capsys):
+    # benchmarks/gpu.py on a few short pairs: every contender agrees, both commands write the
+    # same records (the figures mean nothing on the simulator).
+    spec = importlib.util.spec_from_file_location(
+        "streamalign_benchmark_gpu",
+        Path(__file__).resolve().parent.parent / "benchmarks" / "gpu.py",
+    )
+    assert spec is not None and spec.loader is not None
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    assert benchmark.main(["--quick"]) == 0
+    report = capsys.readouterr().out
+    assert "| pacbio | full | gpu, 2 host threads |" in report
+    assert "SAM records identical on both devices: True" in report
