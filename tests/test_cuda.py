@@ -201,6 +201,15 @@ def test_gpu_batches_are_larger():
     assert pipeline.batch_limits(aligner, "forward", 7) == (7, 2**62)
 
 
+def test_a_checkpoint_resumes_on_either_device():
+    # The device decides how the work runs, not the output's bytes.
+    aligner = Aligner("ACGTACGT")
+    options = pipeline.RunOptions()
+    on_cpu = pipeline.fingerprint(aligner, options, ["reads.fq"])
+    aligner.device = "cuda"
+    assert pipeline.fingerprint(aligner, options, ["reads.fq"]) == on_cpu
+
+
 def test_a_gpu_failure_stops_the_run_instead_of_rejecting_records(monkeypatch):
     aligner = Aligner("ACGTACGT")
 
