@@ -114,6 +114,16 @@ def test_each_end_gap_switch(switches):
 
 
 @pytest.mark.parametrize("mode", list(MODES))
+def test_repeats_full_of_ties(mode):
+    # Repeats score equally in many cells, across strips (references of 3 strips): the
+    # first-maximum and direction tie rules decide.
+    reference = "ACACACGTACACACGTACAC"
+    queries = ["ACAC", "CACACA", "ACGTAC", "GTGTGT", "ACACACACAC"]
+    for scoring in (SCORINGS["defaults"], SCORINGS["free-gaps"]):
+        assert_same_on_both(reference, mode, queries, scoring=scoring)
+
+
+@pytest.mark.parametrize("mode", list(MODES))
 def test_empty_sequences(mode):
     for reference in ("", "G", "ACGTGCA"):
         assert_same_on_both(reference, mode, ["", "A", "ACGTTGCA", "", "NNN"])
