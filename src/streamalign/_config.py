@@ -74,3 +74,19 @@ SEARCH_MAX_ROUND_CANDIDATES = 1024
 #: a (reference, strand) a round gives to at least this many reads is aligned with those reads
 #: as the SIMD lanes; other pairs are aligned one read at a time, its references as the lanes.
 SEARCH_SHARED_LANES = 16
+#: GPU (``device="cuda"``, ``streamalign.kernels.cuda``): kernel calls in flight on the device at
+#: once, each on its own CUDA stream with its own buffers (one call's transfers overlap
+#: another's kernel; worker threads beyond this wait for a stream);
+GPU_STREAMS = 2
+#: the share of the device memory free at the first call that the streams' working arrays
+#: (traceback directions, column buffers) may take together, and at most this many bytes of
+#: them per launch (a larger batch is aligned in several launches);
+GPU_MEMORY_FRACTION = 0.5
+GPU_MAX_LAUNCH_BYTES = 8 << 30
+#: threads per block (4 warps: 4 segments of up to 32 pairs);
+GPU_THREADS_PER_BLOCK = 128
+#: engine batches for the GPU: one thread per pair, so a batch needs tens of thousands of
+#: pairs to keep the device busy (about half a second of work at 30 GCUPS; not yet measured on
+#: a GPU: ``benchmarks/gpu.py`` is there to tune them).
+GPU_TARGET_CELLS_PER_BATCH = 16_000_000_000
+GPU_MAX_RECORDS_PER_BATCH = 131072

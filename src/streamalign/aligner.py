@@ -48,6 +48,9 @@ STRANDS = ("forward", "both")
 #: How a query finds its best reference among several: ``exact`` (the k-mer search of
 #: :mod:`streamalign.search`, same result as aligning every reference) or ``exhaustive``.
 SEARCHES = ("exact", "exhaustive")
+#: Where the Gotoh kernels run: ``"cpu"`` (numba, every core) or ``"cuda"`` (an NVIDIA GPU,
+#: :mod:`streamalign.kernels.cuda`; needs ``pip install 'streamalign[gpu]'``).
+DEVICES = ("cpu", "cuda")
 
 _SCORE_TYPES = (np.int16, np.float32, np.int32, np.int64)
 
@@ -127,6 +130,11 @@ class Aligner:
             exhaustive.
         index: a prebuilt :class:`~streamalign.search.index.KmerIndex` of the references
             (default: built on first use).
+        device: ``"cpu"`` (default) or ``"cuda"``: the Gotoh kernel runs on an NVIDIA GPU,
+            with the very same results (:mod:`streamalign.kernels.cuda`). Long pairs (the
+            banded traceback) and scores that need 64-bit integers still run on the CPU
+            kernels. Raises :class:`~streamalign.errors.DeviceUnavailableError` when no GPU
+            (or no numba-cuda) is there.
     """
 
     def __init__(
@@ -144,6 +152,7 @@ class Aligner:
         memory_budget: int = _config.TRACEBACK_BUDGET_BYTES,
         search: str = "exact",
         index: Any = None,
+        device: str = "cpu",
         **scoring_fields: Any,
     ) -> None:
         if mode not in MODES:
@@ -158,6 +167,10 @@ class Aligner:
             raise ValueError(f"memory_budget must be >= 1 byte, got {memory_budget}")
         if search not in SEARCHES:
             raise ValueError(f"search must be one of {', '.join(SEARCHES)}, got {search!r}")
+        if device not in DEVICES:
+            raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+        if device == "cuda" and scoring.recurrence == "skbio":
+            raise ValueError("device='cuda' runs Gotoh's recurrence only, not recurrence='skbio'")
         ends = list(MODES[mode])
         overrides = (query_start_free, query_end_free, reference_start_free, reference_end_free)
         if mode == "local" and any(value is not None for value in overrides):
@@ -175,6 +188,11 @@ class Aligner:
             legacy.settings_for(self.mode, self.flags)
         self.lanes = lanes
         self.memory_budget = memory_budget
+        if device == "cuda":
+            from .kernels.cuda.device import require_device
+
+            require_device()
+        self.device = device
         # Per reference: batches left to align without trying windows (they recently saved
         # too little).
         self._window_skips: dict[int, int] = {}
@@ -360,6 +378,8 @@ class Aligner:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         task = _MapTask(self, traceback, strand, all_references)
+        if self.device == "cuda" and backend == "processes" and start_method is None:
+            start_method = "spawn"  # a forked child cannot use the CUDA driver of its parent
         completed_batches = execute(
             task,
             _batches_of(sequences, batch_size),
@@ -550,17 +570,28 @@ class Aligner:
             traceback=traceback,
         )
         outputs = KernelOutputs.allocate(lengths, len(reference), traceback)
+        kernel = self._gotoh_kernel(dtype)
         if len(in_bands):
             self._align_banded(inputs, outputs, in_bands, batch.names)
             if len(regular):
-                gotoh.run(inputs, outputs)
+                kernel.run(inputs, outputs)
         elif not (
             traceback
             and self._windows_may_help(longest, reference_number)
             and self._align_in_windows(inputs, outputs, reference_number)
         ):
-            gotoh.run(inputs, outputs)
+            kernel.run(inputs, outputs)
         return outputs
+
+    def _gotoh_kernel(self, dtype: type) -> Any:
+        """The Gotoh kernel module to call (``run``, ``run_windows``): the CUDA kernel with
+        ``device="cuda"`` (which computes in int32: 64-bit scores stay on the CPU), else the
+        CPU kernel. Long pairs take the CPU's banded traceback either way."""
+        if self.device == "cuda" and dtype is not np.int64:
+            from .kernels.cuda import runner
+
+            return runner
+        return gotoh
 
     def _end_switches(self) -> tuple[bool, bool, bool, bool]:
         return (
@@ -862,7 +893,8 @@ class Aligner:
             order=inputs.plan.order,
         )
         scored = KernelOutputs.allocate(lengths, len(reference), False)
-        gotoh.run(dataclasses.replace(inputs, plan=score_plan, traceback=False), scored)
+        kernel = self._gotoh_kernel(inputs.scoring.substitution.dtype.type)
+        kernel.run(dataclasses.replace(inputs, plan=score_plan, traceback=False), scored)
         starts = windowing.window_starts(
             scored.scores,
             scored.reference_ends,
@@ -884,11 +916,8 @@ class Aligner:
             self._window_skips[reference_number] = _config.WINDOW_SKIPS
         if windowed > _config.WINDOW_USE_FRACTION * full:
             return False
+        kernel.run_windows(inputs, outputs, groups)
         for group in groups:
-            window = dataclasses.replace(
-                inputs, reference_codes=reference[group.left : group.right], plan=group.plan
-            )
-            gotoh.run(window, outputs)
             members = group.plan.order
             outputs.reference_starts[members] += group.left
             outputs.reference_ends[members] += group.left

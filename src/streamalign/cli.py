@@ -26,7 +26,7 @@ from typing import IO, Any, BinaryIO, cast
 import numpy as np
 
 from . import __version__, bench
-from .aligner import STRANDS, Aligner
+from .aligner import DEVICES, STRANDS, Aligner
 from .checkpoint import CheckpointKeeper, ResumeError, load_checkpoint, truncate_to
 from .engine import BACKENDS
 from .errors import StreamAlignError
@@ -39,6 +39,7 @@ from .options import (
     UsageError,
     add_scoring_options,
     aligner_from_arguments,
+    checked_device,
     fraction,
     non_negative_int,
     positive_int,
@@ -83,6 +84,13 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
         "--start-method",
         choices=["fork", "spawn", "forkserver"],
         help="process start method for --backend processes",
+    )
+    group.add_argument(
+        "--device",
+        choices=list(DEVICES),
+        default="cpu",
+        help="where the alignment kernel runs: cpu (default) or cuda (an NVIDIA GPU; "
+        "pip install 'streamalign[gpu]'); the output is the same",
     )
     group.add_argument(
         "--batch-size",
@@ -269,6 +277,20 @@ def _dask_target(arguments: argparse.Namespace) -> tuple[str | None, int]:
     return scheduler, arguments.jobs if dask_workers is None else dask_workers
 
 
+def _start_method(arguments: argparse.Namespace) -> str | None:
+    """``--start-method``; with ``--device cuda`` and ``--backend processes``, spawn unless
+    given (a forked child cannot use the CUDA driver its parent started)."""
+    start_method: str | None = arguments.start_method
+    if arguments.device == "cuda" and arguments.backend == "processes":
+        if start_method == "fork":
+            raise UsageError(
+                "--device cuda with --backend processes needs --start-method spawn or "
+                "forkserver (a forked process cannot use CUDA)"
+            )
+        return start_method or "spawn"
+    return start_method
+
+
 def _options(arguments: argparse.Namespace, command_line: str, output_format: str) -> RunOptions:
     scheduler, workers = _dask_target(arguments)
     return RunOptions(
@@ -281,7 +303,7 @@ def _options(arguments: argparse.Namespace, command_line: str, output_format: st
         backend=arguments.backend,
         workers=workers,
         scheduler=scheduler,
-        start_method=arguments.start_method,
+        start_method=_start_method(arguments),
         ordered=not arguments.unordered,
         batch_records=arguments.batch_size,
         on_invalid=getattr(arguments, "on_invalid", "reject"),
@@ -331,7 +353,12 @@ def _demo(
         b">random%d\n%s\n" % (number, letters[row].tobytes()) for number, row in enumerate(codes)
     )
     output_format = _output_format(arguments)
-    aligner = Aligner(DEMO_REFERENCE, "global", reference_name="16S_fragment")
+    aligner = Aligner(
+        DEMO_REFERENCE,
+        "global",
+        reference_name="16S_fragment",
+        device=checked_device(arguments),
+    )
     options = _options(arguments, command_line, output_format)
     if not arguments.quiet:
         print(

@@ -51,3 +51,11 @@ class InputFormatError(StreamAlignError):
 
     The message names the file, and where known the 1-based line and record number.
     """
+
+
+class DeviceError(StreamAlignError):
+    """The GPU failed (a CUDA driver or runtime error): the run stops, no record is to blame."""
+
+
+class DeviceUnavailableError(DeviceError):
+    """``device="cuda"`` asked for, but no CUDA GPU (or no numba-cuda) is there to use."""

@@ -160,14 +160,36 @@ def aligner_from_arguments(arguments: argparse.Namespace, stderr: IO[str] | None
         StreamAlignError: the reference file cannot be read (or holds no sequence).
     """
     scoring = scoring_from_arguments(arguments)
+    device = checked_device(arguments)
     quiet = getattr(arguments, "quiet", False)
     references = references_for_output(
         read_references(arguments.reference), None if quiet else stderr
     )
     try:
-        return Aligner(references, alignment_mode(arguments), scoring=scoring)
+        return Aligner(references, alignment_mode(arguments), scoring=scoring, device=device)
     except ValueError as error:
         raise UsageError(str(error)) from None
+
+
+def checked_device(arguments: argparse.Namespace) -> str:
+    """``--device`` (``cpu`` when the command has none), once it is known to be usable.
+
+    Raises:
+        UsageError: ``--device cuda`` without numba-cuda or without a GPU (one line naming
+            what is missing).
+
+    Example:
+        >>> checked_device(argparse.Namespace(device="cpu"))
+        'cpu'
+    """
+    device = str(getattr(arguments, "device", "cpu"))
+    if device == "cuda":
+        from .kernels.cuda.device import device_problem
+
+        problem = device_problem()
+        if problem is not None:
+            raise UsageError(f"--device cuda: {problem}")
+    return device
 
 
 def references_for_output(

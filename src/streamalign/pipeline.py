@@ -39,7 +39,7 @@ from .aligner import Aligner
 from .alphabet import invalid_positions
 from .checkpoint import Checkpoint, CheckpointKeeper
 from .engine import execute, resolve_workers
-from .errors import InvalidSequenceError, StreamAlignError
+from .errors import DeviceError, InvalidSequenceError, StreamAlignError
 from .io.fastx import records_as_fastx
 from .io.formats import make_writer
 from .io.readers import InputProgress, read_batches
@@ -184,7 +184,7 @@ class AlignBatchTask:
         alone, and set those aside (in input order) with the reason."""
         try:
             pieces.append(self._align_and_format(batch, counts))
-        except InvalidSequenceError:
+        except (InvalidSequenceError, DeviceError):  # not the records' fault
             raise
         except Exception as error:
             if len(batch) <= 1:
@@ -283,8 +283,12 @@ def batch_limits(aligner: Aligner, strand: str, requested_records: int | None) -
         return requested_records, 2**62
     reference_bases = sum(len(reference) for reference in aligner.references) or 1
     strands = 2 if strand == "both" else 1
-    max_bases = max(1, _config.TARGET_CELLS_PER_BATCH // (reference_bases * strands))
-    return _config.MAX_RECORDS_PER_BATCH, max_bases
+    if aligner.device == "cuda":  # one GPU thread per pair: larger batches
+        target, max_records = _config.GPU_TARGET_CELLS_PER_BATCH, _config.GPU_MAX_RECORDS_PER_BATCH
+    else:
+        target, max_records = _config.TARGET_CELLS_PER_BATCH, _config.MAX_RECORDS_PER_BATCH
+    max_bases = max(1, target // (reference_bases * strands))
+    return max_records, max_bases
 
 
 def run(

@@ -46,6 +46,9 @@ These functions only compute; :func:`run` is their one entry: it takes a
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
+
 import numpy as np
 from numba import njit, types
 from numba.extending import overload
@@ -54,6 +57,7 @@ from numba.np.numpy_support import as_dtype
 from .inputs import EndFlags, KernelInput
 from .operations import DELETION, INSERTION, MISMATCH
 from .outputs import KernelOutputs, traceback_scratch
+from .planning import WindowGroup
 
 # The flags as plain integers: the compiled kernel tests them as such.
 _QUERY_START_FREE = int(EndFlags.QUERY_START_FREE)
@@ -116,6 +120,34 @@ def run(inputs: KernelInput, outputs: KernelOutputs) -> None:
         outputs.capacity_offsets,
         outputs.operation_lengths,
     )
+
+
+def run_windows(inputs: KernelInput, outputs: KernelOutputs, groups: Sequence[WindowGroup]) -> None:
+    """Align each group's queries to its window ``reference[group.left:group.right]`` (one
+    :func:`run` per group; ``inputs.plan`` is not used). Reference coordinates in
+    ``outputs`` count from each group's window start.
+
+    Example:
+        >>> from streamalign.alphabet import encode_string
+        >>> from streamalign.kernels.inputs import KernelScoring
+        >>> from streamalign.kernels.planning import GroupPlan, WindowGroup
+        >>> offsets = np.array([0, 4])
+        >>> inputs = KernelInput(
+        ...     encode_string("TACA"), offsets, encode_string("GGGGATTACAGGG"),
+        ...     GroupPlan.single(np.array([0]), 0),
+        ...     KernelScoring.create(np.eye(16) * 3 - 2, np.eye(16), 5, 2, -1000, np.int16),
+        ...     EndFlags.REFERENCE_START_FREE | EndFlags.REFERENCE_END_FREE, traceback=True)
+        >>> outputs = KernelOutputs.allocate(np.diff(offsets), 13, traceback=True)
+        >>> run_windows(inputs, outputs, [WindowGroup(GroupPlan.single(np.array([0]), 40), 4, 11)])
+        >>> outputs.scores.tolist(), outputs.reference_starts.tolist()   # in the window
+        ([4], [2])
+    """
+    reference = inputs.reference_codes
+    for group in groups:
+        window = dataclasses.replace(
+            inputs, reference_codes=reference[group.left : group.right], plan=group.plan
+        )
+        run(window, outputs)
 
 
 def _narrow(value, like):
