@@ -22,14 +22,16 @@ Layout (every array is plain numpy, so the index can be memory-mapped and shared
   so bounds use the substitution scores of the letters present only.
 
 Example:
-    >>> index = build_index(["GATTACAGATTACA", "CCCCGGGGAAAA", "GATTACAGATTNCA"], k=4)
-    >>> index.reference_count, index.cluster_count
-    (3, 1)
-    >>> int(index.kmer_count)
-    256
-    >>> code = kmer_code("GATT")
-    >>> index.clusters_of(code).tolist()
-    [0]
+    >>> genes = ["GATTACAGATTACA", "CCCCGGGGAAAA", "GATTACAGATTNCA"]
+    >>> index = build_index(genes, k=4)
+    >>> index.reference_count, index.cluster_count, index.kmer_count
+    (3, 3, 256)
+    >>> index.clusters_of(kmer_code("GATT")).tolist()  # every reference its own cluster
+    [0, 2]
+    >>> clustered = build_index(genes, k=4, cluster_size=2)
+    >>> [clustered.cluster_members[a:b].tolist()
+    ...  for a, b in zip(clustered.cluster_offsets, clustered.cluster_offsets[1:])]
+    [[0, 1], [2]]
 """
 
 from __future__ import annotations
