@@ -63,7 +63,7 @@ SEARCH_K = 8
 #: references per cluster of the index's postings when there are more than
 #: SEARCH_SINGLETON_REFERENCES references (below that, every reference is its own cluster);
 SEARCH_CLUSTER_SIZE = 16
-SEARCH_SINGLETON_REFERENCES = 1000
+SEARCH_SINGLETON_REFERENCES = 5000
 #: candidates per read aligned in the search's first round, and in each later one (a round
 #: aligns every read's candidates grouped by reference, reads as SIMD lanes).
 SEARCH_FIRST_ROUND_CANDIDATES = 1
@@ -74,6 +74,8 @@ SEARCH_MAX_ROUND_CANDIDATES = 1024
 #: a (reference, strand) a round gives to at least this many reads is aligned with those reads
 #: as the SIMD lanes; other pairs are aligned one read at a time, its references as the lanes.
 SEARCH_SHARED_LANES = 16
+#: the engine sizes a searched batch as if each record aligned against this many references.
+SEARCH_EXPECTED_CANDIDATES = 16
 #: GPU (``device="cuda"``, ``streamalign.kernels.cuda``): kernel calls in flight on the device at
 #: once, each on its own CUDA stream with its own buffers (one call's transfers overlap
 #: another's kernel; worker threads beyond this wait for a stream);

@@ -26,7 +26,7 @@ from typing import IO, Any, BinaryIO, cast
 import numpy as np
 
 from . import __version__, bench
-from .aligner import DEVICES, STRANDS, Aligner
+from .aligner import DEVICES, SEARCHES, STRANDS, Aligner
 from .checkpoint import CheckpointKeeper, ResumeError, load_checkpoint, truncate_to
 from .engine import BACKENDS
 from .errors import StreamAlignError
@@ -161,6 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--all-refs",
         action="store_true",
         help="one record per reference instead of the best reference",
+    )
+    align.add_argument(
+        "--search",
+        choices=SEARCHES,
+        default="exact",
+        help="with several references: exact (default) finds each read's best reference "
+        "through a k-mer index, aligning only the references whose score bound can win (the "
+        "same results as exhaustive); exhaustive aligns every reference",
     )
     align.add_argument("--classic-cigar", action="store_true", help="CIGAR with M instead of =/X")
     align.add_argument(

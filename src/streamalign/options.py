@@ -166,7 +166,13 @@ def aligner_from_arguments(arguments: argparse.Namespace, stderr: IO[str] | None
         read_references(arguments.reference), None if quiet else stderr
     )
     try:
-        return Aligner(references, alignment_mode(arguments), scoring=scoring, device=device)
+        return Aligner(
+            references,
+            alignment_mode(arguments),
+            scoring=scoring,
+            device=device,
+            search=getattr(arguments, "search", "exact"),
+        )
     except ValueError as error:
         raise UsageError(str(error)) from None
 

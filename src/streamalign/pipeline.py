@@ -86,6 +86,11 @@ class BatchOutcome:
     #: With ``on_invalid="error"``: the invalid record that ended the batch; the output holds
     #: the records before it, and the run stops once it has written them.
     error: InvalidSequenceError | None = None
+    #: The database search (several references): records it searched, the (reference,
+    #: strand) pairs it aligned for them in all, and the most for one record.
+    searched: int = 0
+    candidates: int = 0
+    most_candidates: int = 0
 
 
 @dataclass
@@ -103,10 +108,27 @@ class RunStatistics:
     records_per_worker: dict[str, int] = field(default_factory=dict)
     rejection_reasons: list[str] = field(default_factory=list)
     interrupted: bool = False
+    #: Database search: (reference, strand) pairs each record could align to (0: no search),
+    #: records searched, pairs aligned in all, and the most for one record.
+    search_pairs_per_record: int = 0
+    searched_records: int = 0
+    candidates_aligned: int = 0
+    candidates_aligned_max: int = 0
 
     @property
     def records_per_second(self) -> float:
         return self.records / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+    @property
+    def candidates_aligned_mean(self) -> float:
+        """(Reference, strand) pairs the search aligned per record, on average."""
+        return self.candidates_aligned / self.searched_records if self.searched_records else 0.0
+
+    @property
+    def pruned_fraction(self) -> float:
+        """The share of (record, reference, strand) pairs the search did not align."""
+        possible = self.searched_records * self.search_pairs_per_record
+        return 1.0 - self.candidates_aligned / possible if possible else 0.0
 
     def counts(self) -> dict[str, Any]:
         """The counters a resumed run carries on from."""
@@ -121,6 +143,8 @@ class RunStatistics:
     def to_json(self) -> str:
         document = {"schema_version": STATISTICS_SCHEMA_VERSION, **asdict(self)}
         document["records_per_second"] = round(self.records_per_second, 3)
+        document["candidates_aligned_mean"] = round(self.candidates_aligned_mean, 3)
+        document["pruned_fraction"] = round(self.pruned_fraction, 6)
         document["wall_seconds"] = round(self.wall_seconds, 6)
         return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
@@ -134,6 +158,12 @@ class RunStatistics:
             f"throughput   {self.records_per_second:>12,.0f} records/s"
             f"  ({self.workers} worker{'s' if self.workers != 1 else ''}, {self.backend})",
         ]
+        if self.searched_records:
+            lines.append(
+                f"searched     {self.candidates_aligned_mean:>12,.1f} of "
+                f"{self.search_pairs_per_record:,} reference-strands aligned per record "
+                f"(max {self.candidates_aligned_max:,}; {100 * self.pruned_fraction:.2f}% pruned)"
+            )
         for worker, count in sorted(self.records_per_worker.items(), key=lambda item: item[0]):
             lines.append(f"  worker-{worker} done with {count:,} records")
         if self.interrupted:
@@ -161,14 +191,23 @@ class AlignBatchTask:
     def __call__(self, batch: SequenceBatch) -> BatchOutcome:
         kept, rejects, reasons, error = self._screen(batch)
         pieces: list[bytes] = []
-        counts = [0, 0]  # records written, of which mapped
+        counts = [0, 0, 0, 0, 0]  # records written, of which mapped; search: records, pairs, most
         failed: list[int] = []
         self._align_isolating(kept, np.arange(len(kept)), pieces, counts, failed, reasons)
         if failed:  # records that could not be aligned go where rejected records go
             rejects += records_as_fastx(kept, np.array(failed, dtype=np.int64))
         handled = len(batch) if error is None else len(kept)  # records after an error: none
         return BatchOutcome(
-            b"".join(pieces), counts[0], counts[1], handled - counts[0], rejects, reasons, error
+            b"".join(pieces),
+            counts[0],
+            counts[1],
+            handled - counts[0],
+            rejects,
+            reasons,
+            error,
+            searched=counts[2],
+            candidates=counts[3],
+            most_candidates=counts[4],
         )
 
     def _align_isolating(
@@ -230,6 +269,10 @@ class AlignBatchTask:
         formatted: bytes = self._writer.format_batch(alignments, mapped, secondary)
         counts[0] += len(batch)
         counts[1] += int(mapped.sum()) if secondary is None else int((mapped & ~secondary).sum())
+        if alignments.aligned_candidates is not None and len(alignments.aligned_candidates):
+            counts[2] += len(alignments.aligned_candidates)
+            counts[3] += int(alignments.aligned_candidates.sum())
+            counts[4] = max(counts[4], int(alignments.aligned_candidates.max()))
         return formatted
 
     def _screen(
@@ -276,12 +319,23 @@ def _secondary_mask(scores: np.ndarray, reference_count: int) -> np.ndarray:
     return secondary.reshape(-1)
 
 
-def batch_limits(aligner: Aligner, strand: str, requested_records: int | None) -> tuple[int, int]:
+def batch_limits(
+    aligner: Aligner, strand: str, requested_records: int | None, all_references: bool = False
+) -> tuple[int, int]:
     """Records and bases per batch: about ``TARGET_CELLS_PER_BATCH`` DP cells of work each, or
-    exactly ``requested_records`` records (``--batch-size``) whatever their length."""
+    exactly ``requested_records`` records (``--batch-size``) whatever their length. With the
+    database search a record aligns against a few references, not all: the work is estimated
+    from ``SEARCH_EXPECTED_CANDIDATES`` references of mean length."""
     if requested_records is not None:
         return requested_records, 2**62
     reference_bases = sum(len(reference) for reference in aligner.references) or 1
+    if aligner.searches and not all_references:
+        reference_bases = max(
+            1,
+            reference_bases
+            * min(_config.SEARCH_EXPECTED_CANDIDATES, len(aligner.references))
+            // len(aligner.references),
+        )
     strands = 2 if strand == "both" else 1
     if aligner.device == "cuda":  # one GPU thread per pair: larger batches
         target, max_records = _config.GPU_TARGET_CELLS_PER_BATCH, _config.GPU_MAX_RECORDS_PER_BATCH
@@ -329,7 +383,13 @@ def run(
     statistics.workers = worker_count
     statistics.backend = options.backend
     started = time.perf_counter()
-    max_records, max_bases = batch_limits(aligner, options.strand, options.batch_records)
+    max_records, max_bases = batch_limits(
+        aligner, options.strand, options.batch_records, options.all_references
+    )
+    if aligner.searches and not options.all_references:
+        statistics.search_pairs_per_record = len(aligner.references) * (
+            2 if options.strand == "both" else 1
+        )
     # Open the inputs first: a missing input fails before anything is written.
     batches: Iterator[SequenceBatch]
     # An input error ends the stream of batches here and is raised once every batch read
@@ -382,6 +442,11 @@ def run(
             statistics.unmapped += outcome.records - outcome.mapped
             statistics.rejected += outcome.rejected
             statistics.rejection_reasons.extend(outcome.reasons)
+            statistics.searched_records += outcome.searched
+            statistics.candidates_aligned += outcome.candidates
+            statistics.candidates_aligned_max = max(
+                statistics.candidates_aligned_max, outcome.most_candidates
+            )
             worker = str(completed.worker)
             statistics.records_per_worker[worker] = (
                 statistics.records_per_worker.get(worker, 0) + outcome.records
@@ -455,6 +520,9 @@ class CrashIsolator:
             sum(outcome.rejected for outcome in outcomes),
             b"".join(outcome.rejects for outcome in outcomes),
             [reason for outcome in outcomes for reason in outcome.reasons],
+            searched=sum(outcome.searched for outcome in outcomes),
+            candidates=sum(outcome.candidates for outcome in outcomes),
+            most_candidates=max((outcome.most_candidates for outcome in outcomes), default=0),
         )
 
     def _bisect(self, batch: SequenceBatch, error: Exception, outcomes: list[BatchOutcome]) -> None:

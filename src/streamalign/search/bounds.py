@@ -149,7 +149,11 @@ class BoundModel:
 
     @classmethod
     def create(
-        cls, scoring: Scoring, k: int, mode_flags: tuple[bool, bool, bool, bool], local: bool = False
+        cls,
+        scoring: Scoring,
+        k: int,
+        mode_flags: tuple[bool, bool, bool, bool],
+        local: bool = False,
     ) -> BoundModel:
         """The model of ``scoring`` with end switches ``(query_start_free, query_end_free,
         reference_start_free, reference_end_free)``."""
@@ -262,9 +266,7 @@ def _covering_loss(missing, covered, ambiguous_loss, k, numerator, denominator):
 
 
 @njit(nogil=True, cache=True)
-def cover_loss(
-    absent, k, mismatch_loss, gap_open, gap_extend, s_max, start_free, end_free
-):
+def cover_loss(absent, k, mismatch_loss, gap_open, gap_extend, s_max, start_free, end_free):
     """The least loss of defects touching every window where ``absent`` is set (see the
     module): ``f[j]`` covers the missing windows before ``j``, ``inserting`` the same with an
     insertion's interval still open at window ``j - 1``.

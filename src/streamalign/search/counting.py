@@ -206,9 +206,22 @@ def member_counts(
     :func:`member_evidence`)."""
     slots = np.full(0, -1, np.int32)
     counts, _ = member_evidence(
-        kmers, multiplicities, kmer_offsets, slots, np.zeros(len(kmer_offsets), np.int64),
-        query, reference_codes, reference_offsets, members, k,
-        0, 0, 0, 0, False, False,
+        kmers,
+        multiplicities,
+        kmer_offsets,
+        slots,
+        np.zeros(len(kmer_offsets), np.int64),
+        query,
+        reference_codes,
+        reference_offsets,
+        members,
+        k,
+        0,
+        0,
+        0,
+        0,
+        False,
+        False,
     )
     return counts
 

@@ -41,8 +41,7 @@ from numba import njit
 from .. import _config
 from ..alphabet import encode  # noqa: F401  (used by the module example)
 from ..records import SequenceBatch, _gather_indices
-from .bounds import BoundModel, _pair_scores, score_bound
-from .bounds import length_loss
+from .bounds import BoundModel, _pair_scores, length_loss, score_bound
 from .counting import cluster_bounds, member_evidence, query_windows
 from .index import KmerIndex, build_index  # noqa: F401  (build_index: the module example)
 
@@ -128,12 +127,49 @@ class DatabaseSearch:
         offsets = batch.offsets.astype(np.int64)
         lengths = np.diff(offsets)
         if strands == 2:
-            assert reverse_codes is not None and reverse_batch is not None
+            assert reverse_codes is not None
             all_codes = np.concatenate([codes, reverse_codes])
-            all_offsets = np.concatenate([offsets[:-1], offsets[:-1] + len(codes), [2 * len(codes)]])
-            # query-strand qs = strand * count + read
-        else:
+            all_offsets = np.concatenate(
+                [offsets[:-1], offsets[:-1] + len(codes), [2 * len(codes)]]
+            )
+        else:  # query-strand ``strand * count + read``
             all_codes, all_offsets = codes, offsets
+        state = self._prepare(all_codes, all_offsets, strands, count)
+        sources = [(batch, codes)]
+        if strands == 2:
+            assert reverse_batch is not None and reverse_codes is not None
+            sources.append((reverse_batch, reverse_codes))
+        # Candidates per read and round: one first (usually the winner), then a growing number
+        # for the reads that need more (many near-equal references: fewer kernel calls).
+        per_round = _config.SEARCH_FIRST_ROUND_CANDIDATES
+        active = list(range(count))
+        while active:
+            pairs = []
+            still = []
+            for read in active:
+                chosen = state.next_candidates(read, per_round)
+                if chosen:
+                    pairs.extend((reference, strand, read) for reference, strand in chosen)
+                    still.append(read)
+            if not pairs:
+                break
+            self._score_pairs(pairs, sources, lengths, state)
+            active = still
+            per_round = min(
+                max(per_round * _config.SEARCH_ROUND_GROWTH, _config.SEARCH_ROUND_CANDIDATES),
+                _config.SEARCH_MAX_ROUND_CANDIDATES,
+            )
+        return SearchResult(
+            references=state.best_key // 2,
+            reverse=(state.best_key % 2).astype(bool),
+            scores=state.best_score,
+            aligned=state.aligned,
+        )
+
+    def _prepare(
+        self, all_codes: np.ndarray, all_offsets: np.ndarray, strands: int, count: int
+    ) -> _SearchState:
+        """k-mers, letter tables and sorted cluster bounds of every query-strand."""
         k = self.index.k
         kmers, multiplicities, kmer_offsets, slots, window_offsets = query_windows(
             all_codes, all_offsets, k
@@ -166,41 +202,44 @@ class DatabaseSearch:
             self.model.query_end_free,
             self.model.reference_ends_penalized,
         )
-        state = _SearchState(
-            self, strands, count, cluster_offsets, clusters, bounds, unshared,
-            kmers, multiplicities, kmer_offsets, all_lengths, query_ambiguous,
-            (pair_best, pair_plain, pair_ambiguous), slots, window_offsets,
+        return _SearchState(
+            self,
+            strands,
+            count,
+            cluster_offsets,
+            clusters,
+            bounds,
+            unshared,
+            kmers,
+            multiplicities,
+            kmer_offsets,
+            all_lengths,
+            query_ambiguous,
+            (pair_best, pair_plain, pair_ambiguous),
+            slots,
+            window_offsets,
         )
-        sources = [(batch, codes)]
-        if strands == 2:
-            assert reverse_batch is not None and reverse_codes is not None
-            sources.append((reverse_batch, reverse_codes))
-        # Candidates per read and round: one first (usually the winner), then a growing number
-        # for the reads that need more (many near-equal references: fewer kernel calls).
-        per_round = _config.SEARCH_FIRST_ROUND_CANDIDATES
-        active = list(range(count))
-        while active:
-            pairs = []
-            still = []
-            for read in active:
-                chosen = state.next_candidates(read, per_round)
-                if chosen:
-                    pairs.extend((reference, strand, read) for reference, strand in chosen)
-                    still.append(read)
-            if not pairs:
-                break
-            self._score_pairs(pairs, sources, lengths, state)
-            active = still
-            per_round = min(
-                max(per_round * _config.SEARCH_ROUND_GROWTH, _config.SEARCH_ROUND_CANDIDATES),
-                _config.SEARCH_MAX_ROUND_CANDIDATES,
-            )
-        return SearchResult(
-            references=state.best_key // 2,
-            reverse=(state.best_key % 2).astype(bool),
-            scores=state.best_score,
-            aligned=state.aligned,
-        )
+
+    def reference_bounds(self, codes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, ...]:
+        """For each query (forward strand) and each reference: the bound of the reference's
+        cluster and the reference's own bound, as two ``(queries, references)`` arrays (what
+        the search compares with scores; for tests and diagnostics)."""
+        count = len(offsets) - 1
+        state = self._prepare(codes, offsets.astype(np.int64), 1, count)
+        index = self.index
+        clusters = np.empty((count, index.reference_count), dtype=np.int64)
+        members = np.empty((count, index.reference_count), dtype=np.int64)
+        for query in range(count):
+            start, end = state.cluster_offsets[query], state.cluster_offsets[query + 1]
+            cluster_bound = np.full(index.cluster_count, int(state.unshared[query]))
+            cluster_bound[state.clusters[start:end]] = state.bounds[start:end]
+            for cluster in range(index.cluster_count):
+                own = index.cluster_members[
+                    index.cluster_offsets[cluster] : index.cluster_offsets[cluster + 1]
+                ]
+                clusters[query, own] = cluster_bound[cluster]
+                members[query, own] = state._member_bounds(query, cluster, own)
+        return clusters, members
 
     def _score_pairs(
         self,
@@ -324,16 +363,21 @@ class _SearchState:
         best_bound, best_strand = _NONE, -1
         for strand in range(self.strands):
             query = strand * self.count + read
-            cursor = int(self.cursor[query])
-            if cursor < int(self.cluster_offsets[query + 1]):
-                value = int(self.bounds[cursor])
-            elif not self.unshared_done[query] and self.unshared[query] > _NONE:
-                value = int(self.unshared[query])
-            else:
-                continue
+            value = self._next_bound(query)
             if value > best_bound:
                 best_bound, best_strand = value, strand
         return best_bound, best_strand
+
+    def _next_bound(self, query: int) -> int:
+        """The higher of the next sharing cluster's bound and (until expanded) the bound of
+        the clusters sharing no k-mer (they may be higher: shorter genes, say)."""
+        value = _NONE
+        cursor = int(self.cursor[query])
+        if cursor < int(self.cluster_offsets[query + 1]):
+            value = int(self.bounds[cursor])
+        if not self.unshared_done[query] and self.unshared[query] > value:
+            value = int(self.unshared[query])
+        return value
 
     def next_candidates(self, read: int, most: int) -> list[tuple[int, int]]:
         """Up to ``most`` (reference, strand) pairs to align next for ``read``, best bound
@@ -359,7 +403,10 @@ class _SearchState:
         query = strand * self.count + read
         cursor = int(self.cursor[query])
         index = self.search.index
-        if cursor < int(self.cluster_offsets[query + 1]):
+        sharing = cursor < int(self.cluster_offsets[query + 1])
+        if sharing and (
+            self.unshared_done[query] or int(self.unshared[query]) <= int(self.bounds[cursor])
+        ):
             cluster = int(self.clusters[cursor])
             self.cursor[query] = cursor + 1
             members = index.cluster_members[
@@ -369,14 +416,22 @@ class _SearchState:
         else:  # every cluster sharing no k-mer with the read (rarely needed)
             self.unshared_done[query] = True
             seen = np.zeros(index.cluster_count, dtype=bool)
-            seen[self.clusters[self.cluster_offsets[query] : self.cluster_offsets[query + 1]]] = True
+            seen[self.clusters[self.cluster_offsets[query] : self.cluster_offsets[query + 1]]] = (
+                True
+            )
             unseen = np.flatnonzero(~seen)
-            members = np.concatenate(
-                [
-                    index.cluster_members[index.cluster_offsets[c] : index.cluster_offsets[c + 1]]
-                    for c in unseen.tolist()
-                ]
-            ) if len(unseen) else np.zeros(0, np.int32)
+            members = (
+                np.concatenate(
+                    [
+                        index.cluster_members[
+                            index.cluster_offsets[c] : index.cluster_offsets[c + 1]
+                        ]
+                        for c in unseen.tolist()
+                    ]
+                )
+                if len(unseen)
+                else np.zeros(0, np.int32)
+            )
             member_bounds = self._member_bounds(query, -1, members)
         pool = self.pools[read]
         for member, bound in zip(members.tolist(), member_bounds.tolist(), strict=True):
@@ -393,15 +448,10 @@ class _SearchState:
         best, plain, ambiguous = self.pairs
         if cluster >= 0:
             mask_id = int(search.cluster_mask_ids[cluster])
-        else:
-            mask_id = int(np.searchsorted(search.masks, np.bitwise_or.reduce(search.masks)))
-            mask_id = min(mask_id, len(search.masks) - 1)
-            if len(members):
-                mask_id = int(np.argmax(best[query]))  # conservative: the largest s_max
-        s_max = int(best[query, mask_id])
-        s_plain = int(plain[query, mask_id])
-        s_ambiguous = int(ambiguous[query, mask_id])
-        if cluster < 0:  # any member's letters: the most favourable scores of all masks
+            s_max = int(best[query, mask_id])
+            s_plain = int(plain[query, mask_id])
+            s_ambiguous = int(ambiguous[query, mask_id])
+        else:  # members of several clusters: the most favourable scores of any letters
             s_max = int(best[query].max())
             s_plain = int(plain[query].max())
             s_ambiguous = int(ambiguous[query].max())
@@ -436,7 +486,7 @@ class _SearchState:
             plain[query],
             ambiguous[query],
             s_max,
-            max(s_ambiguous - s_plain, 0),
+            min(max(s_ambiguous - s_plain, 0), 2**32),  # no plain pair: -2**62
             model.k,
             model.gap_open,
             model.gap_extend,
@@ -496,8 +546,8 @@ def _pair_table(matrix, query_masks, masks):
             ambiguous[query] = ambiguous[query - 1]
             continue
         for mask_id in range(len(masks)):
-            best[query, mask_id], plain[query, mask_id], ambiguous[query, mask_id] = (
-                _pair_scores(matrix, query_masks[query], masks[mask_id])
+            best[query, mask_id], plain[query, mask_id], ambiguous[query, mask_id] = _pair_scores(
+                matrix, query_masks[query], masks[mask_id]
             )
     return best, plain, ambiguous
 

@@ -1,0 +1,174 @@
+"""The database search gives exactly the exhaustive answer, ties included, on real data.
+
+Real MiSeq reads (``tests/data/sam1F.200.fastq.gz``) against the 100 real 16S genes of
+``tests/data/example_train_set.fa.gz``: for every mode and both strands the searched batch
+equals, array for array, the batch of aligning every reference (``search="exhaustive"``), with
+clusters of one and of several references; ties go to the first reference in file order and
+the forward strand; the command line writes the same bytes either way, serial and parallel,
+and reports what it pruned.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import dnaio
+import numpy as np
+import pytest
+
+from cli_helpers import DATA, READS, run_cli
+from streamalign import Aligner
+from streamalign.aligner import MODES
+from streamalign.alphabet import reverse_complement_ascii
+from streamalign.search.index import build_index
+from test_alignment_reference import mutate
+
+TRAIN_SET = DATA / "example_train_set.fa.gz"
+FIELDS = (
+    "integer_scores",
+    "reference_index",
+    "reverse",
+    "query_starts",
+    "query_ends",
+    "reference_starts",
+    "reference_ends",
+    "counts",
+    "operations",
+    "operation_offsets",
+)
+
+
+def real_genes() -> list[tuple[str, str]]:
+    with dnaio.open(TRAIN_SET) as records:
+        return [(record.name, record.sequence) for record in records]
+
+
+def real_reads(count: int) -> list[tuple[str, str]]:
+    with dnaio.open(READS) as records:
+        return [(record.name, record.sequence) for _, record in zip(range(count), records)]
+
+
+def gene_fragments(count: int, seed: int = 11) -> list[tuple[str, str]]:
+    """250-bp pieces of the real genes with about 2% substitutions and indels (reads that do
+    have a close reference: the MiSeq reads' genera are not in the training set)."""
+    rng = random.Random(seed)
+    genes = real_genes()
+    fragments = []
+    for number in range(count):
+        name, gene = genes[rng.randrange(len(genes))]
+        start = rng.randint(0, len(gene) - 250)
+        fragments.append((f"fragment{number}", mutate(rng, gene[start : start + 250], 0.02, 0.0)))
+    return fragments
+
+
+def assert_same_batches(searched, exhaustive) -> None:
+    for field in FIELDS:
+        assert np.array_equal(getattr(searched, field), getattr(exhaustive, field)), field
+    assert np.array_equal(searched.queries.sequences, exhaustive.queries.sequences)
+    assert searched.cigars() == exhaustive.cigars()
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize("cluster_size", [1, 7])
+def test_search_equals_exhaustive_on_real_reads(mode: str, cluster_size: int) -> None:
+    genes = real_genes()
+    reads = real_reads(20) + gene_fragments(20)
+    names = [name for name, _ in reads]
+    sequences = [sequence for _, sequence in reads]
+    # Half the reads reverse complemented: the reverse strand must win for those.
+    for number in range(0, len(sequences), 2):
+        raw = np.frombuffer(sequences[number].encode(), np.uint8)
+        sequences[number] = (
+            reverse_complement_ascii(raw, np.array([0, len(raw)])).tobytes().decode()
+        )
+    index = build_index([sequence for _, sequence in genes], k=8, cluster_size=cluster_size)
+    searched = Aligner(genes, mode, index=index)
+    exhaustive = Aligner(genes, mode, search="exhaustive")
+    result = searched.align_many(sequences, names=names, strand="both")
+    expected = exhaustive.align_many(sequences, names=names, strand="both")
+    assert_same_batches(result, expected)
+    assert result.aligned_candidates is not None
+    if mode in ("semiglobal", "global"):  # reads with a close gene: most genes pruned
+        assert result.aligned_candidates[20:].mean() < 0.5 * 2 * len(genes)
+
+
+def test_ties_go_to_the_first_reference_and_the_forward_strand() -> None:
+    rng = random.Random(3)
+    genes = real_genes()[:20]
+    gene = genes[5][1]
+    raw = np.frombuffer(gene.encode(), np.uint8)
+    reverse = reverse_complement_ascii(raw, np.array([0, len(raw)])).tobytes().decode()
+    # Copies later in the file, and the gene's reverse complement: equal scores.
+    references = [*genes, ("copy", gene), ("reverse", reverse), ("copy2", gene)]
+    reads = []
+    for _ in range(12):
+        start = rng.randint(0, len(gene) - 200)
+        reads.append(gene[start : start + rng.randint(60, 200)])
+    reads.append(gene[:8])  # shorter than k: no k-mer, nothing pruned
+    reads.append("N" * 50)
+    for mode in MODES:
+        searched = Aligner(references, mode).align_many(reads, strand="both")
+        exhaustive = Aligner(references, mode, search="exhaustive").align_many(reads, strand="both")
+        assert_same_batches(searched, exhaustive)
+        # The later copies never win a tie, nor does the reverse strand of the copy.
+        assert not set(searched.reference_index.tolist()) & {20, 22}
+        if mode == "semiglobal":  # the gene itself (or an earlier gene holding the piece)
+            assert set(searched.reference_index[:12].tolist()) <= set(range(6))
+            assert not searched.reverse[:12].any()
+
+
+def test_score_only_and_forward_strand_match_too() -> None:
+    genes = real_genes()
+    reads = [sequence for _, sequence in real_reads(10) + gene_fragments(15)]
+    for traceback in (False, True):
+        searched = Aligner(genes, "semiglobal").align_many(reads, traceback=traceback)
+        exhaustive = Aligner(genes, "semiglobal", search="exhaustive").align_many(
+            reads, traceback=traceback
+        )
+        assert_same_batches(searched, exhaustive)
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_cli_search_writes_the_exhaustive_bytes(jobs: str, tmp_path: Path) -> None:
+    reads = tmp_path / "reads.fastq"
+    with dnaio.open(reads, mode="w") as writer:
+        for name, sequence in real_reads(100) + gene_fragments(100):
+            writer.write(dnaio.SequenceRecord(name, sequence, "I" * len(sequence)))
+    outputs = {}
+    for search in ("exact", "exhaustive"):
+        output = tmp_path / f"{search}.tsv"
+        stats = tmp_path / f"{search}.json"
+        status, _, error = run_cli(
+            [
+                "align",
+                "-r",
+                str(TRAIN_SET),
+                str(reads),
+                "--strand",
+                "both",
+                "-j",
+                jobs,
+                "--search",
+                search,
+                "-o",
+                str(output),
+                "--stats-json",
+                str(stats),
+                "--batch-size",
+                "50",
+            ]
+        )
+        assert status == 0, error
+        outputs[search] = output.read_bytes()
+        document = json.loads(stats.read_text())
+        if search == "exact":
+            assert document["searched_records"] == 200
+            assert document["search_pairs_per_record"] == 200
+            assert 0.3 < document["pruned_fraction"] < 1
+            assert document["candidates_aligned_max"] >= document["candidates_aligned_mean"] >= 1
+        else:
+            assert document["searched_records"] == 0
+    assert outputs["exact"] == outputs["exhaustive"]
+    assert outputs["exact"].count(b"\n") == 1 + 200
