@@ -129,7 +129,10 @@ class Aligner:
             reference). Both give the same results. scikit-bio's recurrence is always
             exhaustive.
         index: a prebuilt :class:`~streamalign.search.index.KmerIndex` of the references
-            (default: built on first use).
+            (default: built on first use), e.g. one opened from a file by
+            :func:`~streamalign.search.indexfile.load_index`.
+        search_k: k-mer length of the index built on first use (default
+            ``_config.SEARCH_K``; with ``index``, it must be the index's).
         device: ``"cpu"`` (default) or ``"cuda"``: the Gotoh kernel runs on an NVIDIA GPU,
             with the very same results (:mod:`streamalign.kernels.cuda`). Long pairs (the
             banded traceback) and scores that need 64-bit integers still run on the CPU
@@ -152,6 +155,7 @@ class Aligner:
         memory_budget: int = _config.TRACEBACK_BUDGET_BYTES,
         search: str = "exact",
         index: Any = None,
+        search_k: int | None = None,
         device: str = "cpu",
         **scoring_fields: Any,
     ) -> None:
@@ -201,6 +205,15 @@ class Aligner:
         self.references = [sequence for _, sequence in pairs]
         self._reference_codes = [encode_string(sequence, name) for name, sequence in pairs]
         self.search = search
+        if index is not None and search_k is not None and index.k != search_k:
+            raise ValueError(f"the index has k={index.k}, not search_k={search_k}")
+        if search_k is None:
+            search_k = index.k if index is not None else _config.SEARCH_K
+        self.search_k = search_k
+        from .search.index import MAX_K, MIN_K
+
+        if not MIN_K <= self.search_k <= MAX_K:
+            raise ValueError(f"search_k must be between {MIN_K} and {MAX_K}, got {self.search_k}")
         self._index = index
         self._search: Any = None
         self._search_lock = threading.Lock()
@@ -239,7 +252,7 @@ class Aligner:
                     self._index = index_arrays(
                         np.concatenate(self._reference_codes),
                         offsets,
-                        k=_config.SEARCH_K,
+                        k=self.search_k,
                         names=self.reference_names,
                     )
                 self._search = DatabaseSearch(self._index, self)

@@ -1,4 +1,5 @@
-"""The ``streamalign`` command line: ``align`` reads, ``demo`` the classic workload.
+"""The ``streamalign`` command line: ``align`` reads, ``index`` a reference set ahead of time,
+``demo`` the classic workload.
 
 ``main(argv)`` returns an exit code (see :class:`ExitStatus`) instead of exiting, and takes its
 standard streams as arguments, so tests run it in-process.
@@ -20,16 +21,18 @@ import os
 import shlex
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from typing import IO, Any, BinaryIO, cast
 
 import numpy as np
 
-from . import __version__, bench
+from . import __version__, _config, bench
 from .aligner import DEVICES, SEARCHES, STRANDS, Aligner
+from .alphabet import encode
 from .checkpoint import CheckpointKeeper, ResumeError, load_checkpoint, truncate_to
 from .engine import BACKENDS
-from .errors import StreamAlignError
+from .errors import InputFormatError, InvalidSequenceError, StreamAlignError
 from .io.formats import FORMATS, format_from_path
 from .io.readers import InputProgress
 from .options import (
@@ -41,11 +44,15 @@ from .options import (
     aligner_from_arguments,
     checked_device,
     fraction,
+    kmer_length,
     non_negative_int,
     positive_int,
+    read_reference_file,
 )
 from .pipeline import INVALID_POLICIES, RunOptions, RunStatistics, fingerprint, run
 from .progress import ProgressEstimator, make_reporter
+from .search.index import MAX_K, MIN_K, index_arrays
+from .search.indexfile import load_index, save_index
 
 #: Environment variables naming the Dask scheduler for ``--backend dask``, in precedence order.
 SCHEDULER_VARIABLES = ("STREAMALIGN_SCHEDULER", "DASK_SCHEDULER_ADDRESS")
@@ -125,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-r",
         "--reference",
         required=True,
-        help="references: a FASTA or FASTQ file (plain or compressed; FASTQ qualities are ignored)",
+        help="references: a FASTA or FASTQ file (plain or compressed; FASTQ qualities are "
+        "ignored), or an index file made by `streamalign index`",
     )
     align.add_argument(
         "reads",
@@ -172,6 +180,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     align.add_argument("--classic-cigar", action="store_true", help="CIGAR with M instead of =/X")
     align.add_argument(
+        "-k",
+        "--kmer-length",
+        type=kmer_length,
+        metavar="K",
+        help=f"k-mer length of the search index of many references (default {_config.SEARCH_K}; "
+        "an index file must have been built with this k)",
+    )
+    align.add_argument(
         "--on-invalid",
         choices=INVALID_POLICIES,
         default="reject",
@@ -189,6 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_scoring_options(align)
     _add_engine_options(align)
+
+    _add_index_parser(commands)
 
     demo = commands.add_parser(
         "demo",
@@ -208,6 +226,41 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench.add_parser(commands)
     return parser
+
+
+def _add_index_parser(commands: Any) -> None:
+    index = commands.add_parser(
+        "index",
+        help="build the k-mer index of a reference set ahead of time",
+        description="Build the k-mer index of the references once and save it, with the "
+        "references, as one file that `streamalign align -r INDEX` opens memory-mapped "
+        "instead of indexing the FASTA on every run. With --verify, check an existing index "
+        "file instead (every checksum, and that its FASTA has not changed).",
+    )
+    index.add_argument(
+        "reference",
+        help="FASTA/FASTQ file of references (plain or compressed); with --verify, the index file",
+    )
+    index.add_argument("-o", "--output", metavar="INDEX", help="the index file to write")
+    index.add_argument(
+        "-k",
+        "--kmer-length",
+        type=kmer_length,
+        metavar="K",
+        help=f"k-mer length ({_config.SEARCH_K}; between {MIN_K} and {MAX_K})",
+    )
+    index.add_argument(
+        "--cluster-size",
+        type=positive_int,
+        metavar="N",
+        help="references per cluster of the postings (default: 1 up to "
+        f"{_config.SEARCH_SINGLETON_REFERENCES:,} references, else "
+        f"{_config.SEARCH_CLUSTER_SIZE})",
+    )
+    index.add_argument(
+        "--verify", action="store_true", help="check the index file REFERENCE instead"
+    )
+    index.add_argument("--quiet", action="store_true", help="no summary line")
 
 
 def main(
@@ -237,6 +290,8 @@ def main(
             return _demo(arguments, command_line, stdout, stderr)
         if arguments.command == "bench":
             return bench.run_bench(arguments, stdin, stdout, stderr)
+        if arguments.command == "index":
+            return _index(arguments, stderr)
         return _align(arguments, command_line, stdin, stdout, stderr)
     except UsageError as error:
         print(f"streamalign: error: {error}", file=stderr)
@@ -330,6 +385,87 @@ def _align(
     aligner = aligner_from_arguments(arguments, stderr=stderr)
     options = _options(arguments, command_line, output_format)
     return _execute(aligner, arguments.reads, options, arguments, stdin, stdout, stderr)
+
+
+def _index(arguments: argparse.Namespace, stderr: IO[str]) -> int:
+    """``streamalign index``: build and save the index of a reference file, or ``--verify``
+    one; a one-line summary on ``stderr`` unless ``--quiet``."""
+    path = arguments.reference
+    if arguments.verify:
+        if arguments.output or arguments.kmer_length or arguments.cluster_size:
+            raise UsageError("--verify checks an index: it takes no -o, -k or --cluster-size")
+        return _verify_index(path, arguments.quiet, stderr)
+    output = arguments.output
+    if output is None:
+        raise UsageError("index: give the index file to write with -o, e.g. -o refs.idx")
+    if path == "-":
+        raise UsageError(
+            "index: the references must be a file, not standard input (the index records "
+            "the file's checksum, to notice when it changes)"
+        )
+    if os.path.isdir(output):
+        raise UsageError(
+            f"-o {output}: is a directory; give a file name, e.g. "
+            f"{os.path.join(output, 'refs.idx')}"
+        )
+    if os.path.exists(output) and os.path.exists(path) and os.path.samefile(output, path):
+        raise UsageError(f"-o {output}: is the reference file itself")
+    started = time.perf_counter()
+    k = arguments.kmer_length or _config.SEARCH_K
+    references = read_reference_file(path, None if arguments.quiet else stderr)
+    names = [name for name, _ in references]
+    sequences = np.frombuffer("".join(sequence for _, sequence in references).encode(), np.uint8)
+    offsets = np.zeros(len(references) + 1, np.int64)
+    np.cumsum([len(sequence) for _, sequence in references], out=offsets[1:])
+    try:
+        codes = encode(sequences, offsets, names)
+    except InvalidSequenceError as error:
+        record = names.index(error.sequence) + 1
+        raise InputFormatError(f"{path}: record {record:,}: {error}") from None
+    index = index_arrays(codes, offsets, k=k, names=names, cluster_size=arguments.cluster_size)
+    try:
+        size = save_index(index, output, source=path, sequences=sequences)
+    except OSError as error:  # nothing is left behind: save_index writes, then renames
+        raise StreamAlignError(
+            f"{output}: cannot write the index ({error.strerror or error})"
+        ) from None
+    if not arguments.quiet:
+        print(
+            f"streamalign index: {index.reference_count:,} references "
+            f"({int(offsets[-1]):,} bases), k={k}, {index.cluster_count:,} clusters, "
+            f"{_size_text(size)}, {time.perf_counter() - started:.1f} s -> {output}",
+            file=stderr,
+        )
+    return ExitStatus.SUCCESS
+
+
+def _verify_index(path: str, quiet: bool, stderr: IO[str]) -> int:
+    """``streamalign index --verify``: every check of :func:`load_index`, every checksum."""
+    index = load_index(path, verify=True)
+    header = index.header
+    if not quiet:
+        source = header.source
+        origin = "no source file recorded"
+        if source is not None:
+            state = "unchanged" if os.path.exists(source.path) else "no longer there"
+            origin = f"built from {source.path} ({state})"
+        print(
+            f"{path}: a valid streamalign index (format {header.format_version}, written by "
+            f"streamalign {header.streamalign_version}): {index.reference_count:,} references, "
+            f"k={index.k}, {index.cluster_count:,} clusters, {_size_text(header.file_size)}; "
+            f"every checksum matches; {origin}",
+            file=stderr,
+        )
+    return ExitStatus.SUCCESS
+
+
+def _size_text(size: int) -> str:
+    """A file size for people: ``1.5 MiB``."""
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:,} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    raise AssertionError("unreachable")
 
 
 def _output_format(arguments: argparse.Namespace) -> str:

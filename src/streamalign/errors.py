@@ -53,6 +53,12 @@ class InputFormatError(StreamAlignError):
     """
 
 
+class IndexFileError(InputFormatError):
+    """A k-mer index file (``streamalign index``) that cannot be used: not an index, another
+    format version, truncated, damaged (a checksum differs), stale (its FASTA has changed), or
+    built with another k or alphabet than asked. The message names the file."""
+
+
 class DeviceError(StreamAlignError):
     """The GPU failed (a CUDA driver or runtime error): the run stops, no record is to blame."""
 

@@ -23,14 +23,24 @@ from __future__ import annotations
 
 import argparse
 import enum
+import os
+import re
 import sys
 from typing import IO, Any
 
 from .aligner import MODES, Aligner
-from .errors import StreamAlignError
-from .io.readers import read_references
+from .errors import InputFormatError, InvalidSequenceError, StreamAlignError
+from .io.readers import STDIN_NAME, read_references
 from .io.sam import sam_reference_name, unique_reference_names
 from .scoring import AMBIGUITY_POLICIES, Scoring
+from .search.index import MAX_K, MIN_K
+from .search.indexfile import is_index_file, load_index
+
+#: A reference file named so is read as an index file (a one-line error if it is not one);
+#: an index is recognised by its first bytes under any other name too.
+INDEX_SUFFIX = ".idx"
+#: A reference needs one of these (else it is empty or all N).
+_UNAMBIGUOUS_BASE = re.compile("[ACGTUacgtu]")
 
 
 class ExitStatus(enum.IntEnum):
@@ -80,6 +90,14 @@ def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def kmer_length(text: str) -> int:
+    """An option's k-mer length for the search index."""
+    value = int(text)
+    if not MIN_K <= value <= MAX_K:
+        raise argparse.ArgumentTypeError(f"must be between {MIN_K} and {MAX_K}, got {value}")
     return value
 
 
@@ -155,16 +173,28 @@ def aligner_from_arguments(arguments: argparse.Namespace, stderr: IO[str] | None
     ``--reference`` (read after the scoring is checked), under the names every output format
     uses (:func:`references_for_output`; the note goes to ``stderr`` unless ``--quiet``).
 
+    ``--reference`` is a FASTA/FASTQ file, or an index file of ``streamalign index``
+    (recognised by its first bytes, or named ``*.idx``): then the references are the index's
+    and its k-mer index is used as it is, memory-mapped, not rebuilt. ``-k`` (where the
+    command has it) sets the k of the index built from a FASTA, and must be an index file's.
+
     Raises:
         UsageError: the options describe no valid scoring or aligner.
-        StreamAlignError: the reference file cannot be read (or holds no sequence).
+        StreamAlignError: the reference file cannot be read, holds no sequence, or holds an
+            empty or all-N one; an index file that cannot be used
+            (:class:`~streamalign.errors.IndexFileError`).
     """
     scoring = scoring_from_arguments(arguments)
     device = checked_device(arguments)
     quiet = getattr(arguments, "quiet", False)
-    references = references_for_output(
-        read_references(arguments.reference), None if quiet else stderr
-    )
+    kmer_length = getattr(arguments, "kmer_length", None)
+    path = arguments.reference
+    index = None
+    if is_index_path(path):
+        index = load_index(path, k=kmer_length)
+        references = references_for_output(index.reference_pairs(), None if quiet else stderr)
+    else:
+        references = read_reference_file(path, None if quiet else stderr)
     try:
         return Aligner(
             references,
@@ -172,9 +202,62 @@ def aligner_from_arguments(arguments: argparse.Namespace, stderr: IO[str] | None
             scoring=scoring,
             device=device,
             search=getattr(arguments, "search", "exact"),
+            index=index,
+            search_k=kmer_length,
         )
+    except InvalidSequenceError as error:
+        raise InputFormatError(f"{path}: {error}") from None
     except ValueError as error:
         raise UsageError(str(error)) from None
+
+
+def is_index_path(path: str) -> bool:
+    """Whether a ``--reference`` is to be read as an index file: it starts with the index
+    signature, or its name ends in :data:`INDEX_SUFFIX`.
+
+    Example:
+        >>> is_index_path("tests/data/ecoli_16S.fa"), is_index_path("-")
+        (False, False)
+    """
+    return is_index_file(path) or (path.endswith(INDEX_SUFFIX) and os.path.isfile(path))
+
+
+def read_reference_file(path: str, stderr: IO[str] | None = None) -> list[tuple[str, str]]:
+    """The references of a FASTA/FASTQ file, checked (:func:`check_reference_sequences`), under
+    the names of :func:`references_for_output` (its note on ``stderr`` when names repeat).
+
+    Raises:
+        StreamAlignError: the file cannot be read, holds no record, or an empty or all-N one.
+    """
+    references = read_references(path)
+    check_reference_sequences(references, STDIN_NAME if path == "-" else path)
+    return references_for_output(references, stderr)
+
+
+def check_reference_sequences(references: list[tuple[str, str]], path: str) -> None:
+    """Refuse a reference set with an empty sequence, or one without a single ``A``, ``C``,
+    ``G`` or ``T`` (all ``N`` or other ambiguity codes): no read can align to it.
+
+    Raises:
+        InputFormatError: one line naming the file, the 1-based record and its name.
+
+    Example:
+        >>> check_reference_sequences([("a", "ACGT"), ("b", "NNNN")], "refs.fa")
+        ... # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        streamalign.errors.InputFormatError: refs.fa: record 2 ('b'): all N (no A, C, G ...
+    """
+    for number, (name, sequence) in enumerate(references, start=1):
+        if not sequence:
+            raise InputFormatError(
+                f"{path}: record {number:,} ({name!r}): empty sequence; remove the record"
+            )
+        if _UNAMBIGUOUS_BASE.search(sequence) is None:
+            raise InputFormatError(
+                f"{path}: record {number:,} ({name!r}): all N (no A, C, G or T): nothing can "
+                "align to it; remove the record"
+            )
 
 
 def checked_device(arguments: argparse.Namespace) -> str:
