@@ -153,3 +153,169 @@ def test_main_writes_table_markdown_and_json(
     assert {row["tool"] for row in rows} == {"streamalign", "parasail"}
     assert all(row["score_mismatches"] == 0 for row in rows)
     assert all(row["pairs"] == 24 for row in rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# benchmarks/search.py (issue 13): a smoke run on tiny inputs and the checks it relies on.
+
+SEARCH_PATH = KERNELS_PATH.with_name("search.py")
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(scope="module")
+def search_benchmark() -> Iterator[ModuleType]:
+    pytest.importorskip("psutil")
+    spec = importlib.util.spec_from_file_location("streamalign_benchmark_search", SEARCH_PATH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up here
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(spec.name, None)
+
+
+def test_search_identity_check_flags_a_changed_output(
+    search_benchmark: ModuleType, tmp_path: Path
+) -> None:
+    lines = ["query\tscore\n", "a\t10\n", "b\t12\n", "c\t9\n"]
+    left = tmp_path / "left.tsv"
+    left.write_text("".join(lines))
+    same = tmp_path / "same.tsv"
+    same.write_text("".join(lines))
+    assert search_benchmark.compare_outputs(left, same) == search_benchmark.Comparison(True, 4)
+    changed = tmp_path / "changed.tsv"
+    changed.write_text("".join([*lines[:2], "b\t13\n", lines[3]]))
+    comparison = search_benchmark.compare_outputs(left, changed)
+    assert not comparison.identical
+    assert comparison.first_difference == 3
+    assert (comparison.left_line, comparison.right_line) == ("b\t12\n", "b\t13\n")
+    assert "DIFFERENT at line 3" in comparison.describe()
+    # A prefix comparison (the exhaustive run on the first reads only) ends before line 3 ...
+    assert search_benchmark.compare_outputs(left, changed, lines=2).identical
+    # ... and a missing last line is a difference.
+    shorter = tmp_path / "shorter.tsv"
+    shorter.write_text("".join(lines[:3]))
+    comparison = search_benchmark.compare_outputs(left, shorter)
+    assert (comparison.identical, comparison.first_difference) == (False, 4)
+    assert comparison.right_line == "<end of file>"
+
+
+def test_search_hit_quality_flags_a_hit_above_the_exact_best(
+    search_benchmark: ModuleType, tmp_path: Path
+) -> None:
+    """vsearch-style hits on every reference, realigned by the benchmark, never beat the
+    exact best (the in-process Aligner over all references); an 'exact' answer made worse
+    on purpose is caught."""
+    import streamalign as sa
+
+    reads = search_benchmark.prepare_reads(DATA / "sam1F.200.fastq.gz", 4, tmp_path)
+    references = search_benchmark.prepare_references(DATA / "ten_16s.5.fa", tmp_path)
+    scoring = search_benchmark.Scoring("semiglobal", 1, -2, 5, 2)
+    pairs = list(zip(references.output_names, references.sequences, strict=True))
+    best = sa.Aligner(pairs, "semiglobal").align_many(reads.sequences, strand="both")
+    exact = [
+        {
+            "query": name,
+            "reference": alignment.reference_name,
+            "score": str(alignment.score),
+            "identity": f"{alignment.identity:.6f}",
+        }
+        for name, alignment in zip(reads.names, best, strict=True)
+    ]
+    for target in references.names:
+        hits = {name: search_benchmark.Hit(target, 90.0, "+") for name in reads.names}
+        rescored = search_benchmark.rescore_hits(hits, reads, references, scoring)
+        quality = search_benchmark.hit_quality(exact, rescored, len(reads.names))
+        assert quality["with_hit"] == 4
+        assert quality["by_score"]["better"] == 0
+        assert quality["same_reference_score_differs"] == 0
+    hits = {name: search_benchmark.Hit(references.names[0], 90.0, "+") for name in reads.names}
+    rescored = search_benchmark.rescore_hits(hits, reads, references, scoring)
+    worse = [dict(row, score=str(float(row["score"]) - 1)) for row in exact]
+    quality = search_benchmark.hit_quality(worse, rescored, len(reads.names))
+    assert (
+        quality["by_score"]["better"]
+        == sum(rescored[row["query"]][1] > float(row["score"]) for row in worse)
+        > 0
+    )
+
+
+def test_search_synthetic_database_is_mutated_evenly_and_reproducible(
+    search_benchmark: ModuleType, tmp_path: Path
+) -> None:
+    import dnaio
+
+    import streamalign as sa
+
+    with dnaio.open(DATA / "ten_16s.5.fa") as records:
+        genes = [(record.name.split(";")[0], record.sequence) for record in records]
+    full = tmp_path / "full.fa"
+    report = search_benchmark.synthesize_database(DATA / "ten_16s.5.fa", full, copies=3, seed=5)
+    assert (report["records"], report["reused"]) == (15, False)
+    again = search_benchmark.synthesize_database(DATA / "ten_16s.5.fa", full, copies=3, seed=5)
+    assert again["reused"]
+    prefix = tmp_path / "prefix.fa"
+    search_benchmark.synthesize_database(DATA / "ten_16s.5.fa", prefix, 3, seed=5, records=7)
+    assert full.read_text().startswith(prefix.read_text())  # the same seed, the same mutants
+    with dnaio.open(full) as records:
+        mutants = [(record.name, record.sequence) for record in records]
+    assert len({name for name, _ in mutants}) == 15
+    for number, (name, sequence) in enumerate(mutants):
+        gene_name, gene = genes[number % 5]  # round by round: every prefix covers the genes
+        assert name == f"{gene_name}.m{number // 5}"
+        alignment = sa.Aligner(gene, "global").align(sequence)
+        # 1-5% of positions hold an event; indels span 1-3 columns.
+        assert 0.002 < 1 - alignment.identity < 0.12, (name, alignment.identity)
+        assert alignment.insertions + alignment.deletions > 0
+    other = tmp_path / "other.fa"
+    search_benchmark.synthesize_database(DATA / "ten_16s.5.fa", other, copies=3, seed=6)
+    assert other.read_text() != full.read_text()
+
+
+def test_search_benchmark_smoke(search_benchmark: ModuleType, tmp_path: Path) -> None:
+    """Parts 1 and 3 on 6 reads and 5 references (vsearch where installed): the files are
+    written, the 'exact best' is the in-process Aligner's, no vsearch hit beats it."""
+    import shutil
+
+    import streamalign as sa
+
+    results = tmp_path / "results"
+    workdir = tmp_path / "work"
+    arguments = [
+        "--part", "exact", "growth",
+        "--reads-file", str(DATA / "sam1F.200.fastq.gz"),
+        "--references", str(DATA / "ten_16s.5.fa"),
+        "--reads", "6", "--repeats", "1", "--no-warm-up", "--skip-vsearch-exhaustive",
+        "--sizes", "2", "5", "--genes-per-reference", "1",
+        "--results", str(results), "--workdir", str(workdir),
+    ]  # fmt: skip
+    assert search_benchmark.main(arguments) == 0
+    report = json.loads((results / "search.json").read_text())
+    assert report["reads"] == 6 and report["references"] == 5
+    assert report["runs"]["search"]["returncode"] == 0
+    exact = search_benchmark.read_tsv(workdir / "exact" / "search.tsv")
+    reads = search_benchmark.prepare_reads(DATA / "sam1F.200.fastq.gz", 6, tmp_path)
+    references = search_benchmark.prepare_references(DATA / "ten_16s.5.fa", tmp_path)
+    pairs = list(zip(references.output_names, references.sequences, strict=True))
+    best = sa.Aligner(pairs, "semiglobal").align_many(reads.sequences, strand="both")
+    assert [row["query"] for row in exact] == reads.names
+    assert [float(row["score"]) for row in exact] == best.scores.tolist()
+    assert [row["reference"] for row in exact] == [a.reference_name for a in best]
+    if report["features"]["search_modes"]:
+        assert report["checks"]["search_equals_exhaustive"]["identical"]
+    else:
+        assert "streamalign --search exhaustive" in report["not_run"]
+    if shutil.which("vsearch"):
+        quality = report["quality"]["vsearch_default"]
+        assert 0 < quality["with_hit"] <= 6
+        assert quality["by_score"]["better"] == 0
+        assert quality["same_reference_score_differs"] == 0
+        assert report["time_ratios"]["vsearch_default"] > 0
+    markdown = (results / "search.md").read_text()
+    assert "| run | reads | seconds | reads/s |" in markdown
+    growth = json.loads((results / "search_growth.json").read_text())
+    assert [row["references"] for row in growth["rows"]] == [2, 5]
+    assert all(row["reads_per_second"] > 0 for row in growth["rows"])
+    assert "| references |" in (results / "search_growth.md").read_text()
