@@ -47,7 +47,9 @@ def real_genes() -> list[tuple[str, str]]:
 
 def real_reads(count: int) -> list[tuple[str, str]]:
     with dnaio.open(READS) as records:
-        return [(record.name, record.sequence) for _, record in zip(range(count), records)]
+        return [
+            (record.name, record.sequence) for _, record in zip(range(count), records, strict=False)
+        ]
 
 
 def gene_fragments(count: int, seed: int = 11) -> list[tuple[str, str]]:
@@ -57,7 +59,7 @@ def gene_fragments(count: int, seed: int = 11) -> list[tuple[str, str]]:
     genes = real_genes()
     fragments = []
     for number in range(count):
-        name, gene = genes[rng.randrange(len(genes))]
+        _, gene = genes[rng.randrange(len(genes))]
         start = rng.randint(0, len(gene) - 250)
         fragments.append((f"fragment{number}", mutate(rng, gene[start : start + 250], 0.02, 0.0)))
     return fragments

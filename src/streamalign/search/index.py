@@ -155,7 +155,7 @@ def build_index(
     offsets = np.zeros(len(codes_list) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     codes = (
-        np.concatenate(codes_list).astype(np.uint8, copy=False)
+        np.concatenate([np.asarray(codes) for codes in codes_list]).astype(np.uint8, copy=False)
         if offsets[-1]
         else np.zeros(0, np.uint8)
     )

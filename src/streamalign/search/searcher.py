@@ -144,7 +144,7 @@ class DatabaseSearch:
         per_round = _config.SEARCH_FIRST_ROUND_CANDIDATES
         active = list(range(count))
         while active:
-            pairs = []
+            pairs: list[tuple[int, int, int]] = []
             still = []
             for read in active:
                 chosen = state.next_candidates(read, per_round)
