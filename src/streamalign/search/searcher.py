@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -44,9 +44,6 @@ from ..records import SequenceBatch, _gather_indices
 from .bounds import BoundModel, _pair_scores, length_loss, score_bound
 from .counting import cluster_bounds, member_evidence, query_windows
 from .index import KmerIndex, build_index  # noqa: F401  (build_index: the module example)
-
-if TYPE_CHECKING:
-    from ..aligner import Aligner
 
 _NONE = -(2**62)
 
@@ -70,7 +67,7 @@ class DatabaseSearch:
         aligner: gives the scoring, the mode and the kernels.
     """
 
-    def __init__(self, index: KmerIndex, aligner: Aligner) -> None:
+    def __init__(self, index: KmerIndex, aligner: Any) -> None:
         if index.reference_count != len(aligner.references):
             raise ValueError(
                 f"the index holds {index.reference_count} references, the aligner "
