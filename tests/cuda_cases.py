@@ -323,7 +323,21 @@ def test_benchmark_script_runs(capsys):
     assert spec is not None and spec.loader is not None
     benchmark = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(benchmark)
-    assert benchmark.main(["--quick"]) == 0
+    data = Path(__file__).resolve().parent / "data"  # the bundled fixtures (no ../shared)
+    assert (
+        benchmark.main(
+            [
+                "--quick",
+                "--reads",
+                str(data / "sam1F.200.fastq.gz"),
+                "--reference",
+                str(data / "ecoli_16S.fa"),
+                "--genes",
+                str(data / "ten_16s.5.fa"),
+            ]
+        )
+        == 0
+    )
     report = capsys.readouterr().out
     assert "| pacbio | full | gpu, 2 host threads |" in report
     assert "SAM records identical on both devices: True" in report
