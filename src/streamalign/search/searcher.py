@@ -43,7 +43,7 @@ from ..alphabet import encode  # noqa: F401  (used by the module example)
 from ..records import SequenceBatch, _gather_indices
 from .bounds import BoundModel, _pair_scores, length_loss, score_bound
 from .counting import cluster_bounds, member_evidence, query_windows
-from .index import KmerIndex, build_index  # noqa: F401  (build_index: the module example)
+from .index import KmerIndex, _letter_masks, build_index  # noqa: F401  (build_index: example)
 
 _NONE = -(2**62)
 
@@ -504,17 +504,6 @@ class _SearchState:
             if score > best or (score == best and key < int(self.best_key[read])):
                 self.best_score[read] = score
                 self.best_key[read] = key
-
-
-@njit(nogil=True, cache=True)
-def _letter_masks(codes, offsets):
-    masks = np.zeros(len(offsets) - 1, np.int64)
-    for query in range(len(offsets) - 1):
-        mask = 0
-        for position in range(offsets[query], offsets[query + 1]):
-            mask |= 1 << codes[position]
-        masks[query] = mask
-    return masks
 
 
 @njit(nogil=True, cache=True)
