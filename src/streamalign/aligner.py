@@ -35,6 +35,7 @@ from .kernels.outputs import KernelOutputs
 from .records import SequenceBatch, _gather_indices
 from .results import Alignment, AlignmentBatch
 from .scoring import Scoring
+from .search.fast import FastSearch, fast_best
 
 #: End-gap settings of the named modes:
 #: (query_start_free, query_end_free, reference_start_free, reference_end_free).
@@ -46,8 +47,10 @@ MODES: dict[str, tuple[bool, bool, bool, bool]] = {
 }
 STRANDS = ("forward", "both")
 #: How a query finds its best reference among several: ``exact`` (the k-mer search of
-#: :mod:`streamalign.search`, same result as aligning every reference) or ``exhaustive``.
-SEARCHES = ("exact", "exhaustive")
+#: :mod:`streamalign.search`, same result as aligning every reference), ``exhaustive``, or
+#: ``fast`` (vsearch's stopping rules, :mod:`streamalign.search.fast`; the Aligner takes it as
+#: a :class:`~streamalign.search.fast.FastSearch` holding its threshold and limits).
+SEARCHES = ("exact", "exhaustive", "fast")
 #: Where the Gotoh kernels run: ``"cpu"`` (numba, every core) or ``"cuda"`` (an NVIDIA GPU,
 #: :mod:`streamalign.kernels.cuda`; needs ``pip install 'streamalign[gpu]'``).
 DEVICES = ("cpu", "cuda")
@@ -126,8 +129,10 @@ class Aligner:
         search: with several references, how each query's best one is found: ``"exact"``
             (default: a k-mer index bounds every reference's score and only references that
             can win are aligned; :mod:`streamalign.search`) or ``"exhaustive"`` (every
-            reference). Both give the same results. scikit-bio's recurrence is always
-            exhaustive.
+            reference), which give the same results; or a
+            :class:`~streamalign.search.fast.FastSearch` (vsearch's ``--maxaccepts``,
+            ``--maxrejects`` and ``--id`` rules: faster, not always the best hit).
+            scikit-bio's recurrence is always exhaustive.
         index: a prebuilt :class:`~streamalign.search.index.KmerIndex` of the references
             (default: built on first use), e.g. one opened from a file by
             :func:`~streamalign.search.indexfile.load_index`.
@@ -153,7 +158,7 @@ class Aligner:
         reference_name: str | None = None,
         lanes: int = _config.LANES,
         memory_budget: int = _config.TRACEBACK_BUDGET_BYTES,
-        search: str = "exact",
+        search: str | FastSearch = "exact",
         index: Any = None,
         search_k: int | None = None,
         device: str = "cpu",
@@ -169,7 +174,12 @@ class Aligner:
             raise ValueError(f"lanes must be >= 1, got {lanes}")
         if memory_budget < 1:
             raise ValueError(f"memory_budget must be >= 1 byte, got {memory_budget}")
-        if search not in SEARCHES:
+        if search == "fast":
+            raise ValueError(
+                "search='fast' needs its threshold: give search=FastSearch(min_identity=...) "
+                "or FastSearch(min_score=...)"
+            )
+        if not isinstance(search, FastSearch) and search not in SEARCHES:
             raise ValueError(f"search must be one of {', '.join(SEARCHES)}, got {search!r}")
         if device not in DEVICES:
             raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
@@ -232,7 +242,7 @@ class Aligner:
     def searches(self) -> bool:
         """Whether :meth:`align_many` finds best references by the k-mer search."""
         return (
-            self.search == "exact"
+            (self.search == "exact" or isinstance(self.search, FastSearch))
             and len(self.references) > 1
             and self.scoring.recurrence == "gotoh"
         )
@@ -417,8 +427,13 @@ class Aligner:
         reverse_codes: np.ndarray | None,
         traceback: bool,
     ) -> AlignmentBatch:
-        """Each query against its best reference only, found by the database search."""
-        found = self.database_search().best(batch, codes, reverse_batch, reverse_codes)
+        """Each query against its best reference only, found by the database search (or its
+        hit of the fast search)."""
+        found: Any
+        if isinstance(self.search, FastSearch):
+            found = fast_best(self.database_search(), batch, codes, reverse_batch, reverse_codes)
+        else:
+            found = self.database_search().best(batch, codes, reverse_batch, reverse_codes)
         keys = found.references * 2 + found.reverse
         groups = []
         positions = []

@@ -176,7 +176,24 @@ def build_parser() -> argparse.ArgumentParser:
         default="exact",
         help="with several references: exact (default) finds each read's best reference "
         "through a k-mer index, aligning only the references whose score bound can win (the "
-        "same results as exhaustive); exhaustive aligns every reference",
+        "same results as exhaustive); exhaustive aligns every reference; fast follows "
+        "vsearch's rules: candidates in decreasing score bound, accepted when they pass "
+        "--min-identity or --min-score (required), stopping at --max-accepts accepted or "
+        "--max-rejects rejected (faster, not always the best hit)",
+    )
+    align.add_argument(
+        "--max-accepts",
+        type=non_negative_int,
+        metavar="N",
+        help="--search fast: stop after N accepted candidates, report the best (default 1; "
+        "0: no limit; vsearch's --maxaccepts)",
+    )
+    align.add_argument(
+        "--max-rejects",
+        type=non_negative_int,
+        metavar="N",
+        help="--search fast: stop after N rejected candidates (default 32; 0: no limit; "
+        "vsearch's --maxrejects)",
     )
     align.add_argument("--classic-cigar", action="store_true", help="CIGAR with M instead of =/X")
     align.add_argument(

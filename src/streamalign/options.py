@@ -33,6 +33,7 @@ from .errors import InputFormatError, InvalidSequenceError, StreamAlignError
 from .io.readers import STDIN_NAME, read_references
 from .io.sam import sam_reference_name, unique_reference_names
 from .scoring import AMBIGUITY_POLICIES, Scoring
+from .search.fast import FastSearch
 from .search.index import MAX_K, MIN_K
 from .search.indexfile import is_index_file, load_index
 
@@ -185,6 +186,7 @@ def aligner_from_arguments(arguments: argparse.Namespace, stderr: IO[str] | None
             (:class:`~streamalign.errors.IndexFileError`).
     """
     scoring = scoring_from_arguments(arguments)
+    search = search_from_arguments(arguments)
     device = checked_device(arguments)
     quiet = getattr(arguments, "quiet", False)
     kmer_length = getattr(arguments, "kmer_length", None)
@@ -201,7 +203,7 @@ def aligner_from_arguments(arguments: argparse.Namespace, stderr: IO[str] | None
             alignment_mode(arguments),
             scoring=scoring,
             device=device,
-            search=getattr(arguments, "search", "exact"),
+            search=search,
             index=index,
             search_k=kmer_length,
         )
@@ -209,6 +211,41 @@ def aligner_from_arguments(arguments: argparse.Namespace, stderr: IO[str] | None
         raise InputFormatError(f"{path}: {error}") from None
     except ValueError as error:
         raise UsageError(str(error)) from None
+
+
+def search_from_arguments(arguments: argparse.Namespace) -> str | FastSearch:
+    """``--search``; for ``fast``, its :class:`~streamalign.search.fast.FastSearch` of
+    ``--min-identity`` or ``--min-score`` and ``--max-accepts``/``--max-rejects``.
+
+    Raises:
+        UsageError: ``fast`` without a threshold or with ``--all-refs``, or the limits
+            without ``fast``.
+    """
+    search = str(getattr(arguments, "search", "exact"))
+    max_accepts = getattr(arguments, "max_accepts", None)
+    max_rejects = getattr(arguments, "max_rejects", None)
+    if search != "fast":
+        if max_accepts is not None or max_rejects is not None:
+            raise UsageError("--max-accepts and --max-rejects need --search fast")
+        return search
+    min_identity = getattr(arguments, "min_identity", None)
+    min_score = getattr(arguments, "min_score", None)
+    if min_identity is None and min_score is None:
+        raise UsageError(
+            "--search fast needs --min-identity (vsearch's --id) or --min-score: the test a "
+            "candidate must pass to be accepted"
+        )
+    if getattr(arguments, "all_refs", False):
+        raise UsageError(
+            "--search fast reports one hit per read; for every reference that passes a "
+            "threshold use --all-refs with --min-score or --min-identity (exact)"
+        )
+    return FastSearch(
+        min_identity=min_identity,
+        min_score=min_score,
+        max_accepts=1 if max_accepts is None else max_accepts,
+        max_rejects=32 if max_rejects is None else max_rejects,
+    )
 
 
 def is_index_path(path: str) -> bool:

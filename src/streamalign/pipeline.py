@@ -613,6 +613,8 @@ def fingerprint(aligner: Aligner, options: RunOptions, inputs: list[str]) -> str
         "extended_cigar": options.extended_cigar,
         "on_invalid": options.on_invalid,
     }
+    if not isinstance(aligner.search, str):  # the fast search's hits depend on its settings
+        described["search"] = repr(aligner.search)
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:32]
 
 

@@ -119,23 +119,8 @@ class DatabaseSearch:
     ) -> SearchResult:
         """The best (reference, strand) of every read of ``batch`` (``reverse_*``: its reverse
         complement, or None for the forward strand only), by score-only alignment."""
-        strands = 1 if reverse_codes is None else 2
+        state, sources = self.start(batch, codes, reverse_batch, reverse_codes)
         count = len(batch)
-        offsets = batch.offsets.astype(np.int64)
-        lengths = np.diff(offsets)
-        if strands == 2:
-            assert reverse_codes is not None
-            all_codes = np.concatenate([codes, reverse_codes])
-            all_offsets = np.concatenate(
-                [offsets[:-1], offsets[:-1] + len(codes), [2 * len(codes)]]
-            )
-        else:  # query-strand ``strand * count + read``
-            all_codes, all_offsets = codes, offsets
-        state = self._prepare(all_codes, all_offsets, strands, count)
-        sources = [(batch, codes)]
-        if strands == 2:
-            assert reverse_batch is not None and reverse_codes is not None
-            sources.append((reverse_batch, reverse_codes))
         # Candidates per read and round: one first (usually the winner), then a growing number
         # for the reads that need more (many near-equal references: fewer kernel calls).
         per_round = _config.SEARCH_FIRST_ROUND_CANDIDATES
@@ -150,7 +135,11 @@ class DatabaseSearch:
                     still.append(read)
             if not pairs:
                 break
-            self._score_pairs(pairs, sources, lengths, state)
+            table = np.array(pairs, dtype=np.int64)
+            scores = self.score_pairs(table, sources)
+            for strand in range(state.strands):
+                on = table[:, 1] == strand
+                state.record(table[on, 2], table[on, 0], strand, scores[on])
             active = still
             per_round = min(
                 max(per_round * _config.SEARCH_ROUND_GROWTH, _config.SEARCH_ROUND_CANDIDATES),
@@ -162,6 +151,33 @@ class DatabaseSearch:
             scores=state.best_score,
             aligned=state.aligned,
         )
+
+    def start(
+        self,
+        batch: SequenceBatch,
+        codes: np.ndarray,
+        reverse_batch: SequenceBatch | None,
+        reverse_codes: np.ndarray | None,
+    ) -> tuple[_SearchState, list[tuple[SequenceBatch, np.ndarray]]]:
+        """The search state of a batch (every read's clusters in decreasing bound) and the
+        per-strand ``(batch, codes)`` sources that :meth:`score_pairs` takes."""
+        strands = 1 if reverse_codes is None else 2
+        count = len(batch)
+        offsets = batch.offsets.astype(np.int64)
+        if strands == 2:
+            assert reverse_codes is not None
+            all_codes = np.concatenate([codes, reverse_codes])
+            all_offsets = np.concatenate(
+                [offsets[:-1], offsets[:-1] + len(codes), [2 * len(codes)]]
+            )
+        else:  # query-strand ``strand * count + read``
+            all_codes, all_offsets = codes, offsets
+        state = self._prepare(all_codes, all_offsets, strands, count)
+        sources = [(batch, codes)]
+        if strands == 2:
+            assert reverse_batch is not None and reverse_codes is not None
+            sources.append((reverse_batch, reverse_codes))
+        return state, sources
 
     def _prepare(
         self, all_codes: np.ndarray, all_offsets: np.ndarray, strands: int, count: int
@@ -238,21 +254,19 @@ class DatabaseSearch:
                 members[query, own] = state._member_bounds(query, cluster, own)
         return clusters, members
 
-    def _score_pairs(
-        self,
-        pairs: list[tuple[int, int, int]],
-        sources: list[tuple[SequenceBatch, np.ndarray]],
-        lengths: np.ndarray,
-        state: _SearchState,
-    ) -> None:
-        """Align every (reference, strand, read) pair score-only; record the scores.
+    def score_pairs(
+        self, pairs: np.ndarray, sources: list[tuple[SequenceBatch, np.ndarray]]
+    ) -> np.ndarray:
+        """Score-only alignment of every ``(reference, strand, read)`` row of ``pairs``
+        (``int64``, shape ``(n, 3)``; ``sources`` from :meth:`start`): the scores, in the
+        rows' order.
 
         Pairs sharing a (reference, strand) with at least ``SEARCH_SHARED_LANES`` reads are
         aligned in the usual orientation (those reads as SIMD lanes); the rest one read at a
         time against all its references (the references as lanes, roles swapped)."""
-        table = np.array(pairs, dtype=np.int64)
-        order = np.lexsort((table[:, 2], table[:, 1], table[:, 0]))
-        table = table[order]
+        scores = np.empty(len(pairs), dtype=np.int64)
+        order = np.lexsort((pairs[:, 2], pairs[:, 1], pairs[:, 0]))
+        table = pairs[order]
         keys = table[:, 0] * 2 + table[:, 1]
         boundaries = np.flatnonzero(np.diff(keys)) + 1
         starts = np.concatenate(([0], boundaries))
@@ -274,12 +288,14 @@ class DatabaseSearch:
                 reference,
                 False,
             )
-            state.record(reads, np.full(len(reads), reference), strand, outputs.scores)
+            scores[order[start:end]] = outputs.scores
         rest = table[~shared]
+        rest_rows = order[~shared]
         if not len(rest):
-            return
-        order = np.lexsort((rest[:, 0], rest[:, 1], rest[:, 2]))
-        rest = rest[order]
+            return scores
+        second = np.lexsort((rest[:, 0], rest[:, 1], rest[:, 2]))
+        rest = rest[second]
+        rest_rows = rest_rows[second]
         keys = rest[:, 2] * 2 + rest[:, 1]
         boundaries = np.flatnonzero(np.diff(keys)) + 1
         starts = np.concatenate(([0], boundaries))
@@ -290,8 +306,10 @@ class DatabaseSearch:
             batch, codes = sources[strand]
             read_codes = codes[batch.offsets[read] : batch.offsets[read + 1]]
             references = rest[start:end, 0]
-            scores = self.aligner._scores_against(read_codes, references, batch.names[read])
-            state.record(np.full(len(references), read), references, strand, scores)
+            scores[rest_rows[start:end]] = self.aligner._scores_against(
+                read_codes, references, batch.names[read]
+            )
+        return scores
 
 
 def _subset(
@@ -379,8 +397,17 @@ class _SearchState:
     def next_candidates(self, read: int, most: int) -> list[tuple[int, int]]:
         """Up to ``most`` (reference, strand) pairs to align next for ``read``, best bound
         first; empty when no bound left can beat its best."""
+        return [(reference, strand) for _, reference, strand in self.next_ranked(read, most)]
+
+    def next_ranked(self, read: int, most: int) -> list[tuple[int, int, int]]:
+        """:meth:`next_candidates` with their bounds: ``(bound, reference, strand)``.
+
+        While the best score stays unset (never :meth:`record`-ed), this walks every
+        (reference, strand) of the read in decreasing bound, ties in (reference, strand)
+        order: a cluster is opened as soon as its bound reaches the pool's best, and a
+        cluster's bound is at least each member's."""
         pool = self.pools[read]
-        chosen: list[tuple[int, int]] = []
+        chosen: list[tuple[int, int, int]] = []
         while len(chosen) < most:
             frontier, strand = self._frontier(read)
             top = -pool[0][0] if pool else _NONE
@@ -391,7 +418,7 @@ class _SearchState:
                 break
             negative_bound, key, _ = heapq.heappop(pool)
             if self._beats(read, -negative_bound, key):
-                chosen.append((key // 2, key % 2))
+                chosen.append((-negative_bound, key // 2, key % 2))
         return chosen
 
     def _expand(self, read: int, strand: int) -> None:

@@ -1,0 +1,244 @@
+"""The vsearch-style fast search: accept the first good hits in bound order, then stop.
+
+The exact search (:mod:`streamalign.search.searcher`) aligns references until no score bound
+can beat the best score found. The fast search trades that guarantee for a fixed amount of
+work per read, with the stopping rules of vsearch's ``--usearch_global`` (``--maxaccepts``,
+``--maxrejects``, ``--id``):
+
+1. every (reference, strand) of a read is a candidate, taken in decreasing order of its score
+   upper bound (:mod:`streamalign.search.bounds`; ties in reference file order, forward
+   strand first). vsearch orders by the number of shared k-mers instead; the bound is that
+   count turned into a score, with the lengths and the positions of the missing k-mers taken
+   into account;
+2. each candidate is aligned: it is *accepted* when it passes the threshold (identity, the
+   matches over the alignment columns, at least ``min_identity``; or score at least
+   ``min_score``), otherwise *rejected*;
+3. the read is done after ``max_accepts`` accepted or ``max_rejects`` rejected candidates
+   (0: no limit), when no candidate is left, or (``min_score`` only) when the next
+   candidate's bound is below ``min_score``: it and all after it would be rejected. The
+   first candidate is always aligned, so that every read has an alignment to write.
+
+The read's hit is its best-scoring accepted candidate (ties: first reference, forward
+strand), or when none was accepted its best-scoring rejected one, which fails the threshold
+(the pipeline writes it as unmapped). The result depends only on these rules, not on how the
+candidates are batched into kernel calls.
+
+Example:
+    >>> from streamalign import Aligner
+    >>> from streamalign.alphabet import encode
+    >>> from streamalign.records import SequenceBatch
+    >>> genes = {"a": "ACGTTGCAGGTACCGATTAGC" * 3, "b": "TTGACCGATAGCATGCAAGT" * 3}
+    >>> aligner = Aligner(genes, mode="semiglobal", search=FastSearch(min_identity=0.9))
+    >>> batch = SequenceBatch.from_strings(["GATAGCATGCAAGTTTGAC"])
+    >>> found = fast_best(aligner.database_search(), batch, encode(batch.sequences), None, None)
+    >>> found.references.tolist(), found.scores.tolist(), found.accepted.tolist()
+    ([1], [19], [1])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import _config
+from ..records import SequenceBatch, _gather_indices
+
+_NONE = -(2**62)
+_NO_KEY = 2**62
+
+
+@dataclasses.dataclass(frozen=True)
+class FastSearch:
+    """The fast search's settings (see the module); exactly one threshold is given.
+
+    Attributes:
+        min_identity: accept a candidate whose identity is at least this (vsearch's ``--id``).
+        min_score: accept a candidate whose score is at least this.
+        max_accepts: stop after this many accepted candidates (vsearch's ``--maxaccepts``,
+            default 1); 0: no limit.
+        max_rejects: stop after this many rejected candidates (``--maxrejects``, default
+            32); 0: no limit.
+
+    Example:
+        >>> FastSearch(min_identity=0.97).max_rejects
+        32
+        >>> FastSearch()
+        Traceback (most recent call last):
+        ...
+        ValueError: the fast search needs a threshold: min_identity or min_score
+    """
+
+    min_identity: float | None = None
+    min_score: float | None = None
+    max_accepts: int = 1
+    max_rejects: int = 32
+
+    def __post_init__(self) -> None:
+        if (self.min_identity is None) == (self.min_score is None):
+            raise ValueError(
+                "the fast search needs a threshold: min_identity or min_score"
+                if self.min_identity is None
+                else "give the fast search min_identity or min_score, not both"
+            )
+        if self.min_identity is not None and not 0.0 <= self.min_identity <= 1.0:
+            raise ValueError(f"min_identity must be between 0 and 1, got {self.min_identity}")
+        if self.min_score is not None and math.isnan(self.min_score):
+            raise ValueError("min_score must be a number, got nan")
+        for name in ("max_accepts", "max_rejects"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be an integer >= 0 (0: no limit), got {value!r}")
+
+    @property
+    def needs_alignment(self) -> bool:
+        """Whether accepting takes a traceback (identity), not only a score."""
+        return self.min_identity is not None
+
+
+@dataclasses.dataclass
+class FastResult:
+    """Per read: the hit's reference, strand (True: reverse) and integer score, the number of
+    candidates aligned, and how many of them were accepted."""
+
+    references: np.ndarray
+    reverse: np.ndarray
+    scores: np.ndarray
+    aligned: np.ndarray
+    accepted: np.ndarray
+
+
+def fast_best(
+    search: Any,
+    batch: SequenceBatch,
+    codes: np.ndarray,
+    reverse_batch: SequenceBatch | None,
+    reverse_codes: np.ndarray | None,
+    settings: FastSearch | None = None,
+) -> FastResult:
+    """The fast search's hit of every read of ``batch`` (see the module).
+
+    Args:
+        search: the :class:`~streamalign.search.searcher.DatabaseSearch` of the references.
+        batch, codes: the reads and their codes.
+        reverse_batch, reverse_codes: their reverse complements, or None (forward only).
+        settings: default: the aligner's (``Aligner(search=FastSearch(...))``).
+    """
+    if settings is None:
+        settings = search.aligner.search
+    assert isinstance(settings, FastSearch)
+    state, sources = search.start(batch, codes, reverse_batch, reverse_codes)
+    count = len(batch)
+    accepted = np.zeros(count, dtype=np.int64)
+    rejected = np.zeros(count, dtype=np.int64)
+    aligned = np.zeros(count, dtype=np.int64)
+    best = [np.full(count, _NONE, dtype=np.int64), np.full(count, _NO_KEY, dtype=np.int64)]
+    fallback = [np.full(count, _NONE, dtype=np.int64), np.full(count, _NO_KEY, dtype=np.int64)]
+    cutoff = -math.inf if settings.min_score is None else settings.min_score
+    per_round = _config.SEARCH_FIRST_ROUND_CANDIDATES
+    active = list(range(count))
+    while active:
+        rows: list[tuple[int, int, int]] = []
+        owners: list[tuple[int, int, int]] = []  # per read: (read, first row, row count)
+        for read in active:
+            ranked = state.next_ranked(
+                read, _wanted(per_round, settings, accepted[read], rejected[read])
+            )
+            first = len(rows)
+            for bound, reference, strand in ranked:
+                if bound < cutoff and (aligned[read] or len(rows) > first):
+                    break  # it and every later candidate would be rejected
+                rows.append((reference, strand, read))
+            if len(rows) > first:
+                owners.append((read, first, len(rows) - first))
+        if not rows:
+            break
+        table = np.array(rows, dtype=np.int64)
+        scores, identities = _evaluate(search, table, sources, settings.needs_alignment)
+        if settings.min_identity is not None:
+            passing = identities >= settings.min_identity
+        else:
+            passing = scores >= cutoff
+        still = []
+        for read, first, size in owners:
+            # Fewer candidates than asked for: they ran out or reached the score cutoff.
+            done = size < _wanted(per_round, settings, accepted[read], rejected[read])
+            for row in range(first, first + size):
+                key = int(table[row, 0]) * 2 + int(table[row, 1])
+                score = int(scores[row])
+                aligned[read] += 1
+                _keep(fallback, read, score, key)
+                if passing[row]:
+                    accepted[read] += 1
+                    _keep(best, read, score, key)
+                else:
+                    rejected[read] += 1
+                if (settings.max_accepts and accepted[read] >= settings.max_accepts) or (
+                    settings.max_rejects and rejected[read] >= settings.max_rejects
+                ):
+                    done = True
+                    break
+            if not done:
+                still.append(read)
+        active = still
+        per_round = min(
+            max(per_round * _config.SEARCH_ROUND_GROWTH, _config.SEARCH_ROUND_CANDIDATES),
+            _config.SEARCH_MAX_ROUND_CANDIDATES,
+        )
+    found = accepted > 0
+    keys = np.where(found, best[1], fallback[1])
+    return FastResult(
+        references=keys // 2,
+        reverse=(keys % 2).astype(bool),
+        scores=np.where(found, best[0], fallback[0]),
+        aligned=aligned,
+        accepted=accepted,
+    )
+
+
+def _wanted(per_round: int, settings: FastSearch, accepted: int, rejected: int) -> int:
+    """Candidates to ask of a read this round: ``per_round``, but no more than can be needed
+    before a limit is reached."""
+    if settings.max_accepts and settings.max_rejects:
+        return min(
+            per_round,
+            settings.max_accepts - int(accepted) + settings.max_rejects - int(rejected) - 1,
+        )
+    return per_round
+
+
+def _keep(best: list[np.ndarray], read: int, score: int, key: int) -> None:
+    """Take (score, key) as ``read``'s best when it beats it (ties: the smaller key)."""
+    if score > best[0][read] or (score == best[0][read] and key < best[1][read]):
+        best[0][read] = score
+        best[1][read] = key
+
+
+def _evaluate(
+    search: Any,
+    table: np.ndarray,
+    sources: list[tuple[SequenceBatch, np.ndarray]],
+    identities: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scores (and, with ``identities``, the identities of the optimal alignments) of the
+    ``(reference, strand, read)`` rows of ``table``, in the rows' order."""
+    if not identities:
+        return search.score_pairs(table, sources), np.zeros(len(table))
+    aligner = search.aligner
+    scores = np.empty(len(table), dtype=np.int64)
+    identity = np.empty(len(table), dtype=np.float64)
+    keys = table[:, 0] * 2 + table[:, 1]
+    order = np.argsort(keys, kind="stable")
+    boundaries = np.flatnonzero(np.diff(keys[order])) + 1
+    for rows in np.split(order, boundaries):
+        reference, strand = int(table[rows[0], 0]), int(table[rows[0], 1])
+        source, source_codes = sources[strand]
+        subset = source.take(table[rows, 2])
+        starts = source.offsets[table[rows, 2]]
+        subset_codes = source_codes[_gather_indices(starts, np.diff(subset.offsets))]
+        group = aligner._align_codes(subset, subset_codes, reference, True, bool(strand))
+        scores[rows] = group.integer_scores
+        identity[rows] = group.identities
+    return scores, identity
