@@ -75,6 +75,8 @@ DEFAULT_SIZES = (100, 1_000, 4_000, 40_000, 400_000)
 #: (about 150 read-reference pairs per second). Without a search, runs of more read-reference
 #: pairs than this (a few minutes) are not attempted.
 EXHAUSTIVE_PAIRS_LIMIT = 30_000
+#: vsearch's ``--id`` in part 1 (the issue's command), also ``--search fast``'s threshold.
+VSEARCH_IDENTITY = 0.8
 #: Reads of part 1's exhaustive run by default (about 45 minutes on that path).
 EXHAUSTIVE_READS = 100
 #: Statistics the search adds to ``--stats-json`` (read defensively: any key holding one of
@@ -498,7 +500,7 @@ def vsearch_command(
         "--db",
         str(references),
         "--id",
-        "0.8",
+        str(VSEARCH_IDENTITY),
         "--strand",
         "both",
         "--threads",
@@ -1005,8 +1007,16 @@ def run_exact(context: Context) -> dict[str, Any]:
     if features.fast and "search" in runs:
         fast_output = folder / "fast.tsv"
         runs["fast"] = context.run(
-            context.align(references.fasta, reads.fastq, fast_output, "--search", "fast"),
-            "streamalign --search fast",
+            context.align(
+                references.fasta,
+                reads.fastq,
+                fast_output,
+                "--search",
+                "fast",
+                "--min-identity",
+                str(VSEARCH_IDENTITY),
+            ),
+            f"streamalign --search fast --min-identity {VSEARCH_IDENTITY} (vsearch's defaults)",
             arguments.repeats,
         )
 
@@ -1047,6 +1057,10 @@ def run_exact(context: Context) -> dict[str, Any]:
             other = runs.get(key)
             if other is not None and other.ok:
                 ratios[key] = other.seconds / search.seconds
+        fast = runs.get("fast")
+        default = runs.get("vsearch_default")
+        if fast is not None and fast.ok and default is not None and default.ok:
+            ratios["fast_vs_vsearch_default"] = default.seconds / fast.seconds
         exhaustive = runs.get("exhaustive")
         if exhaustive is not None and exhaustive.ok:
             # Per read: the exhaustive run may have covered only the first reads.
@@ -1158,6 +1172,11 @@ def exact_markdown(report: dict[str, Any], header: str) -> str:
             )
     if "exhaustive" in ratios:
         lines.append(f"- streamalign exhaustive / search, per read: {ratios['exhaustive']:.1f}x.")
+    if "fast_vs_vsearch_default" in ratios:
+        lines.append(
+            "- vsearch default wall time / streamalign `--search fast` (the same rules and "
+            f"threshold): {ratios['fast_vs_vsearch_default']:.3g}x."
+        )
     quality = report["quality"]
     if quality:
         lines += [
