@@ -23,7 +23,6 @@ import numpy as np
 from . import _config, windowing
 from .alphabet import (
     encode,
-    encode_string,
     reverse_complement_ascii,
     reverse_complement_codes,
     reversed_positions,
@@ -33,6 +32,7 @@ from .kernels import banded, gotoh, planning
 from .kernels.inputs import BandInput, EndFlags, KernelInput, KernelScoring
 from .kernels.outputs import KernelOutputs
 from .records import SequenceBatch, _gather_indices
+from .references import CodeViews, ReferenceSequences
 from .results import Alignment, AlignmentBatch
 from .scoring import Scoring
 from .search.fast import FastSearch, fast_best
@@ -212,8 +212,12 @@ class Aligner:
         self._window_skips: dict[int, int] = {}
         pairs = _reference_pairs(reference, reference_name)
         self.reference_names = [name for name, _ in pairs]
-        self.references = [sequence for _, sequence in pairs]
-        self._reference_codes = [encode_string(sequence, name) for name, sequence in pairs]
+        # One array of letters and one of codes (views of the index file's mapping when the
+        # index was opened from a file and holds these references: no copy per worker).
+        self.references = ReferenceSequences.matching_index(
+            [sequence for _, sequence in pairs], self.reference_names, index
+        )
+        self._reference_codes = CodeViews(self.references)
         self.search = search
         if index is not None and search_k is not None and index.k != search_k:
             raise ValueError(f"the index has k={index.k}, not search_k={search_k}")
@@ -256,12 +260,9 @@ class Aligner:
                 from .search.searcher import DatabaseSearch
 
                 if self._index is None:
-                    lengths = np.array([len(codes) for codes in self._reference_codes])
-                    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-                    np.cumsum(lengths, out=offsets[1:])
                     self._index = index_arrays(
-                        np.concatenate(self._reference_codes),
-                        offsets,
+                        np.ascontiguousarray(self.references.codes_all),
+                        self.references.offsets,
                         k=self.search_k,
                         names=self.reference_names,
                     )

@@ -18,7 +18,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,7 +51,7 @@ class AlignmentBatch:
     """
 
     queries: SequenceBatch
-    references: list[str]
+    references: Sequence[str]
     reference_names: list[str]
     scoring: Scoring
     integer_scores: np.ndarray
@@ -75,7 +75,7 @@ class AlignmentBatch:
         outputs: KernelOutputs,
         *,
         queries: SequenceBatch,
-        references: list[str],
+        references: Sequence[str],
         reference_names: list[str],
         scoring: Scoring,
         reference_number: int,

@@ -44,6 +44,7 @@ import numpy as np
 
 from .alphabet import ENCODE_TABLE
 from .kernels.segments import best_stretch_scores
+from .references import ReferenceSequences
 from .results import AlignmentBatch
 from .scoring import Scoring
 
@@ -90,14 +91,13 @@ class ChanceFilter:
 
     def __init__(self, references: Sequence[str], scoring: Scoring) -> None:
         self.scoring = scoring
-        self.references = list(references)
-        lengths = np.array([len(reference) for reference in self.references], dtype=np.int64)
-        self.reference_lengths = lengths
-        self.reference_offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=self.reference_offsets[1:])
-        self.reference_ascii = np.frombuffer(
-            "".join(self.references).encode("ascii"), dtype=np.uint8
-        )
+        if not isinstance(references, ReferenceSequences):  # an aligner's: its arrays as they are
+            references = ReferenceSequences.from_strings(
+                list(references), [f"reference {number}" for number in range(len(references))]
+            )
+        self.reference_lengths = references.lengths
+        self.reference_offsets = references.offsets
+        self.reference_ascii = references.ascii
         self.lambda_ = chance_lambda(scoring)
 
     def thresholds(self, query_lengths: np.ndarray, reference_lengths: np.ndarray) -> np.ndarray:

@@ -48,6 +48,7 @@ from numba import njit
 
 from ..kernels.operations import CLASSIC_LETTERS, EXTENDED_LETTERS
 from ..kernels.slices import copy_slices
+from ..references import ReferenceSequences
 from ..results import AlignmentBatch
 
 #: Operation codes of :attr:`AlignmentBatch.operations` that consume no query / no reference.
@@ -575,9 +576,14 @@ def gapped_rows(batch: AlignmentBatch) -> tuple[np.ndarray, np.ndarray]:
     # Slice each record's reference span from the Python strings: the cost follows the output,
     # not the size of the references (which may be whole chromosomes).
     references = batch.references
+    piece = (
+        references.piece
+        if isinstance(references, ReferenceSequences)
+        else lambda index, start, end: references[index][start:end]
+    )
     pieces = "".join(
         [
-            references[index][start:end]
+            piece(index, start, end)
             for index, start, end in zip(
                 batch.reference_index.tolist(),
                 batch.reference_starts.tolist(),
