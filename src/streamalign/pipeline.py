@@ -600,7 +600,7 @@ def _skip_records(batches: Iterator[SequenceBatch], count: int) -> Iterator[Sequ
 def fingerprint(aligner: Aligner, options: RunOptions, inputs: list[str]) -> str:
     """A digest of everything that decides the output's bytes (not how the work is run)."""
     described = {
-        "references": list(zip(aligner.reference_names, aligner.references, strict=True)),
+        "references": _references_digest(aligner),
         "mode": aligner.mode,
         "flags": aligner.flags,
         "scoring": repr(aligner.scoring),
@@ -616,6 +616,17 @@ def fingerprint(aligner: Aligner, options: RunOptions, inputs: list[str]) -> str
     if not isinstance(aligner.search, str):  # the fast search's hits depend on its settings
         described["search"] = repr(aligner.search)
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _references_digest(aligner: Aligner) -> str:
+    """SHA-256 of the references' names, lengths and letters, from the aligner's arrays (no
+    string per reference: a database may hold hundreds of thousands)."""
+    references = aligner.references
+    digest = hashlib.sha256()
+    digest.update("\0".join(aligner.reference_names).encode("utf-8", "surrogatepass"))
+    digest.update(np.ascontiguousarray(references.offsets, dtype=np.int64).tobytes())
+    digest.update(np.ascontiguousarray(references.ascii).data)
+    return digest.hexdigest()
 
 
 def _completed_batches(
