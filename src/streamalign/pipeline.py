@@ -262,7 +262,7 @@ class AlignBatchTask:
                 options.output_format,
                 io.BytesIO(),
                 reference_names=self.aligner.reference_names,
-                reference_lengths=[len(reference) for reference in self.aligner.references],
+                reference_lengths=self.aligner.references.lengths.tolist(),
                 command_line=options.command_line,
                 extended_cigar=options.extended_cigar,
             )
@@ -328,7 +328,7 @@ def batch_limits(
     from ``SEARCH_EXPECTED_CANDIDATES`` references of mean length."""
     if requested_records is not None:
         return requested_records, 2**62
-    reference_bases = sum(len(reference) for reference in aligner.references) or 1
+    reference_bases = int(aligner.references.lengths.sum()) or 1
     if aligner.searches and not all_references:
         reference_bases = max(
             1,
@@ -413,7 +413,7 @@ def run(
             options.output_format,
             output,
             reference_names=aligner.reference_names,
-            reference_lengths=[len(reference) for reference in aligner.references],
+            reference_lengths=aligner.references.lengths.tolist(),
             command_line=options.command_line,
             extended_cigar=options.extended_cigar,
         )
