@@ -16,10 +16,12 @@ command in its own process (wall time; peak memory sampled with psutil and ``/pr
    times, 100 by default: 399,400 genes; 1-5% substitutions and 1-3-base indels per mutant,
    fixed seed): index build time and size, and a search's time, reads/s and peak memory, with
    threads and through ``--backend dask --dask-workers 2`` sharing the memory-mapped index.
-   -> ``search_scale.md``, ``search_scale.json``.
+   -> ``search_scale.md``, ``search_scale.json`` (``search_scale_fast.*`` with
+   ``--scale-search fast``, which times ``--search fast`` instead of the exact search).
 3. ``growth``: reads/s against 100, 1,000, 4,000, 40,000 and 400,000 references (prefixes of
    the synthetic database) -> ``search_growth.md``, ``search_growth.json`` and
-   ``search_growth.png`` (needs matplotlib).
+   ``search_growth.png`` (needs matplotlib); ``search_growth_fast.*`` with ``--scale-search
+   fast``.
 
 Options this streamalign build does not offer yet (``--search``, ``streamalign index``) are
 detected from its ``--help``; what cannot run without them is reported as not run, with the
@@ -892,6 +894,12 @@ class Context:
             *extra,
         )
 
+    def scale_search(self) -> list[str]:
+        """Parts 2 and 3: the ``align`` options of ``--scale-search`` (exact: none)."""
+        if self.arguments.scale_search == "fast":
+            return ["--search", "fast", "--min-identity", str(VSEARCH_IDENTITY)]
+        return []
+
     def build_index(self, references: Path, index: Path, label: str) -> Measurement | None:
         if not self.features.index:
             return None
@@ -1295,7 +1303,8 @@ def run_scale(context: Context, database: Path, synthetic: dict[str, Any]) -> di
     context.warm_up(references, reads)
     threads_output = folder / "threads.tsv"
     runs["threads"] = context.run(
-        context.align(references, reads.fastq, threads_output), "search, threads"
+        context.align(references, reads.fastq, threads_output, *context.scale_search()),
+        f"search ({arguments.scale_search}), threads",
     )
     report["statistics"]["threads"] = search_statistics(threads_output.with_suffix(".stats.json"))
     if arguments.skip_dask:
@@ -1313,8 +1322,9 @@ def run_scale(context: Context, database: Path, synthetic: dict[str, Any]) -> di
                 "dask",
                 "--dask-workers",
                 str(arguments.threads),
+                *context.scale_search(),
             ),
-            f"search, --backend dask --dask-workers {arguments.threads}",
+            f"search ({arguments.scale_search}), --backend dask --dask-workers {arguments.threads}",
         )
         report["statistics"]["dask"] = search_statistics(dask_output.with_suffix(".stats.json"))
         if runs["dask"].ok and runs["threads"].ok:
@@ -1421,8 +1431,8 @@ def run_growth(context: Context, database: Path, synthetic: dict[str, Any]) -> d
             warmed = True
         output = folder / f"search_{size}.tsv"
         measured = context.run(
-            context.align(target, reads.fastq, output),
-            f"search, {size:,} references",
+            context.align(target, reads.fastq, output, *context.scale_search()),
+            f"search ({arguments.scale_search}), {size:,} references",
             arguments.repeats,
         )
         row["search"] = measured.as_dict()
@@ -1615,6 +1625,13 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         default=list(DEFAULT_SIZES),
         help="part 3: reference counts (100 1000 4000 40000 400000)",
     )
+    parser.add_argument(
+        "--scale-search",
+        choices=("exact", "fast"),
+        default="exact",
+        help="parts 2 and 3: the search to time (exact; fast: --search fast --min-identity "
+        f"{VSEARCH_IDENTITY}, vsearch's rules)",
+    )
     parser.add_argument("--seed", type=int, default=13, help="seed of the synthetic database")
     parser.add_argument("-k", type=int, help="k of `streamalign index` (its default)")
     parser.add_argument(
@@ -1687,6 +1704,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             database, synthetic = synthetic_database(
                 context, min(max(wanted), genes * arguments.genes_per_reference)
             )
+            suffix = "" if arguments.scale_search == "exact" else "_fast"
             if "scale" in arguments.part:
                 scale_database = database
                 scale_synthetic = synthetic
@@ -1701,24 +1719,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                         bytes=scale_database.stat().st_size,
                     )
                 report = run_scale(context, scale_database, scale_synthetic)
-                (results / "search_scale.json").write_text(
+                (results / f"search_scale{suffix}.json").write_text(
                     json.dumps(dict(documents, **report), indent=2) + "\n"
                 )
-                (results / "search_scale.md").write_text(scale_markdown(report, header))
-                log(f"wrote {results / 'search_scale.md'}")
+                (results / f"search_scale{suffix}.md").write_text(scale_markdown(report, header))
+                log(f"wrote {results / f'search_scale{suffix}.md'}")
             if "growth" in arguments.part:
                 report = run_growth(context, database, synthetic)
-                plot = results / "search_growth.png"
+                plot = results / f"search_growth{suffix}.png"
                 drawn = growth_plot(report, plot)
                 if not drawn:
                     log("no plot: matplotlib is not installed")
-                (results / "search_growth.json").write_text(
+                (results / f"search_growth{suffix}.json").write_text(
                     json.dumps(dict(documents, **report), indent=2) + "\n"
                 )
-                (results / "search_growth.md").write_text(
+                (results / f"search_growth{suffix}.md").write_text(
                     growth_markdown(report, header, plot.name if drawn else None)
                 )
-                log(f"wrote {results / 'search_growth.md'}")
+                log(f"wrote {results / f'search_growth{suffix}.md'}")
     finally:
         if own_workdir:
             shutil.rmtree(workdir, ignore_errors=True)
