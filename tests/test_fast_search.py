@@ -2,8 +2,9 @@
 
 The oracle is written apart from :mod:`streamalign.search.fast`: every (reference, strand) of
 a read is aligned exhaustively (``search="exhaustive"``, ``all_references=True``, one strand at
-a time), the candidates are put in decreasing order of the bound the index gives them
-(:meth:`DatabaseSearch.reference_bounds`, ties in (reference, strand) order), and the rules
+a time), the candidates are put in decreasing order of the read's windows whose 8-mer the
+reference holds (counted here in plain Python), then of the bound the index gives them
+(:meth:`DatabaseSearch.reference_bounds`), then in (reference, strand) order, and the rules
 (accept on the threshold, stop at ``max_accepts`` / ``max_rejects`` / the score cutoff, report
 the best accepted, else the best rejected) are applied in plain Python. Real MiSeq reads and
 mutated pieces of the real genes against the 100 genes of the training set.
@@ -53,18 +54,26 @@ def oracle(genes, reads, mode, settings: FastSearch, strands: int):
         )
         bounds.append(member)
     cutoff = -math.inf if settings.min_score is None else settings.min_score
+    gene_kmers = [kmer_set(sequence) for _, sequence in genes]
     results = []
     for read in range(len(reads)):
         candidates = sorted(
-            (-int(bounds[strand][read, reference]), reference * 2 + strand)
+            (
+                -shared_windows(per_strand[strand][0][read], gene_kmers[reference]),
+                -int(bounds[strand][read, reference]),
+                reference * 2 + strand,
+            )
             for strand in range(strands)
             for reference in range(len(genes))
         )
         accepted = rejected = 0
         best = fallback = None
-        for negative_bound, key in candidates:
-            if -negative_bound < cutoff and fallback is not None:
-                break
+        for number, (_, negative_bound, key) in enumerate(candidates):
+            if -negative_bound < cutoff and number:
+                rejected += 1  # its score cannot reach the threshold: not aligned
+                if settings.max_rejects and rejected >= settings.max_rejects:
+                    break
+                continue
             reference, strand = divmod(key, 2)
             score = int(scores[strand][read, reference])
             identity = float(identities[strand][read, reference])
@@ -86,8 +95,36 @@ def oracle(genes, reads, mode, settings: FastSearch, strands: int):
             ):
                 break
         score, key = best if best is not None else fallback
-        results.append((key // 2, key % 2, score, accepted + rejected, accepted))
+        aligned = sum(
+            1
+            for number, (_, negative_bound, _) in enumerate(candidates[: accepted + rejected])
+            if not (-negative_bound < cutoff and number)
+        )
+        results.append((key // 2, key % 2, score, aligned, accepted))
     return results
+
+
+K = 8
+
+
+def kmer_set(sequence: str) -> set[str]:
+    """The reference's k-mers made only of A, C, G and T."""
+    sequence = sequence.upper()
+    return {
+        sequence[start : start + K]
+        for start in range(len(sequence) - K + 1)
+        if set(sequence[start : start + K]) <= set("ACGT")
+    }
+
+
+def shared_windows(read: str, kmers: set[str]) -> int:
+    """The read's windows (all A, C, G, T) whose k-mer the reference holds exactly."""
+    read = read.upper()
+    return sum(
+        1
+        for start in range(len(read) - K + 1)
+        if set(read[start : start + K]) <= set("ACGT") and read[start : start + K] in kmers
+    )
 
 
 SETTINGS = [

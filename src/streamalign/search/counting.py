@@ -121,14 +121,16 @@ def cluster_bounds(
     letters of a member, ``query_ambiguous`` each query's.
 
     Returns:
-        ``(offsets, clusters, bounds, unshared_bound)``: query ``q``'s clusters are
-        ``clusters[offsets[q]:offsets[q + 1]]``.
+        ``(offsets, clusters, bounds, unshared_bound, shared)``: query ``q``'s clusters are
+        ``clusters[offsets[q]:offsets[q + 1]]``; ``shared`` holds each listed cluster's count
+        of the query's windows whose k-mer some member holds (at least each member's ``C``).
     """
     query_count = len(kmer_offsets) - 1
     counts = np.zeros(cluster_count, np.int32)
     touched = np.empty(cluster_count, np.int32)
     pieces_clusters = []
     pieces_bounds = []
+    pieces_shared = []
     offsets = np.zeros(query_count + 1, np.int64)
     unshared = np.empty(query_count, np.int64)
     for query in range(query_count):
@@ -167,8 +169,10 @@ def cluster_bounds(
         unshared[query] = best_unshared
         chosen = np.sort(touched[:touched_count])
         values = np.empty(touched_count, np.int64)
+        shared_counts = np.empty(touched_count, np.int64)
         for position in range(touched_count):
             cluster = chosen[position]
+            shared_counts[position] = counts[cluster]
             mask_id = cluster_mask_ids[cluster]
             values[position] = score_bound(
                 length,
@@ -189,13 +193,16 @@ def cluster_bounds(
         order = np.argsort(-values, kind="mergesort")  # stable: ties keep the lower cluster
         pieces_clusters.append(chosen[order])
         pieces_bounds.append(values[order])
+        pieces_shared.append(shared_counts[order])
         offsets[query + 1] = offsets[query] + touched_count
     clusters = np.empty(offsets[query_count], np.int32)
     bounds = np.empty(offsets[query_count], np.int64)
+    shared = np.empty(offsets[query_count], np.int64)
     for query in range(query_count):
         clusters[offsets[query] : offsets[query + 1]] = pieces_clusters[query]
         bounds[offsets[query] : offsets[query + 1]] = pieces_bounds[query]
-    return offsets, clusters, bounds, unshared
+        shared[offsets[query] : offsets[query + 1]] = pieces_shared[query]
+    return offsets, clusters, bounds, unshared, shared
 
 
 @njit(nogil=True, cache=True)

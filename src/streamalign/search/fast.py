@@ -5,18 +5,19 @@ can beat the best score found. The fast search trades that guarantee for a fixed
 work per read, with the stopping rules of vsearch's ``--usearch_global`` (``--maxaccepts``,
 ``--maxrejects``, ``--id``):
 
-1. every (reference, strand) of a read is a candidate, taken in decreasing order of its score
-   upper bound (:mod:`streamalign.search.bounds`; ties in reference file order, forward
-   strand first). vsearch orders by the number of shared k-mers instead; the bound is that
-   count turned into a score, with the lengths and the positions of the missing k-mers taken
-   into account;
+1. every (reference, strand) of a read is a candidate, taken in decreasing order of the
+   number of the read's k-mers (by position, all ``A C G T``) the reference holds exactly, as
+   vsearch orders them; ties in decreasing score upper bound
+   (:mod:`streamalign.search.bounds`), then reference file order, forward strand first. (The
+   bound alone ranks poorly: a reference's ambiguity codes match any k-mer in the bound,
+   which lifts genes full of ``N`` to the top.);
 2. each candidate is aligned: it is *accepted* when it passes the threshold (identity, the
    matches over the alignment columns, at least ``min_identity``; or score at least
-   ``min_score``), otherwise *rejected*;
+   ``min_score``), otherwise *rejected*. With ``min_score``, a candidate whose bound is below
+   it is rejected without being aligned (its score cannot reach it), except the read's first
+   candidate, which is always aligned so that every read has an alignment to write;
 3. the read is done after ``max_accepts`` accepted or ``max_rejects`` rejected candidates
-   (0: no limit), when no candidate is left, or (``min_score`` only) when the next
-   candidate's bound is below ``min_score``: it and all after it would be rejected. The
-   first candidate is always aligned, so that every read has an alignment to write.
+   (0: no limit), or when no candidate is left.
 
 The read's hit is its best-scoring accepted candidate (ties: first reference, forward
 strand), or when none was accepted its best-scoring rejected one, which fails the threshold
@@ -38,6 +39,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import math
 from typing import Any
 
@@ -130,10 +132,12 @@ def fast_best(
         settings = search.aligner.search
     assert isinstance(settings, FastSearch)
     state, sources = search.start(batch, codes, reverse_batch, reverse_codes)
+    ranking = _Ranking(state)
     count = len(batch)
     accepted = np.zeros(count, dtype=np.int64)
     rejected = np.zeros(count, dtype=np.int64)
     aligned = np.zeros(count, dtype=np.int64)
+    taken = np.zeros(count, dtype=np.int64)  # candidates consumed, aligned or not
     best = [np.full(count, _NONE, dtype=np.int64), np.full(count, _NO_KEY, dtype=np.int64)]
     fallback = [np.full(count, _NONE, dtype=np.int64), np.full(count, _NO_KEY, dtype=np.int64)]
     cutoff = -math.inf if settings.min_score is None else settings.min_score
@@ -141,40 +145,52 @@ def fast_best(
     active = list(range(count))
     while active:
         rows: list[tuple[int, int, int]] = []
-        owners: list[tuple[int, int, int]] = []  # per read: (read, first row, row count)
+        # Per read: its candidates of this round in order, as a row of ``rows`` or -1 (rejected
+        # by its bound, not aligned).
+        owners: list[tuple[int, list[int]]] = []
         for read in active:
-            ranked = state.next_ranked(
+            ranked = ranking.next(
                 read, _wanted(per_round, settings, accepted[read], rejected[read])
             )
-            first = len(rows)
-            for bound, reference, strand in ranked:
-                if bound < cutoff and (aligned[read] or len(rows) > first):
-                    break  # it and every later candidate would be rejected
-                rows.append((reference, strand, read))
-            if len(rows) > first:
-                owners.append((read, first, len(rows) - first))
-        if not rows:
+            picks = []
+            for number, (bound, reference, strand) in enumerate(ranked):
+                if bound < cutoff and (taken[read] or number):
+                    picks.append(-1)
+                else:
+                    picks.append(len(rows))
+                    rows.append((reference, strand, read))
+            if picks:
+                owners.append((read, picks))
+        if not owners:
             break
-        table = np.array(rows, dtype=np.int64)
-        scores, identities = _evaluate(search, table, sources, settings.needs_alignment)
+        table = np.array(rows, dtype=np.int64).reshape(-1, 3)
+        scores, identities = (
+            _evaluate(search, table, sources, settings.needs_alignment)
+            if len(table)
+            else (np.zeros(0, np.int64), np.zeros(0))
+        )
         if settings.min_identity is not None:
             passing = identities >= settings.min_identity
         else:
             passing = scores >= cutoff
         still = []
-        for read, first, size in owners:
-            # Fewer candidates than asked for: they ran out or reached the score cutoff.
-            done = size < _wanted(per_round, settings, accepted[read], rejected[read])
-            for row in range(first, first + size):
-                key = int(table[row, 0]) * 2 + int(table[row, 1])
-                score = int(scores[row])
-                aligned[read] += 1
-                _keep(fallback, read, score, key)
-                if passing[row]:
-                    accepted[read] += 1
-                    _keep(best, read, score, key)
-                else:
+        for read, picks in owners:
+            # Fewer candidates than asked for: they ran out.
+            done = len(picks) < _wanted(per_round, settings, accepted[read], rejected[read])
+            for row in picks:
+                taken[read] += 1
+                if row < 0:
                     rejected[read] += 1
+                else:
+                    key = int(table[row, 0]) * 2 + int(table[row, 1])
+                    score = int(scores[row])
+                    aligned[read] += 1
+                    _keep(fallback, read, score, key)
+                    if passing[row]:
+                        accepted[read] += 1
+                        _keep(best, read, score, key)
+                    else:
+                        rejected[read] += 1
                 if (settings.max_accepts and accepted[read] >= settings.max_accepts) or (
                     settings.max_rejects and rejected[read] >= settings.max_rejects
                 ):
@@ -196,6 +212,95 @@ def fast_best(
         aligned=aligned,
         accepted=accepted,
     )
+
+
+class _Ranking:
+    """Every (reference, strand) of each read in the fast search's order (see the module):
+    decreasing shared count ``C``, then bound, then (reference, strand).
+
+    Clusters are opened lazily, in decreasing count of the read's k-mers some member holds (at
+    least each member's ``C``): a cluster is opened while that count reaches the pool's best
+    ``C``, so the pool's best is the best left anywhere. Clusters sharing no k-mer (members'
+    ``C`` = 0) are opened last, all at once."""
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+        self.clusters: list[np.ndarray] = []
+        self.shared: list[np.ndarray] = []
+        for query in range(state.strands * state.count):
+            start, end = int(state.cluster_offsets[query]), int(state.cluster_offsets[query + 1])
+            listed = state.clusters[start:end]
+            counts = state.shared[start:end]
+            order = np.lexsort((listed, -counts))
+            self.clusters.append(listed[order])
+            self.shared.append(counts[order])
+        self.cursor = np.zeros(state.strands * state.count, dtype=np.int64)
+        self.unshared_done = np.zeros(state.strands * state.count, dtype=bool)
+        self.pools: list[list[tuple[int, int, int]]] = [[] for _ in range(state.count)]
+
+    def _frontier(self, read: int) -> tuple[int, int]:
+        """The highest count of a cluster not yet opened, and its query-strand (-1: none)."""
+        best_count, best_strand = -1, -1
+        for strand in range(self.state.strands):
+            query = strand * self.state.count + read
+            cursor = int(self.cursor[query])
+            if cursor < len(self.clusters[query]):
+                value = int(self.shared[query][cursor])
+            elif not self.unshared_done[query]:
+                value = 0
+            else:
+                continue
+            if value > best_count:
+                best_count, best_strand = value, strand
+        return best_count, best_strand
+
+    def next(self, read: int, most: int) -> list[tuple[int, int, int]]:
+        """Up to ``most`` next candidates of ``read``: ``(bound, reference, strand)``."""
+        pool = self.pools[read]
+        chosen: list[tuple[int, int, int]] = []
+        while len(chosen) < most:
+            frontier, strand = self._frontier(read)
+            top = -pool[0][0] if pool else -1
+            if strand >= 0 and frontier >= top:
+                self._open(read, strand)
+                continue
+            if not pool:
+                break
+            _, negative_bound, key = heapq.heappop(pool)
+            chosen.append((-negative_bound, key // 2, key % 2))
+        return chosen
+
+    def _open(self, read: int, strand: int) -> None:
+        state = self.state
+        index = state.search.index
+        query = strand * state.count + read
+        cursor = int(self.cursor[query])
+        if cursor < len(self.clusters[query]):
+            cluster = int(self.clusters[query][cursor])
+            self.cursor[query] = cursor + 1
+            members = index.cluster_members[
+                index.cluster_offsets[cluster] : index.cluster_offsets[cluster + 1]
+            ]
+        else:
+            self.unshared_done[query] = True
+            cluster = -1
+            seen = np.zeros(index.cluster_count, dtype=bool)
+            seen[self.clusters[query]] = True
+            members = np.concatenate(
+                [np.zeros(0, np.int32)]
+                + [
+                    index.cluster_members[index.cluster_offsets[c] : index.cluster_offsets[c + 1]]
+                    for c in np.flatnonzero(~seen).tolist()
+                ]
+            )
+            if not len(members):
+                return
+        counts, bounds = state.member_evidence(query, cluster, members)
+        pool = self.pools[read]
+        for member, shared, bound in zip(
+            members.tolist(), counts.tolist(), bounds.tolist(), strict=True
+        ):
+            heapq.heappush(pool, (-shared, -bound, member * 2 + strand))
 
 
 def _wanted(per_round: int, settings: FastSearch, accepted: int, rejected: int) -> int:

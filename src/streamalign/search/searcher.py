@@ -193,7 +193,7 @@ class DatabaseSearch:
             self.model.matrix, query_masks, self.masks
         )
         all_lengths = np.diff(all_offsets)
-        cluster_offsets, clusters, bounds, unshared = cluster_bounds(
+        cluster_offsets, clusters, bounds, unshared, shared = cluster_bounds(
             kmers,
             multiplicities,
             kmer_offsets,
@@ -215,7 +215,7 @@ class DatabaseSearch:
             self.model.query_end_free,
             self.model.reference_ends_penalized,
         )
-        return _SearchState(
+        state = _SearchState(
             self,
             strands,
             count,
@@ -232,6 +232,8 @@ class DatabaseSearch:
             slots,
             window_offsets,
         )
+        state.shared = shared
+        return state
 
     def reference_bounds(self, codes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, ...]:
         """For each query (forward strand) and each reference: the bound of the reference's
@@ -363,6 +365,8 @@ class _SearchState:
         self.slots = slots
         self.window_offsets = window_offsets
         self.cursor = cluster_offsets[:-1].copy()  # next cluster per query-strand
+        #: per listed cluster, the query's windows some member holds (set by ``_prepare``)
+        self.shared = np.zeros(len(clusters), dtype=np.int64)
         self.unshared_done = np.zeros(strands * count, dtype=bool)
         self.best_score = np.full(count, _NONE, dtype=np.int64)
         self.best_key = np.full(count, 2**62, dtype=np.int64)
@@ -397,17 +401,8 @@ class _SearchState:
     def next_candidates(self, read: int, most: int) -> list[tuple[int, int]]:
         """Up to ``most`` (reference, strand) pairs to align next for ``read``, best bound
         first; empty when no bound left can beat its best."""
-        return [(reference, strand) for _, reference, strand in self.next_ranked(read, most)]
-
-    def next_ranked(self, read: int, most: int) -> list[tuple[int, int, int]]:
-        """:meth:`next_candidates` with their bounds: ``(bound, reference, strand)``.
-
-        While the best score stays unset (never :meth:`record`-ed), this walks every
-        (reference, strand) of the read in decreasing bound, ties in (reference, strand)
-        order: a cluster is opened as soon as its bound reaches the pool's best, and a
-        cluster's bound is at least each member's."""
         pool = self.pools[read]
-        chosen: list[tuple[int, int, int]] = []
+        chosen: list[tuple[int, int]] = []
         while len(chosen) < most:
             frontier, strand = self._frontier(read)
             top = -pool[0][0] if pool else _NONE
@@ -418,7 +413,7 @@ class _SearchState:
                 break
             negative_bound, key, _ = heapq.heappop(pool)
             if self._beats(read, -negative_bound, key):
-                chosen.append((-negative_bound, key // 2, key % 2))
+                chosen.append((key // 2, key % 2))
         return chosen
 
     def _expand(self, read: int, strand: int) -> None:
@@ -466,6 +461,13 @@ class _SearchState:
     def _member_bounds(self, query: int, cluster: int, members: np.ndarray) -> np.ndarray:
         """Bounds of ``members`` (of ``cluster``; -1: members of several clusters) for query
         ``query``: from their counts, and from where their missing windows lie."""
+        return self.member_evidence(query, cluster, members)[1]
+
+    def member_evidence(
+        self, query: int, cluster: int, members: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``C`` (the query's windows whose exact k-mer the member holds) and the bound of
+        each of ``members``, as :meth:`_member_bounds`."""
         search = self.search
         model = search.model
         index = search.index
@@ -497,7 +499,7 @@ class _SearchState:
             model.query_prefix_free,
             model.query_suffix_free,
         )
-        return _bounds_of(
+        return counts, _bounds_of(
             int(self.query_lengths[query]),
             int(self.query_ambiguous[query]),
             search.lengths,
