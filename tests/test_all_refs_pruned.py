@@ -299,6 +299,67 @@ def test_identity_bound_is_never_below_the_identity(
     assert np.any(member < 1.0)  # a bound, not a constant
 
 
+FIELDS = (
+    "record_queries",
+    "reference_index",
+    "integer_scores",
+    "reverse",
+    "counts",
+    "query_starts",
+    "reference_starts",
+    "operations",
+    "operation_offsets",
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    ends=st.sampled_from([*ENDS, "overlap", "local"]),
+    ambiguous=st.sampled_from(["score0", "mismatch", "iupac"]),
+    scoring=scorings,
+    strand=st.sampled_from(["forward", "both"]),
+    k=st.integers(4, 8),
+    cluster_size=st.sampled_from([1, 3]),
+)
+def test_pruned_equals_filtered_on_adversarial_sets(
+    seed, ends, ambiguous, scoring, strand, k, cluster_size
+):
+    """Repeats, duplicates (ties), reverse complements, ambiguity codes; thresholds taken
+    from the reads' own best scores and identities."""
+    rng = random.Random(seed)
+    references, queries = adversarial_set(rng, 8)
+    references += [with_codes(rng, references[0], 0.1), reverse_complement(references[1])]
+    references.append(references[0])  # equal scores: the first reference wins
+    queries += [with_codes(rng, references[0][5:], 0.05), reverse_complement(queries[1])]
+    scoring = Scoring(
+        match=scoring.match,
+        mismatch=scoring.mismatch,
+        gap_open=scoring.gap_open,
+        gap_extend=scoring.gap_extend,
+        ambiguous=ambiguous,
+    )
+    mode = ends if ends in ("overlap", "local", "semiglobal") else "global"
+    switches = ENDS.get(ends, {})
+    every = Aligner(references, mode, scoring=scoring, search="exhaustive", **switches)
+    everything = every.align_many(queries, strand=strand, all_references=True)
+    count = len(references)
+    best_scores = everything.scores.reshape(-1, count).max(axis=1)
+    best_identities = everything.identities.reshape(-1, count).max(axis=1)
+    min_score = float(rng.choice(best_scores.tolist())) if rng.random() < 0.7 else None
+    min_identity = float(rng.choice(best_identities.tolist())) if rng.random() < 0.6 else None
+    if min_score is None and min_identity is None:
+        min_identity = 0.8
+    index = build_index(references, k=k, cluster_size=cluster_size)
+    searched = Aligner(references, mode, scoring=scoring, index=index, **switches)
+    thresholds = {"min_score": min_score, "min_identity": min_identity}
+    result = searched.align_many(queries, strand=strand, all_references=True, **thresholds)
+    expected = every.align_many(queries, strand=strand, all_references=True, **thresholds)
+    for field in FIELDS:
+        assert np.array_equal(getattr(result, field), getattr(expected, field)), field
+    assert np.array_equal(result.queries.sequences, expected.queries.sequences)
+
+
 def test_identity_bound_is_tight_enough_on_real_genes() -> None:
     pieces = [sequence for _, sequence in gene_fragments(6, seed=2)]
     aligner = searched_aligner("semiglobal", len(GENES))
