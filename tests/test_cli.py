@@ -231,6 +231,7 @@ def test_invalid_characters_are_rejected_to_a_file(tmp_path: Path) -> None:
         ["--mode", "sideways"],
         ["--min-score", "1", "--min-identity", "0.5"],
         ["--min-identity", "2"],
+        ["--min-score", "nan"],
         ["--matrix", "BLOSUM99"],
         ["--format", "bam"],
     ],
@@ -282,7 +283,8 @@ def _mixed_strand_reads(directory: Path, count: int) -> Path:
 
 def test_blast6_format_is_the_same_on_every_backend(backend: list[str], tmp_path: Path) -> None:
     """One line per mapped (query, reference) record, none for the rest, byte for byte the
-    same serial and in parallel."""
+    same serial and in parallel. With the threshold, the TSV holds the passing references of
+    each read, or its one unmapped record."""
     reads = _mixed_strand_reads(tmp_path, 24)
     common = ["align", "-r", str(FIVE_REFERENCES), str(reads), "--all-refs", "--quiet"]
     common += ["--strand", "both", "--min-identity", "0.75"]
@@ -294,7 +296,11 @@ def test_blast6_format_is_the_same_on_every_backend(backend: list[str], tmp_path
     _, table, _ = run_cli([*common, "--format", "tsv", "--backend", "serial"])
     rows = [line.split("\t") for line in table.decode().splitlines()[1:]]
     mapped = [row for row in rows if row[3] == "1"]
-    assert 0 < len(mapped) < len(rows) == 24 * 5
+    assert 0 < len(mapped) < len(rows) < 24 * 5
+    names = [row[0] for row in rows]
+    assert len(set(names)) == 24
+    assert all(names.count(row[0]) == 1 for row in rows if row[3] == "0")
+    assert all(float(row[5]) >= 0.75 for row in mapped)
     lines = [line.split("\t") for line in serial.decode().splitlines()]
     assert [fields[:2] for fields in lines] == [row[:2] for row in mapped]
     assert all(len(fields) == 12 for fields in lines)

@@ -36,6 +36,7 @@ from .references import CodeViews, ReferenceSequences
 from .results import Alignment, AlignmentBatch
 from .scoring import Scoring
 from .search.fast import FastSearch, fast_best
+from .thresholds import Threshold
 
 #: End-gap settings of the named modes:
 #: (query_start_free, query_end_free, reference_start_free, reference_end_free).
@@ -294,6 +295,8 @@ class Aligner:
         traceback: bool = True,
         strand: str = "forward",
         all_references: bool = False,
+        min_score: float | None = None,
+        min_identity: float | None = None,
     ) -> AlignmentBatch:
         """Align many queries in as few kernel calls as possible.
 
@@ -305,14 +308,39 @@ class Aligner:
                 the better (ties keep the forward strand).
             all_references: one result per (query, reference), query-major, instead of the
                 best reference per query.
+            min_score, min_identity: with ``all_references``, keep only the references whose
+                alignment scores at least ``min_score`` and has at least ``min_identity``
+                (matches / columns), in reference order, and for a query with none its best
+                alignment (which fails them) as its only record (:mod:`streamalign.thresholds`;
+                ``record_queries`` says whose each record is). With the k-mer search
+                (``search="exact"``), references whose proven bounds fall short are not aligned
+                (:mod:`streamalign.search.passing`); the result is the same.
 
         Raises:
             InvalidSequenceError: a query holds a non-IUPAC character.
             AlignmentTooLargeError: a pair's traceback, even banded, does not fit
                 ``memory_budget``.
+
+        Example:
+            >>> genes = [("a", "GATTACAGATTACAGGCCTTAA"), ("b", "CCGGAATTCCGGTTAACCGGAA"),
+            ...          ("c", "GATTACAGATTACAGG")]
+            >>> aligner = Aligner(genes, "semiglobal")
+            >>> passing = aligner.align_many(["GATTACAGATTACAGG", "GGGGGGGGGGGG"],
+            ...                              all_references=True, min_identity=0.95)
+            >>> passing.record_queries.tolist(), passing.reference_index.tolist()
+            ([0, 0, 1], [0, 2, 1])
+            >>> passing.identities.round(3).tolist()  # the last: the second read's best, failing
+            [1.0, 1.0, 0.333]
         """
         if strand not in STRANDS:
             raise ValueError(f"strand must be one of {', '.join(STRANDS)}, got {strand!r}")
+        threshold = Threshold.of(min_score, min_identity)
+        if threshold is not None and not all_references:
+            raise ValueError(
+                "min_score and min_identity choose among references: give all_references=True"
+            )
+        if threshold is not None and threshold.min_identity is not None and not traceback:
+            raise ValueError("min_identity needs the alignments' columns: traceback=True")
         batch = (
             queries
             if isinstance(queries, SequenceBatch)
@@ -331,6 +359,18 @@ class Aligner:
                 batch.comments,
             )
             reverse_codes = reverse_complement_codes(codes, batch.offsets)
+        if threshold is not None and len(batch) and self._prunes(threshold):
+            from .search.passing import align_passing
+
+            return align_passing(
+                self,
+                batch,
+                codes,
+                reverse_batch if strand == "both" else None,
+                reverse_codes if strand == "both" else None,
+                threshold,
+                traceback,
+            )
         if self.searches and not all_references and len(batch):
             return self._align_searched(
                 batch,
@@ -354,8 +394,30 @@ class Aligner:
                     combine_best(candidates[number : number + 2])
                     for number in range(0, len(candidates), 2)
                 ]
-            return interleave(candidates)
+            every = interleave(candidates)
+            return every if threshold is None else threshold.select(every, len(self.references))
         return combine_best(candidates)
+
+    def prunes_all_references(
+        self, min_score: float | None = None, min_identity: float | None = None
+    ) -> bool:
+        """Whether ``align_many(..., all_references=True, min_score=..., min_identity=...)``
+        skips references by the search's bounds (several references, ``search="exact"``,
+        Gotoh's recurrence, and a finite ``min_score`` or, where the query is aligned in full,
+        a positive ``min_identity``) rather than aligning every one and filtering.
+
+        Example:
+            >>> aligner = Aligner(["ACGTACGTAC", "TTTTGGGGCC"], "semiglobal")
+            >>> aligner.prunes_all_references(min_identity=0.97), aligner.prunes_all_references()
+            (True, False)
+        """
+        threshold = Threshold.of(min_score, min_identity)
+        return threshold is not None and self._prunes(threshold)
+
+    def _prunes(self, threshold: Threshold) -> bool:
+        from .search.passing import prunes
+
+        return prunes(self, threshold)
 
     def map(
         self,
@@ -368,6 +430,8 @@ class Aligner:
         strand: str = "forward",
         all_references: bool = False,
         traceback: bool = True,
+        min_score: float | None = None,
+        min_identity: float | None = None,
         start_method: str | None = None,
         client: Any = None,
         scheduler: str | None = None,
@@ -385,7 +449,8 @@ class Aligner:
             backend: ``"threads"`` (default), ``"processes"``, ``"serial"`` or ``"dask"``.
             ordered: yield in input order (default) or as batches finish.
             batch_size: records per batch.
-            strand, all_references, traceback: as in :meth:`align_many`.
+            strand, all_references, traceback, min_score, min_identity: as in
+                :meth:`align_many`.
             start_method: process start method for ``"processes"``.
             client: ``"dask"``: an existing ``distributed.Client`` (left open).
             scheduler: ``"dask"``: a scheduler address such as ``"tcp://host:8786"``.
@@ -401,7 +466,8 @@ class Aligner:
 
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        task = _MapTask(self, traceback, strand, all_references)
+        Threshold.of(min_score, min_identity)  # bad values fail here, not in a worker
+        task = _MapTask(self, traceback, strand, all_references, min_score, min_identity)
         if self.device == "cuda" and backend == "processes" and start_method is None:
             start_method = "spawn"  # a forked child cannot use the CUDA driver of its parent
         completed_batches = execute(
@@ -961,11 +1027,21 @@ class Aligner:
 class _MapTask:
     """Aligns one batch for :meth:`Aligner.map` (picklable: sent once to each worker)."""
 
-    def __init__(self, aligner: Aligner, traceback: bool, strand: str, all_references: bool):
+    def __init__(
+        self,
+        aligner: Aligner,
+        traceback: bool,
+        strand: str,
+        all_references: bool,
+        min_score: float | None = None,
+        min_identity: float | None = None,
+    ):
         self.aligner = aligner
         self.traceback = traceback
         self.strand = strand
         self.all_references = all_references
+        self.min_score = min_score
+        self.min_identity = min_identity
 
     def __call__(self, batch: SequenceBatch) -> AlignmentBatch:
         return self.aligner.align_many(
@@ -973,6 +1049,8 @@ class _MapTask:
             traceback=self.traceback,
             strand=self.strand,
             all_references=self.all_references,
+            min_score=self.min_score,
+            min_identity=self.min_identity,
         )
 
 

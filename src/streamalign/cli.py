@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import functools
 import io
+import math
 import os
 import shlex
 import signal
@@ -168,7 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
     align.add_argument(
         "--all-refs",
         action="store_true",
-        help="one record per reference instead of the best reference",
+        help="one record per reference instead of the best reference; with --min-score or "
+        "--min-identity, one per reference that passes (the best primary, the others "
+        "secondary; a read with none: its best alignment, unmapped), aligning only the "
+        "references whose proven score or identity bound can pass",
     )
     align.add_argument(
         "--search",
@@ -373,11 +377,14 @@ def _start_method(arguments: argparse.Namespace) -> str | None:
 
 def _options(arguments: argparse.Namespace, command_line: str, output_format: str) -> RunOptions:
     scheduler, workers = _dask_target(arguments)
+    min_score = getattr(arguments, "min_score", None)
+    if min_score is not None and math.isnan(min_score):
+        raise UsageError("--min-score must be a number, got nan")
     return RunOptions(
         output_format=output_format,
         strand=getattr(arguments, "strand", "forward"),
         all_references=getattr(arguments, "all_refs", False),
-        min_score=getattr(arguments, "min_score", None),
+        min_score=min_score,
         min_identity=getattr(arguments, "min_identity", None),
         extended_cigar=not getattr(arguments, "classic_cigar", False),
         backend=arguments.backend,

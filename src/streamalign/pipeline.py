@@ -45,6 +45,7 @@ from .io.formats import make_writer
 from .io.readers import InputProgress, read_batches
 from .records import SequenceBatch
 from .significance import ChanceFilter
+from .thresholds import secondary_records
 
 #: Version of the ``--stats-json`` layout.
 STATISTICS_SCHEMA_VERSION = 1
@@ -109,7 +110,11 @@ class RunStatistics:
     rejection_reasons: list[str] = field(default_factory=list)
     interrupted: bool = False
     #: Database search: (reference, strand) pairs each record could align to (0: no search),
-    #: records searched, pairs aligned in all, and the most for one record.
+    #: records searched, pairs aligned in all, and the most for one record. With
+    #: ``--all-refs`` and a threshold that prunes, the pairs aligned for a record are those
+    #: its bounds let through, the other strands aligned to pick a reference's strand, and
+    #: for a record with no passing reference those its best-reference search aligned (a
+    #: pair may then count twice).
     search_pairs_per_record: int = 0
     searched_records: int = 0
     candidates_aligned: int = 0
@@ -242,8 +247,14 @@ class AlignBatchTask:
 
     def _align_and_format(self, batch: SequenceBatch, counts: list[int]) -> bytes:
         options = self.options
+        # With every reference, a threshold keeps the passing ones (a read with none: one).
+        choosing = options.all_references
         alignments = self.aligner.align_many(
-            batch, strand=options.strand, all_references=options.all_references
+            batch,
+            strand=options.strand,
+            all_references=options.all_references,
+            min_score=options.min_score if choosing else None,
+            min_identity=options.min_identity if choosing else None,
         )
         mapped = np.ones(len(alignments), dtype=bool)
         if options.min_score is not None:
@@ -255,7 +266,9 @@ class AlignBatchTask:
                 self._chance = ChanceFilter(self.aligner.references, self.aligner.scoring)
             mapped = self._chance.mapped(alignments)
         secondary = None
-        if options.all_references and len(self.aligner.references) > 1:
+        if alignments.record_queries is not None:  # a threshold chose the records
+            secondary = secondary_records(alignments.integer_scores, alignments.record_queries)
+        elif options.all_references and len(self.aligner.references) > 1:
             secondary = _secondary_mask(alignments.integer_scores, len(self.aligner.references))
         if self._writer is None:
             self._writer = make_writer(
@@ -320,16 +333,22 @@ def _secondary_mask(scores: np.ndarray, reference_count: int) -> np.ndarray:
 
 
 def batch_limits(
-    aligner: Aligner, strand: str, requested_records: int | None, all_references: bool = False
+    aligner: Aligner,
+    strand: str,
+    requested_records: int | None,
+    all_references: bool = False,
+    pruned: bool = False,
 ) -> tuple[int, int]:
     """Records and bases per batch: about ``TARGET_CELLS_PER_BATCH`` DP cells of work each, or
     exactly ``requested_records`` records (``--batch-size``) whatever their length. With the
     database search a record aligns against a few references, not all: the work is estimated
-    from ``SEARCH_EXPECTED_CANDIDATES`` references of mean length."""
+    from ``SEARCH_EXPECTED_CANDIDATES`` references of mean length; so too with
+    ``all_references`` when a threshold prunes them (``pruned``:
+    :meth:`Aligner.prunes_all_references`)."""
     if requested_records is not None:
         return requested_records, 2**62
     reference_bases = int(aligner.references.lengths.sum()) or 1
-    if aligner.searches and not all_references:
+    if aligner.searches and (not all_references or pruned):
         reference_bases = max(
             1,
             reference_bases
@@ -383,10 +402,13 @@ def run(
     statistics.workers = worker_count
     statistics.backend = options.backend
     started = time.perf_counter()
-    max_records, max_bases = batch_limits(
-        aligner, options.strand, options.batch_records, options.all_references
+    pruned = options.all_references and aligner.prunes_all_references(
+        options.min_score, options.min_identity
     )
-    if aligner.searches and not options.all_references:
+    max_records, max_bases = batch_limits(
+        aligner, options.strand, options.batch_records, options.all_references, pruned
+    )
+    if aligner.searches and (not options.all_references or pruned):
         statistics.search_pairs_per_record = len(aligner.references) * (
             2 if options.strand == "both" else 1
         )

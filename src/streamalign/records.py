@@ -135,6 +135,38 @@ class SequenceBatch:
         )
 
     @classmethod
+    def concatenate(cls, batches: Sequence[SequenceBatch]) -> SequenceBatch:
+        """The records of ``batches`` one after another (at least one batch; the index and
+        first record number are the first batch's; qualities and comments are kept when
+        every batch has them).
+
+        Example:
+            >>> first = SequenceBatch.from_strings(["ACGT"], names=["a"])
+            >>> both = SequenceBatch.concatenate([first, SequenceBatch.from_strings(["GG"])])
+            >>> list(both.names), both.sequence(1), both.offsets.tolist()
+            (['a', 'sequence 0'], 'GG', [0, 4, 6])
+        """
+        if not batches:
+            raise ValueError("at least one batch is needed")
+        offsets = np.zeros(sum(len(batch) for batch in batches) + 1, dtype=np.int64)
+        np.cumsum(np.concatenate([batch.lengths() for batch in batches]), out=offsets[1:])
+        qualities = None
+        if all(batch.qualities is not None for batch in batches):
+            qualities = np.concatenate([batch.qualities for batch in batches])
+        comments = None
+        if all(batch.comments is not None for batch in batches):
+            comments = [comment for batch in batches for comment in batch.comments or []]
+        return cls(
+            names=[name for batch in batches for name in batch.names],
+            sequences=np.concatenate([batch.sequences for batch in batches]),
+            offsets=offsets,
+            qualities=qualities,
+            index=batches[0].index,
+            first_record=batches[0].first_record,
+            comments=comments,
+        )
+
+    @classmethod
     def from_strings(
         cls,
         sequences: Iterable[str | bytes],

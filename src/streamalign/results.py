@@ -25,7 +25,7 @@ import numpy as np
 
 from .kernels.operations import CLASSIC_LETTERS, EXTENDED_LETTERS
 from .kernels.outputs import KernelOutputs
-from .records import SequenceBatch
+from .records import SequenceBatch, _gather_indices
 from .scoring import Scoring
 
 
@@ -65,9 +65,13 @@ class AlignmentBatch:
     reference_index: np.ndarray
     reverse: np.ndarray
     has_alignment: bool = True
-    #: Per record, how many (reference, strand) pairs the database search aligned to find its
-    #: best reference (:mod:`streamalign.search`); None when every reference was aligned.
+    #: Per query, how many (reference, strand) pairs the database search aligned for it
+    #: (:mod:`streamalign.search`); None when every reference was aligned.
     aligned_candidates: np.ndarray | None = None
+    #: Per record, the position of its query among the queries aligned, where a query may
+    #: have any number of records (``all_references=True`` with ``min_score`` or
+    #: ``min_identity``: one per passing reference); None otherwise.
+    record_queries: np.ndarray | None = None
 
     @classmethod
     def from_kernel_outputs(
@@ -120,6 +124,91 @@ class AlignmentBatch:
             reference_index=np.full(count, reference_number, dtype=np.int64),
             reverse=np.full(count, reverse, dtype=bool),
             has_alignment=has_alignment,
+        )
+
+    def take(self, records: np.ndarray) -> AlignmentBatch:
+        """A batch of the records ``records`` (positions, in that order). ``record_queries``
+        follows the records; ``aligned_candidates``, which counts per query, is dropped.
+
+        Example:
+            >>> from streamalign import Aligner
+            >>> batch = Aligner("ACGTACGT").align_many(["ACGTTACGT", "ACGAACGT", "ACGT"])
+            >>> picked = batch.take(np.array([2, 0]))
+            >>> picked.cigars(), list(picked.queries.names)
+            (['4D4=', '3=1I5='], ['sequence 2', 'sequence 0'])
+        """
+        records = np.asarray(records, dtype=np.int64)
+        lengths = np.diff(self.operation_offsets)[records]
+        operation_offsets = np.zeros(len(records) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=operation_offsets[1:])
+        gather = _gather_indices(self.operation_offsets[records], lengths)
+        return AlignmentBatch(
+            queries=self.queries.take(records),
+            references=self.references,
+            reference_names=self.reference_names,
+            scoring=self.scoring,
+            integer_scores=self.integer_scores[records],
+            query_starts=self.query_starts[records],
+            query_ends=self.query_ends[records],
+            reference_starts=self.reference_starts[records],
+            reference_ends=self.reference_ends[records],
+            counts=self.counts[records],
+            operations=self.operations[gather],
+            operation_offsets=operation_offsets,
+            reference_index=self.reference_index[records],
+            reverse=self.reverse[records],
+            has_alignment=self.has_alignment,
+            record_queries=None if self.record_queries is None else self.record_queries[records],
+        )
+
+    @classmethod
+    def concatenate(cls, batches: list[AlignmentBatch]) -> AlignmentBatch:
+        """The records of ``batches`` (of the same references and scoring, all with or all
+        without traceback) one after another; ``record_queries`` is kept when every batch has
+        it, ``aligned_candidates`` is dropped.
+
+        Example:
+            >>> from streamalign import Aligner
+            >>> aligner = Aligner("ACGTACGT")
+            >>> joined = AlignmentBatch.concatenate(
+            ...     [aligner.align_many(["ACGAACGT"]), aligner.align_many(["ACGT", "ACGTACGT"])])
+            >>> joined.cigars(), joined.scores.tolist()
+            (['3=1X4=', '4D4=', '8='], [5.0, -7.0, 8.0])
+        """
+        if not batches:
+            raise ValueError("at least one batch is needed")
+        if len({batch.has_alignment for batch in batches}) != 1:
+            raise ValueError("batches with and without traceback cannot be joined")
+        first = batches[0]
+
+        def joined(attribute: str) -> np.ndarray:
+            return np.concatenate([getattr(batch, attribute) for batch in batches])
+
+        operation_offsets = np.zeros(sum(len(batch) for batch in batches) + 1, dtype=np.int64)
+        np.cumsum(
+            np.concatenate([np.diff(batch.operation_offsets) for batch in batches]),
+            out=operation_offsets[1:],
+        )
+        record_queries = None
+        if all(batch.record_queries is not None for batch in batches):
+            record_queries = joined("record_queries")
+        return cls(
+            queries=SequenceBatch.concatenate([batch.queries for batch in batches]),
+            references=first.references,
+            reference_names=first.reference_names,
+            scoring=first.scoring,
+            integer_scores=joined("integer_scores"),
+            query_starts=joined("query_starts"),
+            query_ends=joined("query_ends"),
+            reference_starts=joined("reference_starts"),
+            reference_ends=joined("reference_ends"),
+            counts=np.concatenate([batch.counts for batch in batches]).reshape(-1, 4),
+            operations=joined("operations").astype(np.uint8, copy=False),
+            operation_offsets=operation_offsets,
+            reference_index=joined("reference_index"),
+            reverse=joined("reverse"),
+            has_alignment=first.has_alignment,
+            record_queries=record_queries,
         )
 
     def __len__(self) -> int:
