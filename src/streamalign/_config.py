@@ -18,6 +18,11 @@ LANES = 256
 #: score-only; 640 KiB (48) 7.4; 1 MiB 8.7; 2 MiB 11.3; 3 MiB (256 lanes) 12.6; full
 #: alignment 6.0 at 640 KiB, 6.4-7.2 at 3 MiB. 64-bp and MiSeq reads already had 256 lanes.
 COLUMN_CACHE_BYTES = 3072 * 1024
+#: The same limit for groups with traceback, whose direction bytes grow with the lanes too
+#: (query rows x reference length / 2 per lane): full alignment gained nothing measurable past
+#: 1 MiB (pacbio, same machine: 6.5 GCUPS at 1 MiB, 6.4-7.2 at 3 MiB), and 1 MiB keeps a
+#: 1,500 x 1,500 group's directions (80 lanes) within the kept scratch buffer.
+TRACEBACK_COLUMN_CACHE_BYTES = 1024 * 1024
 MIN_LANES = 16
 #: Default cap, in bytes, on the traceback matrix of one kernel call.
 TRACEBACK_BUDGET_BYTES = 1 << 30
