@@ -103,3 +103,9 @@ GPU_THREADS_PER_BLOCK = 128
 #: a GPU: ``benchmarks/gpu.py`` is there to tune them).
 GPU_TARGET_CELLS_PER_BATCH = 16_000_000_000
 GPU_MAX_RECORDS_PER_BATCH = 131072
+#: Lanes (blocks of query rows) of the staggered kernel (``kernels/staggered.py``), which
+#: aligns one long pair score-only on all SIMD lanes.
+STAGGERED_LANES = 256
+#: Score-only pairs of at least this many cells that would get a group of fewer than
+#: MIN_LANES lanes take the staggered kernel (10-kb pairs: 0.15 -> 2.2-2.7 GCUPS).
+STAGGERED_MIN_CELLS = 1_000_000
