@@ -28,9 +28,11 @@ Example:
     >>> from streamalign.kernels.inputs import EndFlags
     >>> substitution = (np.eye(16) * 3 - 2).astype(np.int32)
     >>> parameters = np.array([5, 2, -(2**30)], np.int32)
-    >>> query, reference = encode_string("GATTACA" * 5), encode_string("GGATCACA" * 5)
-    >>> score_pair(query, reference, substitution, parameters, int(EndFlags.NONE), 4)
-    (48, 35, 40)
+    >>> query = encode_string("GATTACAGATTACA")
+    >>> reference = encode_string("CCCCGATTACAGATCACACCCC")
+    >>> ends = EndFlags.REFERENCE_START_FREE | EndFlags.REFERENCE_END_FREE  # semi-global
+    >>> score_pair(query, reference, substitution, parameters, int(ends), 4)  # 13 =, 1 X
+    (11, 14, 18)
 """
 
 from __future__ import annotations
