@@ -278,11 +278,13 @@ def _streamalign(traceback: bool) -> Callable[[Workload], tuple[str, Runner] | s
 
 #: parasail function per (streamalign mode, variant); s1 = query (read), s2 = reference.
 #: ``sg_dx``: gaps at both ends of s2 (the database sequence) free = the reference's ends free.
+#: ``{vector}`` is ``striped`` (Farrar) or ``scan`` (prefix scan), parasail's two 16-bit
+#: vectorizations of one pair.
 PARASAIL_FUNCTIONS = {
-    ("global", "full"): "nw_trace_striped_16",
-    ("global", "score"): "nw_striped_16",
-    ("semiglobal", "full"): "sg_dx_trace_striped_16",
-    ("semiglobal", "score"): "sg_dx_striped_16",
+    ("global", "full"): "nw_trace_{vector}_16",
+    ("global", "score"): "nw_{vector}_16",
+    ("semiglobal", "full"): "sg_dx_trace_{vector}_16",
+    ("semiglobal", "score"): "sg_dx_{vector}_16",
 }
 #: The same with a query profile of the *reference* built once (s1 = reference, s2 = read), so
 #: the reference's ends are s1's: ``sg_qx``.
@@ -294,7 +296,9 @@ PARASAIL_PROFILE_FUNCTIONS = {
 }
 
 
-def _parasail(variant: str, profile: bool) -> Callable[[Workload], tuple[str, Runner] | str]:
+def _parasail(
+    variant: str, profile: bool, vector: str = "striped"
+) -> Callable[[Workload], tuple[str, Runner] | str]:
     def build(workload: Workload) -> tuple[str, Runner] | str:
         import parasail
 
@@ -311,7 +315,7 @@ def _parasail(variant: str, profile: bool) -> Callable[[Workload], tuple[str, Ru
 
             call = f"parasail.{name}(profile_create_16(reference), read)"
         else:
-            name = PARASAIL_FUNCTIONS[workload.mode, variant]
+            name = PARASAIL_FUNCTIONS[workload.mode, variant].format(vector=vector)
             function = getattr(parasail, name)
 
             def align_one(query: str) -> Any:
@@ -523,6 +527,8 @@ CONTENDERS: tuple[Contender, ...] = (
     Contender(STREAMALIGN, "score", "streamalign", _streamalign(traceback=False)),
     Contender("parasail", "full", "parasail", _parasail("full", profile=False)),
     Contender("parasail", "score", "parasail", _parasail("score", profile=False)),
+    Contender("parasail", "full, scan", "parasail", _parasail("full", False, "scan")),
+    Contender("parasail", "score, scan", "parasail", _parasail("score", False, "scan")),
     Contender("parasail", "full, ref profile", "parasail", _parasail("full", profile=True)),
     Contender("parasail", "score, ref profile", "parasail", _parasail("score", profile=True)),
     Contender("pyopal", "full", "pyopal", _pyopal("full")),

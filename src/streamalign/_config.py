@@ -10,13 +10,19 @@ Example:
 LANES = 256
 #: A group has fewer lanes when the kernel's per-column working set (H of two columns, D and
 #: the profile column: 4 scores of 2 bytes (int16) or 4 (float32) per query row and lane) would
-#: exceed this many bytes: it is read and written once per reference position, so it should
-#: stay in the L2 cache (256 lanes for 64-bp reads, 256 for 250-bp reads, 48 for 1,500-bp
-#: genes); but never fewer than MIN_LANES (a multiple of the SIMD width: 16 int16 lanes per AVX2
-#: register). 640 KiB rather than 320: on the pacbio workload of ``benchmarks/kernels.py``
-#: (1,500-bp genes, 16 lanes at 320 KiB, 48 at 640) score-only went from 2.8 to 5.0 GCUPS and
-#: full from 2.5 to 3.0 on one core (AMD EPYC, 1 MiB L2), 64-bp and MiSeq unchanged within noise.
-COLUMN_CACHE_BYTES = 640 * 1024
+#: exceed this many bytes (256 lanes for 64-bp and 250-bp reads, 256 for 1,500-bp genes, 32
+#: for 10-kb queries); but never fewer than MIN_LANES (a multiple of the SIMD width: 16 int16
+#: lanes per AVX2 register). Past the L2 cache, more lanes still won: the row loop's fixed cost
+#: is shared by more lanes. On the pacbio workload of ``benchmarks/kernels.py`` (1,500-bp
+#: genes), one core of an AMD EPYC (Zen 5, 1 MiB L2): 320 KiB (16 lanes) 3.6 GCUPS
+#: score-only; 640 KiB (48) 7.4; 1 MiB 8.7; 2 MiB 11.3; 3 MiB (256 lanes) 12.6; full
+#: alignment 6.0 at 640 KiB, 6.4-7.2 at 3 MiB. 64-bp and MiSeq reads already had 256 lanes.
+COLUMN_CACHE_BYTES = 3072 * 1024
+#: The same limit for groups with traceback, whose direction bytes grow with the lanes too
+#: (query rows x reference length / 2 per lane): full alignment gained nothing measurable past
+#: 1 MiB (pacbio, same machine: 6.5 GCUPS at 1 MiB, 6.4-7.2 at 3 MiB), and 1 MiB keeps a
+#: 1,500 x 1,500 group's directions (80 lanes) within the kept scratch buffer.
+TRACEBACK_COLUMN_CACHE_BYTES = 1024 * 1024
 MIN_LANES = 16
 #: Default cap, in bytes, on the traceback matrix of one kernel call.
 TRACEBACK_BUDGET_BYTES = 1 << 30
@@ -97,3 +103,9 @@ GPU_THREADS_PER_BLOCK = 128
 #: a GPU: ``benchmarks/gpu.py`` is there to tune them).
 GPU_TARGET_CELLS_PER_BATCH = 16_000_000_000
 GPU_MAX_RECORDS_PER_BATCH = 131072
+#: Lanes (blocks of query rows) of the staggered kernel (``kernels/staggered.py``), which
+#: aligns one long pair score-only on all SIMD lanes.
+STAGGERED_LANES = 256
+#: Score-only pairs of at least this many cells that would get a group of fewer than
+#: MIN_LANES lanes take the staggered kernel (10-kb pairs: 0.15 -> 2.2-2.7 GCUPS).
+STAGGERED_MIN_CELLS = 1_000_000

@@ -28,7 +28,7 @@ from .alphabet import (
     reversed_positions,
 )
 from .errors import ScoringError
-from .kernels import banded, gotoh, planning
+from .kernels import banded, gotoh, planning, staggered
 from .kernels.inputs import BandInput, EndFlags, KernelInput, KernelScoring
 from .kernels.outputs import KernelOutputs
 from .records import SequenceBatch, _gather_indices
@@ -670,6 +670,8 @@ class Aligner:
             self._align_banded(inputs, outputs, in_bands, batch.names)
             if len(regular):
                 kernel.run(inputs, outputs)
+        elif not traceback and kernel is gotoh:
+            self._score_only(inputs, outputs, order)
         elif not (
             traceback
             and self._windows_may_help(longest, reference_number)
@@ -754,7 +756,9 @@ class Aligner:
             order=members,
         )
         scored = KernelOutputs.allocate(lengths, reference_length, False)
-        gotoh.run(dataclasses.replace(inputs, plan=score_plan, traceback=False), scored)
+        self._score_only(
+            dataclasses.replace(inputs, plan=score_plan, traceback=False), scored, members
+        )
         count = len(lengths)
         lower = np.zeros(count, np.int64)
         upper = np.zeros(count, np.int64)
@@ -790,6 +794,43 @@ class Aligner:
             self._run_bands(inputs, outputs, members, lower, upper, end_rows, end_columns, names)
         if not np.array_equal(outputs.scores[members], scored.scores[members]):
             raise RuntimeError("the banded traceback disagrees with the score-only pass")
+
+    def _score_only(self, inputs: KernelInput, outputs: KernelOutputs, members: np.ndarray) -> None:
+        """Score-only alignment of ``members`` (fills their scores and end cells): the
+        inter-sequence kernel, except long queries that would sit in a group of fewer than
+        ``_config.MIN_LANES`` lanes (a lone long pair: one lane, about 0.15 GCUPS), which the
+        staggered kernel aligns one at a time on all lanes (:mod:`streamalign.kernels.staggered`,
+        the same scores and end cells)."""
+        lengths = inputs.lengths
+        reference_length = len(inputs.reference_codes)
+        plan = self._plan(
+            lengths,
+            reference_length,
+            traceback=False,
+            score_bytes=inputs.scoring.substitution.itemsize,
+            order=members,
+        )
+        cells = lengths.astype(np.int64) * reference_length
+        alone = np.zeros(len(lengths), bool)
+        for group, size in enumerate(plan.lanes.tolist()):
+            if size < _config.MIN_LANES:
+                group_members = plan.order[plan.starts[group] : plan.starts[group + 1]]
+                alone[group_members] = cells[group_members] >= _config.STAGGERED_MIN_CELLS
+        alone[lengths == 0] = False
+        if not alone.any() or reference_length == 0:
+            gotoh.run(dataclasses.replace(inputs, plan=plan), outputs)
+            return
+        staggered.run(inputs, outputs, members[alone[members]])
+        rest = members[~alone[members]]
+        if len(rest):
+            rest_plan = self._plan(
+                lengths,
+                reference_length,
+                traceback=False,
+                score_bytes=inputs.scoring.substitution.itemsize,
+                order=rest,
+            )
+            gotoh.run(dataclasses.replace(inputs, plan=rest_plan), outputs)
 
     def _align_in_growing_bands(
         self,

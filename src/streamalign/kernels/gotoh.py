@@ -16,8 +16,10 @@ the first maximum over: the last query row left to right (when the reference end
 the last reference column top to bottom (when the query end is free); local mode takes the first
 maximum in row-major order. ``kernels/slow.py`` implements the same rules cell by cell.
 
-Direction bits stored per cell (one byte): bits 0-1 the source of H (0 diagonal, 1 deletion,
-2 insertion, 3 local start), bit 2 "deletion extends", bit 3 "insertion extends".
+Direction bits stored per cell (four bits): bits 0-1 the source of H (0 diagonal, 1 deletion,
+2 insertion, 3 local start), bit 2 "deletion extends", bit 3 "insertion extends". Two
+columns share a byte (low nibble: the odd column, counting from 1), except in local mode (a
+byte per cell).
 
 Performance notes (numba 0.6x, AVX2; measured on the benchmark workloads):
 
@@ -222,7 +224,8 @@ def align_groups(
     ``row * lanes + lane`` with unsigned offsets (no negative-index checks, no per-column array
     views), and the cell loop is specialized for (traceback, local) so that no branch or masked
     store is left in it. Direction bits are stored column-major: cell ``(row, column)`` of lane
-    ``k`` at ``((column - 1) * rows + row - 1) * lanes + k``.
+    ``k`` at ``(((column - 1) // 2) * rows + row - 1) * lanes + k``, in the nibble of
+    ``(column - 1) % 2`` (local mode: ``((column - 1) * rows + row - 1) * lanes + k``, a byte).
     """
     reference_length = reference_codes.shape[0]
     gap_open = parameters[0]
@@ -295,8 +298,9 @@ def align_groups(
         # Per-lane running values down a column: H above, I.
         above_h = np.empty(lanes, parameters.dtype)
         insertion = np.empty(lanes, parameters.dtype)
-        # Score-only, not local: two columns per pass (see _fill_two_columns); H of the first.
-        paired = not traceback and not local
+        # Not local: two columns per pass (see _fill_two_columns); H of the first. Their
+        # direction bits share a byte (low nibble: the odd column, counting from 1).
+        paired = not local
         middle_h = np.empty((query_rows + 1) * lanes if paired else 0, parameters.dtype)
         above_h2 = np.empty(lanes, parameters.dtype)
         insertion2 = np.empty(lanes, parameters.dtype)
@@ -350,11 +354,14 @@ def align_groups(
                 profile,
                 column_profile[column - 1],
                 column_profile[column],
+                directions,
+                np.uint64(column // 2) * rows_u * lanes_u,
                 query_rows,
                 lanes,
                 gap_open,
                 gap_extend,
                 zero,
+                traceback,
             )
             column_h, next_h = next_h, column_h
             if reference_end_free:
@@ -376,7 +383,8 @@ def align_groups(
                 above_h[lane] = top
                 insertion[lane] = minus_infinity
             profile_start = column_profile[column - 1]
-            direction_start = np.uint64(column - 1) * rows_u * lanes_u
+            # Not local: at most one column is left (the last, odd: a low nibble).
+            direction_start = np.uint64(column - 1 if local else column // 2) * rows_u * lanes_u
             column_value = column_values[column]
             _fill_column(
                 column_h,
@@ -448,6 +456,7 @@ def align_groups(
                     match_flat,
                     query_start_free or local,
                     reference_start_free or local,
+                    not local,
                     operations,
                     operation_offsets[query + 1],
                     operation_lengths,
@@ -528,58 +537,119 @@ def _fill_two_columns(
     profile,
     profile_start,
     profile_start2,
+    directions,
+    direction_start,
     query_rows,
     lanes,
     gap_open,
     gap_extend,
     zero,
+    traceback,
 ):
-    """Two DP columns for every lane, score-only and not local (the cell update of
-    :func:`_fill_column`, twice per row).
+    """Two DP columns for every lane, not local (the cell update of :func:`_fill_column`,
+    twice per row).
 
     The second column takes the first one's H and D of the same row from registers: D is
     read and written, and the previous H read, once per two columns, which halves the column
     traffic to the L2 cache. ``middle_h`` receives H of the first column (for the end cell),
     ``current_h`` that of the second; ``above_h2`` and ``insertion2`` are the second
-    column's running values down the column.
+    column's running values down the column. With ``traceback``, both cells' direction bits
+    go to one byte of ``directions`` (the first column's in the low nibble), which halves the
+    bytes written to memory.
     """
     lanes_u = np.uint64(lanes)
+    one = _narrow(1, zero)
+    two = _narrow(2, zero)
+    four = _narrow(4, zero)
+    eight = _narrow(8, zero)
+    sixteen = _narrow(16, zero)
+    nothing = zero
     for row in range(1, query_rows + 1):
         offset = np.uint64(row) * lanes_u
         diagonal_offset = offset - lanes_u
         profile_offset = profile_start + np.uint64(row - 1) * lanes_u
         profile_offset2 = profile_start2 + np.uint64(row - 1) * lanes_u
-        for lane_number in range(lanes):
-            lane = np.uint64(lane_number)
-            up = above_h[lane]
-            diagonal = _narrow(
-                previous_h[diagonal_offset + lane] + profile[profile_offset + lane], zero
-            )
-            deletion_value = max(
-                _narrow(previous_h[offset + lane] - gap_open, zero),
-                _narrow(column_d[offset + lane] - gap_extend, zero),
-            )
-            insertion_value = max(
-                _narrow(up - gap_open, zero), _narrow(insertion[lane] - gap_extend, zero)
-            )
-            value = max(diagonal, max(deletion_value, insertion_value))
-            # The second column: its left is this value, its diagonal H[row - 1] above it.
-            diagonal2 = _narrow(up + profile[profile_offset2 + lane], zero)
-            deletion_value2 = max(
-                _narrow(value - gap_open, zero), _narrow(deletion_value - gap_extend, zero)
-            )
-            insertion_value2 = max(
-                _narrow(above_h2[lane] - gap_open, zero),
-                _narrow(insertion2[lane] - gap_extend, zero),
-            )
-            value2 = max(diagonal2, max(deletion_value2, insertion_value2))
-            insertion[lane] = insertion_value
-            above_h[lane] = value
-            middle_h[offset + lane] = value
-            column_d[offset + lane] = deletion_value2
-            insertion2[lane] = insertion_value2
-            above_h2[lane] = value2
-            current_h[offset + lane] = value2
+        direction_offset = direction_start + np.uint64(row - 1) * lanes_u
+        if not traceback:
+            for lane_number in range(lanes):
+                lane = np.uint64(lane_number)
+                up = above_h[lane]
+                diagonal = _narrow(
+                    previous_h[diagonal_offset + lane] + profile[profile_offset + lane], zero
+                )
+                deletion_value = max(
+                    _narrow(previous_h[offset + lane] - gap_open, zero),
+                    _narrow(column_d[offset + lane] - gap_extend, zero),
+                )
+                insertion_value = max(
+                    _narrow(up - gap_open, zero), _narrow(insertion[lane] - gap_extend, zero)
+                )
+                value = max(diagonal, max(deletion_value, insertion_value))
+                # The second column: its left is this value, its diagonal H[row - 1] above it.
+                diagonal2 = _narrow(up + profile[profile_offset2 + lane], zero)
+                deletion_value2 = max(
+                    _narrow(value - gap_open, zero), _narrow(deletion_value - gap_extend, zero)
+                )
+                insertion_value2 = max(
+                    _narrow(above_h2[lane] - gap_open, zero),
+                    _narrow(insertion2[lane] - gap_extend, zero),
+                )
+                value2 = max(diagonal2, max(deletion_value2, insertion_value2))
+                insertion[lane] = insertion_value
+                above_h[lane] = value
+                middle_h[offset + lane] = value
+                column_d[offset + lane] = deletion_value2
+                insertion2[lane] = insertion_value2
+                above_h2[lane] = value2
+                current_h[offset + lane] = value2
+        else:
+            for lane_number in range(lanes):
+                lane = np.uint64(lane_number)
+                up = above_h[lane]
+                diagonal = _narrow(
+                    previous_h[diagonal_offset + lane] + profile[profile_offset + lane], zero
+                )
+                deletion_open = _narrow(previous_h[offset + lane] - gap_open, zero)
+                deletion_extend = _narrow(column_d[offset + lane] - gap_extend, zero)
+                deletion_value = max(deletion_open, deletion_extend)
+                insertion_open = _narrow(up - gap_open, zero)
+                insertion_extend = _narrow(insertion[lane] - gap_extend, zero)
+                insertion_value = max(insertion_open, insertion_extend)
+                value = max(diagonal, max(deletion_value, insertion_value))
+                source = nothing if value == diagonal else (one if value == deletion_value else two)
+                diagonal2 = _narrow(up + profile[profile_offset2 + lane], zero)
+                deletion_open2 = _narrow(value - gap_open, zero)
+                deletion_extend2 = _narrow(deletion_value - gap_extend, zero)
+                deletion_value2 = max(deletion_open2, deletion_extend2)
+                insertion_open2 = _narrow(above_h2[lane] - gap_open, zero)
+                insertion_extend2 = _narrow(insertion2[lane] - gap_extend, zero)
+                insertion_value2 = max(insertion_open2, insertion_extend2)
+                value2 = max(diagonal2, max(deletion_value2, insertion_value2))
+                source2 = (
+                    nothing if value2 == diagonal2 else (one if value2 == deletion_value2 else two)
+                )
+                bits = _narrow(
+                    source
+                    + (four if deletion_extend > deletion_open else nothing)
+                    + (eight if insertion_extend > insertion_open else nothing),
+                    zero,
+                )
+                bits2 = _narrow(
+                    source2
+                    + (four if deletion_extend2 > deletion_open2 else nothing)
+                    + (eight if insertion_extend2 > insertion_open2 else nothing),
+                    zero,
+                )
+                directions[direction_offset + lane] = np.uint8(
+                    _narrow(bits + bits2 * sixteen, zero)
+                )
+                insertion[lane] = insertion_value
+                above_h[lane] = value
+                middle_h[offset + lane] = value
+                column_d[offset + lane] = deletion_value2
+                insertion2[lane] = insertion_value2
+                above_h2[lane] = value2
+                current_h[offset + lane] = value2
 
 
 @njit(nogil=True, cache=True)
@@ -763,6 +833,7 @@ def _trace(
     match_flat,
     query_start_free,
     reference_start_free,
+    packed,
     operations,
     end,
     operation_lengths,
@@ -772,6 +843,10 @@ def _trace(
     reference_starts,
 ):
     """Follow the direction bits from (row, column) back to the start; write operations.
+
+    ``packed``: two columns share each byte (columns ``2p + 1`` and ``2p + 2``, counting from
+    1, in the low and high nibble of pair ``p``; see :func:`_fill_two_columns`), else one
+    byte per cell (local mode).
 
     The walk meets the operations last to first: it writes them backwards, ending just before
     ``operations[end]`` (the end of the query's capacity, see ``KernelOutputs``).
@@ -788,10 +863,14 @@ def _trace(
     lanes_u = np.uint64(lanes)
     # Flat position of cell (row, column) in the column-major direction bits, moved along
     # (it wraps around past row or column 0, where it is no longer read).
-    position = (np.uint64(column - 1) * np.uint64(query_rows) + np.uint64(row - 1)) * lanes_u
+    # Packed: the nibble ``shift`` of the byte; a step left from a low nibble moves to the
+    # previous pair's high one, from a high nibble to the low one of the same byte.
+    stored_column = np.uint64(column - 1) // np.uint64(2) if packed else np.uint64(column - 1)
+    shift = np.uint64(4) * (np.uint64(column - 1) & np.uint64(1)) if packed else np.uint64(0)
+    toggle = np.uint64(4) if packed else np.uint64(0)
+    position = (stored_column * np.uint64(query_rows) + np.uint64(row - 1)) * lanes_u
     position += np.uint64(lane)
     column_step = np.uint64(query_rows) * lanes_u
-    diagonal_step = column_step + lanes_u
     output = np.uint64(end - 1)
     query_position = np.uint64(query_start)
     while True:
@@ -810,8 +889,8 @@ def _trace(
                     insertions += row
                     row = 0
                 break
-            bits = directions[position]
-            source = bits & 3
+            bits = (np.uint64(directions[position]) >> shift) & np.uint64(15)
+            source = np.int64(bits & np.uint64(3))
             if source == 0:
                 # Branch-free match/mismatch (random data would mispredict a branch).
                 query_code = np.uint64(query_codes[query_position + np.uint64(row - 1)])
@@ -822,18 +901,20 @@ def _trace(
                 written += 1
                 row -= 1
                 column -= 1
-                position -= diagonal_step
+                position -= lanes_u + (column_step if shift == 0 else np.uint64(0))
+                shift ^= toggle
                 continue
             if source == 3:
                 break
             state = source  # H came from a gap: take its first step on this same cell
         else:
-            bits = directions[position]
+            bits = (np.uint64(directions[position]) >> shift) & np.uint64(15)
         if state == 1:
             operations[output - np.uint64(written)] = DELETION
             deletions += 1
             column -= 1
-            position -= column_step
+            position -= column_step if shift == 0 else np.uint64(0)
+            shift ^= toggle
             state = 1 if bits & 4 else 0
         else:
             operations[output - np.uint64(written)] = INSERTION

@@ -107,8 +107,9 @@ def plan_groups(
         traceback: whether the kernel stores traceback directions.
         border: 1 when the kernel's traceback includes row 0 and column 0.
         score_bytes: bytes per score: also keep the kernel's per-column working set (4 scores
-            per query row and lane) within ``_config.COLUMN_CACHE_BYTES``, in multiples of
-            ``_config.MIN_LANES`` lanes. None: no cache limit.
+            per query row and lane) within ``_config.COLUMN_CACHE_BYTES`` (with traceback
+            ``_config.TRACEBACK_COLUMN_CACHE_BYTES``), in multiples of ``_config.MIN_LANES``
+            lanes. None: no cache limit.
         names: query names for the error message.
         order: the queries sorted by length (stable), when already known.
 
@@ -128,7 +129,10 @@ def plan_groups(
         if score_bytes is not None:
             # Many lanes for short queries, fewer for long ones, a multiple of the SIMD width.
             rows = int(lengths[order[end - 1]]) + 1
-            cache_lanes = _config.COLUMN_CACHE_BYTES // (4 * score_bytes * rows)
+            cache = (
+                _config.TRACEBACK_COLUMN_CACHE_BYTES if traceback else _config.COLUMN_CACHE_BYTES
+            )
+            cache_lanes = cache // (4 * score_bytes * rows)
             cache_lanes = max(_config.MIN_LANES, cache_lanes - cache_lanes % _config.MIN_LANES)
             end = min(end, position + cache_lanes)
         size = end - position
