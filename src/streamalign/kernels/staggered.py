@@ -130,6 +130,10 @@ def score_pair(query, reference, substitution, parameters, flags, lanes):
     second_mask = np.zeros(lanes, parameters.dtype)
     third_mask = np.zeros(lanes, parameters.dtype)
     fourth_mask = np.zeros(lanes, parameters.dtype)
+    # Offsets of the planes 2-4 (plane 1 where the reference uses fewer letters: masked out).
+    second_plane = np.uint64(plane) if plane_count > 1 else np.uint64(0)
+    third_plane = np.uint64(2 * plane) if plane_count > 2 else np.uint64(0)
+    fourth_plane = np.uint64(3 * plane) if plane_count > 3 else np.uint64(0)
     # Local mode: each lane's first maximum, row-major within its block.
     local_score = np.zeros(lanes, parameters.dtype)
     local_row = np.zeros(lanes, parameters.dtype)
@@ -184,9 +188,9 @@ def score_pair(query, reference, substitution, parameters, flags, lanes):
             # not vectorize, nor do selects between loads).
             if plane_count <= 4:
                 first_offset = row_offset
-                second_offset = row_offset + (np.uint64(plane) if plane_count > 1 else np.uint64(0))
-                third_offset = row_offset + (np.uint64(2 * plane) if plane_count > 2 else np.uint64(0))
-                fourth_offset = row_offset + (np.uint64(3 * plane) if plane_count > 3 else np.uint64(0))
+                second_offset = row_offset + second_plane
+                third_offset = row_offset + third_plane
+                fourth_offset = row_offset + fourth_plane
                 for lane_number in range(low, high + 1):
                     lane = np.uint64(lane_number)
                     row_scores[lane] = _narrow(
@@ -280,9 +284,8 @@ def score_pair(query, reference, substitution, parameters, flags, lanes):
             value = np.int64(local_score[lane])
             row = np.int64(local_row[lane])
             column = np.int64(local_column[lane])
-            if value > best_score or (
-                value == best_score and (row < best_row or (row == best_row and column < best_column))
-            ):
+            earlier = row < best_row or (row == best_row and column < best_column)
+            if value > best_score or (value == best_score and earlier):
                 best_score = value
                 best_row = row
                 best_column = column
