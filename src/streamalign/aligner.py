@@ -797,8 +797,9 @@ class Aligner:
 
     def _score_only(self, inputs: KernelInput, outputs: KernelOutputs, members: np.ndarray) -> None:
         """Score-only alignment of ``members`` (fills their scores and end cells): the
-        inter-sequence kernel, except long queries that would sit in a group of fewer than
-        ``_config.MIN_LANES`` lanes (a lone long pair: one lane, about 0.15 GCUPS), which the
+        inter-sequence kernel, except long queries that would sit in a group of at most
+        ``_config.STAGGERED_MAX_GROUP_LANES`` lanes (a lone long pair: one lane, 0.15-0.4
+        GCUPS), which the
         staggered kernel aligns one at a time on all lanes (:mod:`streamalign.kernels.staggered`,
         the same scores and end cells)."""
         lengths = inputs.lengths
@@ -813,7 +814,7 @@ class Aligner:
         cells = lengths.astype(np.int64) * reference_length
         alone = np.zeros(len(lengths), bool)
         for group, size in enumerate(plan.lanes.tolist()):
-            if size < _config.MIN_LANES:
+            if size <= _config.STAGGERED_MAX_GROUP_LANES:
                 group_members = plan.order[plan.starts[group] : plan.starts[group + 1]]
                 alone[group_members] = cells[group_members] >= _config.STAGGERED_MIN_CELLS
         alone[lengths == 0] = False
