@@ -799,9 +799,8 @@ class Aligner:
         """Score-only alignment of ``members`` (fills their scores and end cells): the
         inter-sequence kernel, except long queries that would sit in a group of at most
         ``_config.STAGGERED_MAX_GROUP_LANES`` lanes (a lone long pair: one lane, 0.15-0.4
-        GCUPS), which the
-        staggered kernel aligns one at a time on all lanes (:mod:`streamalign.kernels.staggered`,
-        the same scores and end cells)."""
+        GCUPS), which the staggered kernel aligns one at a time on all lanes
+        (:mod:`streamalign.kernels.staggered`: the same scores and end cells, about 2 GCUPS)."""
         lengths = inputs.lengths
         reference_length = len(inputs.reference_codes)
         plan = self._plan(
