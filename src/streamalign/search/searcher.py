@@ -403,11 +403,16 @@ class _SearchState:
         first; empty when no bound left can beat its best."""
         pool = self.pools[read]
         chosen: list[tuple[int, int]] = []
+        best = int(self.best_score[read])
+        # Only an expansion moves the frontier (scores arrive between calls).
+        frontier, strand = self._frontier(read)
         while len(chosen) < most:
-            frontier, strand = self._frontier(read)
             top = -pool[0][0] if pool else _NONE
-            if strand >= 0 and frontier >= int(self.best_score[read]) and frontier >= top:
-                self._expand(read, strand)  # a cluster may hold better candidates: open it
+            if strand >= 0 and frontier >= best and frontier >= top:
+                # Clusters may hold better candidates: open them, as many at once as
+                # candidates are wanted (a read with many near-equal bounds needs them all).
+                self._expand(read, strand, most - len(chosen))
+                frontier, strand = self._frontier(read)
                 continue
             if not pool:
                 break
@@ -416,22 +421,37 @@ class _SearchState:
                 chosen.append((key // 2, key % 2))
         return chosen
 
-    def _expand(self, read: int, strand: int) -> None:
+    def _expand(self, read: int, strand: int, most: int = 1) -> None:
         """Move the next cluster of (read, strand) into the read's pool, members with their
-        own bounds (only those that can still beat the best)."""
+        own bounds (only those that can still beat the best); with ``most`` > 1, also the
+        clusters after it, up to ``most`` in all, while their bound can still reach the best
+        and the clusters sharing no k-mer do not come first (the pool keeps them in bound
+        order: opening a cluster early changes no choice, it only saves calls)."""
         query = strand * self.count + read
         cursor = int(self.cursor[query])
         index = self.search.index
-        sharing = cursor < int(self.cluster_offsets[query + 1])
+        end = int(self.cluster_offsets[query + 1])
+        sharing = cursor < end
         if sharing and (
             self.unshared_done[query] or int(self.unshared[query]) <= int(self.bounds[cursor])
         ):
-            cluster = int(self.clusters[cursor])
-            self.cursor[query] = cursor + 1
-            members = index.cluster_members[
-                index.cluster_offsets[cluster] : index.cluster_offsets[cluster + 1]
-            ]
-            member_bounds = self._member_bounds(query, cluster, members)
+            stop = cursor + 1
+            limit = min(end, cursor + max(most, 1))
+            floor = int(self.best_score[read])
+            if not self.unshared_done[query]:
+                floor = max(floor, int(self.unshared[query]))
+            while stop < limit and int(self.bounds[stop]) >= floor:
+                stop += 1
+            self.cursor[query] = stop
+            taken = self.clusters[cursor:stop]
+            if stop == cursor + 1:
+                cluster = int(taken[0])
+                members = index.cluster_members[
+                    index.cluster_offsets[cluster] : index.cluster_offsets[cluster + 1]
+                ]
+                member_bounds = self._member_bounds(query, cluster, members)
+            else:
+                members, member_bounds = self._members_of(query, taken)
         else:  # every cluster sharing no k-mer with the read (rarely needed)
             self.unshared_done[query] = True
             seen = np.zeros(index.cluster_count, dtype=bool)
@@ -453,10 +473,43 @@ class _SearchState:
             )
             member_bounds = self._member_bounds(query, -1, members)
         pool = self.pools[read]
-        for member, bound in zip(members.tolist(), member_bounds.tolist(), strict=True):
-            key = member * 2 + strand
-            if self._beats(read, bound, key):
-                heapq.heappush(pool, (-bound, key, 0))
+        keys = members.astype(np.int64) * 2 + strand
+        best = int(self.best_score[read])
+        # Only members that can still beat the best (see _beats) enter the pool.
+        keep = (member_bounds > best) | (
+            (member_bounds == best) & (keys < int(self.best_key[read]))
+        )
+        for key, bound in zip(keys[keep].tolist(), member_bounds[keep].tolist(), strict=True):
+            heapq.heappush(pool, (-bound, key, 0))
+
+    def _members_of(self, query: int, clusters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The members of ``clusters`` and their bounds for ``query``, one bound call per
+        distinct pair-score triple of the clusters' letter masks (all a member's bound takes
+        from its cluster)."""
+        search = self.search
+        index = search.index
+        starts = index.cluster_offsets[clusters]
+        ends = index.cluster_offsets[clusters + 1]
+        mask_ids = search.cluster_mask_ids[clusters]
+        # What a cluster's mask gives the bound: its (s_max, s_plain, s_amb) for this query.
+        best, plain, ambiguous = self.pairs
+        triples = np.stack(
+            [best[query, mask_ids], plain[query, mask_ids], ambiguous[query, mask_ids]], axis=1
+        )
+        _, groups = np.unique(triples, axis=0, return_inverse=True)
+        groups = groups.reshape(-1)
+        all_members = []
+        all_bounds = []
+        for group in range(int(groups.max()) + 1):
+            chosen = np.flatnonzero(groups == group)
+            members = index.cluster_members[
+                _gather_indices(starts[chosen], ends[chosen] - starts[chosen])
+            ]
+            all_members.append(members)
+            all_bounds.append(self._member_bounds(query, int(clusters[chosen[0]]), members))
+        if len(all_members) == 1:
+            return all_members[0], all_bounds[0]
+        return np.concatenate(all_members), np.concatenate(all_bounds)
 
     def _member_bounds(self, query: int, cluster: int, members: np.ndarray) -> np.ndarray:
         """Bounds of ``members`` (of ``cluster``; -1: members of several clusters) for query
