@@ -690,6 +690,25 @@ class Aligner:
             return runner
         return gotoh
 
+    def _plan_inputs(
+        self,
+        inputs: KernelInput,
+        order: np.ndarray,
+        *,
+        traceback: bool,
+        names: Sequence[str] | None = None,
+    ) -> planning.GroupPlan:
+        """Groups of the queries ``order`` lists (sorted by length) of ``inputs``, against
+        its reference, in its score type."""
+        return self._plan(
+            inputs.lengths,
+            len(inputs.reference_codes),
+            traceback=traceback,
+            score_bytes=inputs.scoring.substitution.itemsize,
+            order=order,
+            names=names,
+        )
+
     def _end_switches(self) -> tuple[bool, bool, bool, bool]:
         return (
             self.query_start_free,
@@ -748,17 +767,8 @@ class Aligner:
         if not local and not ends[1] and not ends[3]:
             self._align_in_growing_bands(inputs, outputs, members, names)
             return
-        score_plan = self._plan(
-            lengths,
-            reference_length,
-            traceback=False,
-            score_bytes=inputs.scoring.substitution.itemsize,
-            order=members,
-        )
         scored = KernelOutputs.allocate(lengths, reference_length, False)
-        self._score_only(
-            dataclasses.replace(inputs, plan=score_plan, traceback=False), scored, members
-        )
+        self._score_only(dataclasses.replace(inputs, traceback=False), scored, members)
         count = len(lengths)
         lower = np.zeros(count, np.int64)
         upper = np.zeros(count, np.int64)
@@ -780,14 +790,7 @@ class Aligner:
             full_cells[members] <= self.memory_budget
         )
         if fallback.any():
-            full_plan = self._plan(
-                lengths,
-                reference_length,
-                traceback=True,
-                score_bytes=inputs.scoring.substitution.itemsize,
-                names=names,
-                order=members[fallback],
-            )
+            full_plan = self._plan_inputs(inputs, members[fallback], traceback=True, names=names)
             gotoh.run(dataclasses.replace(inputs, plan=full_plan), outputs)
             members = members[~fallback]
         if len(members):
@@ -803,13 +806,7 @@ class Aligner:
         (:mod:`streamalign.kernels.staggered`: the same scores and end cells, about 2 GCUPS)."""
         lengths = inputs.lengths
         reference_length = len(inputs.reference_codes)
-        plan = self._plan(
-            lengths,
-            reference_length,
-            traceback=False,
-            score_bytes=inputs.scoring.substitution.itemsize,
-            order=members,
-        )
+        plan = self._plan_inputs(inputs, members, traceback=False)
         cells = lengths.astype(np.int64) * reference_length
         alone = np.zeros(len(lengths), bool)
         for group, size in enumerate(plan.lanes.tolist()):
@@ -823,13 +820,7 @@ class Aligner:
         staggered.run(inputs, outputs, members[alone[members]])
         rest = members[~alone[members]]
         if len(rest):
-            rest_plan = self._plan(
-                lengths,
-                reference_length,
-                traceback=False,
-                score_bytes=inputs.scoring.substitution.itemsize,
-                order=rest,
-            )
+            rest_plan = self._plan_inputs(inputs, rest, traceback=False)
             gotoh.run(dataclasses.replace(inputs, plan=rest_plan), outputs)
 
     def _align_in_growing_bands(
@@ -926,13 +917,11 @@ class Aligner:
             pending = pending[grow]
         in_full = np.sort(np.concatenate(full_members))
         if len(in_full):
-            full_plan = self._plan(
-                lengths,
-                reference_length,
+            full_plan = self._plan_inputs(
+                inputs,
+                in_full[np.argsort(lengths[in_full], kind="stable")],
                 traceback=True,
-                score_bytes=inputs.scoring.substitution.itemsize,
                 names=names,
-                order=in_full[np.argsort(lengths[in_full], kind="stable")],
             )
             gotoh.run(dataclasses.replace(inputs, plan=full_plan), outputs)
 
@@ -1021,13 +1010,7 @@ class Aligner:
         local = self.mode == "local"
         reference = inputs.reference_codes
         lengths = inputs.lengths
-        score_plan = self._plan(
-            lengths,
-            len(reference),
-            traceback=False,
-            score_bytes=inputs.scoring.substitution.itemsize,
-            order=inputs.plan.order,
-        )
+        score_plan = self._plan_inputs(inputs, inputs.plan.order, traceback=False)
         scored = KernelOutputs.allocate(lengths, len(reference), False)
         kernel = self._gotoh_kernel(inputs.scoring.substitution.dtype.type)
         kernel.run(dataclasses.replace(inputs, plan=score_plan, traceback=False), scored)
