@@ -33,9 +33,11 @@ Performance notes (numba 0.6x, AVX2; measured on the benchmark workloads):
   score-only alignment went from 572k to 851k alignments/s with this alone (same machine).
 - No per-column array views (their reference counting costs more than 64 lanes of work):
   flat arrays indexed with unsigned offsets (no negative-index wrap-around selects).
-- Score-only, not local: two reference columns per pass (``_fill_two_columns``), the second
-  taking the first's H and D from registers. ``benchmarks/kernels.py``, one core: MiSeq
-  score-only 5.5 to 6.1 GCUPS, pacbio 3.9 to 4.9; 64-bp unchanged within noise.
+- Not local: two reference columns per pass (``_fill_two_columns``), the second taking the
+  first's H and D from registers. ``benchmarks/kernels.py``, one core: MiSeq score-only 5.5
+  to 6.1 GCUPS, pacbio 3.9 to 4.9 (Intel Xeon); with traceback too, the two columns' direction
+  bits in one byte (half the bytes written): pacbio full 2,337 -> 2,927 alignments/s, 64-bp
+  full about +10% (AMD EPYC; ``_trace`` reads the nibbles).
 - The lane loop is specialized for traceback/score-only and local/end-gap modes (a runtime
   mode test inside it became masked stores and halved the speed). See ``_fill_column``.
 
