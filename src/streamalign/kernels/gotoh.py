@@ -36,7 +36,8 @@ Performance notes (numba 0.6x, AVX2; measured on the benchmark workloads):
 - Not local: two reference columns per pass (``_fill_two_columns``), the second taking the
   first's H and D from registers. ``benchmarks/kernels.py``, one core: MiSeq score-only 5.5
   to 6.1 GCUPS, pacbio 3.9 to 4.9 (Intel Xeon); with traceback too, the two columns' direction
-  bits in one byte (half the bytes written): pacbio full 2,337 -> 2,927 alignments/s, 64-bp
+  bits in one byte (half the bytes written): pacbio full 2,337 -> 2,927 alignments/s together
+  with the lane limits of ``_config`` (about 2,300 -> 2,900 from this alone, in-process), 64-bp
   full about +10% (AMD EPYC; ``_trace`` reads the nibbles).
 - The lane loop is specialized for traceback/score-only and local/end-gap modes (a runtime
   mode test inside it became masked stores and halved the speed). See ``_fill_column``.
