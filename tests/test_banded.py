@@ -19,7 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streamalign import Aligner, AlignmentTooLargeError, Scoring, _config, windowing
+from streamalign.alphabet import encode_string
 from streamalign.kernels import banded, planning
+from streamalign.kernels.inputs import KernelInput
+from streamalign.kernels.planning import GroupPlan
 from test_alignment_reference import SCORINGS as REFERENCE_SCORINGS
 from test_alignment_reference import (
     check_invariants,
@@ -149,6 +152,100 @@ def test_bands_match_on_every_end_switch(seed, switches, scoring_name, margin):
         aligner = Aligner(reference, "global", scoring=SCORINGS[scoring_name], lanes=8, **keywords)
         compare(aligner, reference, queries, keywords)
         assert calls.queries >= bandable(aligner, reference, queries)
+
+
+@settings(
+    max_examples=120, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(
+    seed=st.integers(0, 10**6),
+    ends_free=st.tuples(st.booleans(), st.booleans()),
+    scoring_name=st.sampled_from(list(SCORINGS)),
+    rate=st.sampled_from([0.0, 0.02, 0.1, 0.3]),
+)
+def test_bands_from_the_optimal_starts_match_the_full_matrix(seed, ends_free, scoring_name, rate):
+    """The query's start fixed and the reference's free (semi-global and its variants): every
+    band narrowed by the reverse pass's optimal starts still gives the full matrix's
+    alignment, ties included (repeats and homopolymers have many optimal starts)."""
+    rng = random.Random(seed)
+    reference = random_sequence(rng, rng.randint(1, 70))
+    queries = [mutate(rng, reference[rng.randrange(len(reference)) :], rate=rate)]
+    queries.append(mutate(rng, reference, rate=rate))
+    query, repeat_reference = adversarial_pair(rng)
+    keywords = {
+        "query_start_free": False,
+        "query_end_free": ends_free[0],
+        "reference_start_free": True,
+        "reference_end_free": ends_free[1],
+    }
+    narrowed = []
+    original = Aligner._band_from_starts
+
+    def counting(self, *arguments):  # type: ignore[no-untyped-def]
+        band = original(self, *arguments)
+        narrowed.append((arguments[-1], band))
+        return band
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        force_bands(monkeypatch)
+        monkeypatch.setattr(_config, "BAND_FROM_STARTS_CELLS", 0)
+        monkeypatch.setattr(Aligner, "_band_from_starts", counting)
+        scoring = SCORINGS[scoring_name]
+        aligner = Aligner(reference, "global", scoring=scoring, lanes=8, **keywords)
+        compare(aligner, reference, queries, keywords)
+        repeats = Aligner(repeat_reference, "global", scoring=scoring, lanes=8, **keywords)
+        compare(repeats, repeat_reference, [query, query[::-1]], keywords)
+    # The path under test ran (both ends fixed: the growing bands, no score pass to narrow).
+    assert narrowed or not any(ends_free)
+    for (lower, upper), (new_lower, new_upper) in narrowed:
+        assert lower <= new_lower <= new_upper <= upper
+
+
+def test_a_semiglobal_band_over_the_budget_is_narrowed_by_its_starts(monkeypatch):
+    """A read inside a reference whose band (from its score alone) is over the budget: the
+    reverse pass's starts narrow it under the budget, and the alignment is the very one
+    a larger budget gives; without the narrowing the same budget raises."""
+    rng = random.Random(77)
+    reference = random_sequence(rng, 3_000)
+    query = mutated_copy(rng, reference[200:2_800], 0.03)
+    expected = Aligner(reference, "semiglobal").align(query)
+    aligner = Aligner(reference, "semiglobal")
+    row, column = len(query), expected.reference_end
+    lower, upper = windowing.band_diagonals(
+        np.array([int(expected.score)]),
+        np.array([row]),
+        np.array([column]),
+        aligner.scoring,
+        (False, False, True, True),
+        False,
+    )
+    wide_cells = int(planning.band_cells(np.array([row]), lower, upper)[0])
+    codes = encode_string(query)
+    inputs = KernelInput(
+        codes,
+        np.array([0, len(codes)]),
+        encode_string(reference),
+        GroupPlan.single(np.array([0]), 0),
+        aligner._kernel_scoring(-(2**30), np.int32),
+        aligner.flags,
+        traceback=False,
+    )
+    narrow = aligner._band_from_starts(
+        inputs, 0, int(expected.score), row, column, (int(lower[0]), int(upper[0]))
+    )
+    narrow_cells = row * (narrow[1] - narrow[0] + 1)
+    assert narrow_cells < 0.7 * wide_cells
+    budget = (narrow_cells + wide_cells) // 2
+    found = Aligner(reference, "semiglobal", memory_budget=budget).align(query)
+    assert (found.score, found.cigar, found.reference_start, found.reference_end) == (
+        expected.score,
+        expected.cigar,
+        expected.reference_start,
+        expected.reference_end,
+    )
+    monkeypatch.setattr(Aligner, "_band_from_starts", lambda self, *arguments: arguments[-1])
+    with pytest.raises(AlignmentTooLargeError, match="band of diagonals"):
+        Aligner(reference, "semiglobal", memory_budget=budget).align(query)
 
 
 @pytest.mark.parametrize("mode", ["semiglobal", "local"])

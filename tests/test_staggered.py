@@ -58,6 +58,7 @@ def _both(query: str, reference: str, scoring: KernelScoring, flags: EndFlags, l
     expected = KernelOutputs.allocate(np.array([len(query)]), len(reference), False)
     gotoh.run(inputs, expected)
     dtype = np.int32 if scoring.substitution.dtype == np.int16 else scoring.substitution.dtype
+    last_row = np.zeros(len(reference) + 1, np.int64)
     found = staggered.score_pair(
         inputs.query_codes,
         inputs.reference_codes,
@@ -65,7 +66,15 @@ def _both(query: str, reference: str, scoring: KernelScoring, flags: EndFlags, l
         scoring.parameters.astype(dtype),
         int(flags),
         lanes,
+        last_row,
     )
+    if flags & EndFlags.REFERENCE_END_FREE and not flags & EndFlags.LOCAL:
+        # H of the last row, column by column: its first maximum is the end cell unless the
+        # last column's scan (query end free) won.
+        assert last_row.max() >= found[0] or flags & EndFlags.QUERY_END_FREE
+        if found[1] == len(query):
+            assert last_row[found[2]] == found[0]
+            assert int(np.argmax(last_row)) == found[2]
     return (
         (int(expected.scores[0]), int(expected.query_ends[0]), int(expected.reference_ends[0])),
         tuple(int(value) for value in found),
@@ -227,3 +236,33 @@ def test_the_aligner_gives_the_same_results_with_and_without_it(mode, monkeypatc
             )
         )
     assert results[0] == results[1]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    pair=related_pairs(),
+    query_start_free=st.booleans(),
+    reference_start_free=st.booleans(),
+    lanes=st.integers(1, 12),
+)
+def test_last_row_holds_the_best_score_ending_in_each_column(
+    pair, query_start_free, reference_start_free, lanes
+):
+    """``last_row[j]``: the best alignment ending at the last query row and column ``j``,
+    which is the inter-sequence kernel's score against ``reference[:j]`` with that end fixed."""
+    query, reference = pair
+    scoring, _ = _scoring(1, -2, 5, 2, np.int32)
+    fixed_end = EndFlags.from_ends(query_start_free, False, reference_start_free, False)
+    last_row = np.zeros(len(reference) + 1, np.int64)
+    staggered.score_pair(
+        encode_string(query),
+        encode_string(reference),
+        scoring.substitution,
+        scoring.parameters,
+        int(fixed_end | EndFlags.REFERENCE_END_FREE),
+        lanes,
+        last_row,
+    )
+    for column in range(1, len(reference) + 1):
+        expected, _ = _both(query, reference[:column], scoring, fixed_end, lanes)
+        assert last_row[column] == expected[0]

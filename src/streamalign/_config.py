@@ -64,6 +64,12 @@ BAND_USE_FRACTION = 1.0
 #: Where the end cell is fixed (neither end free), the first band spans the diagonals the ends
 #: force plus this many on each side; it doubles until the band of its score lies inside it.
 BAND_INITIAL_MARGIN = 64
+#: A semi-global band (query start fixed, reference start free) over the memory budget, or
+#: over this many cells, is narrowed by a reverse pass that finds the optimal start columns
+#: (``Aligner._band_from_starts``): about half as wide, for a second score-only pass over the
+#: band's columns. Only over the budget by default (the pass costs more than the narrower
+#: traceback saves); the tests set it to 0.
+BAND_FROM_STARTS_CELLS = 2**62
 #: Database search (``streamalign.search``): k-mer length of the index (4**k offsets);
 SEARCH_K = 8
 #: references per cluster of the index's postings when there are more than

@@ -785,6 +785,20 @@ class Aligner:
             local,
         )
         cells = planning.band_cells(end_rows, lower, upper)
+        if not local and not ends[0] and ends[2]:
+            # The query's start fixed, the reference's free: the start columns of the optimal
+            # alignments, from a reverse pass, narrow a band over the budget.
+            wide = cells[members] > min(self.memory_budget, _config.BAND_FROM_STARTS_CELLS)
+            for member in members[wide].tolist():
+                lower[member], upper[member] = self._band_from_starts(
+                    inputs,
+                    member,
+                    int(scored.scores[member]),
+                    int(end_rows[member]),
+                    int(end_columns[member]),
+                    (int(lower[member]), int(upper[member])),
+                )
+            cells = planning.band_cells(end_rows, lower, upper)
         full_cells = lengths.astype(np.int64) * reference_length
         fallback = (cells[members] >= _config.BAND_USE_FRACTION * full_cells[members]) & (
             full_cells[members] <= self.memory_budget
@@ -797,6 +811,66 @@ class Aligner:
             self._run_bands(inputs, outputs, members, lower, upper, end_rows, end_columns, names)
         if not np.array_equal(outputs.scores[members], scored.scores[members]):
             raise RuntimeError("the banded traceback disagrees with the score-only pass")
+
+    def _band_from_starts(
+        self,
+        inputs: KernelInput,
+        member: int,
+        score: int,
+        end_row: int,
+        end_column: int,
+        band: tuple[int, int],
+    ) -> tuple[int, int]:
+        """A narrower band for query ``member``, whose start is fixed and the reference's
+        free: ``band`` (every optimal alignment ending at ``(end_row, end_column)`` lies in
+        it) intersected with the union of the bands of fixed-end alignments from each
+        optimal start.
+
+        An optimal alignment starts in row 0 at a column ``s`` (its diagonal, so ``s >=
+        band[0]``). The reverse pass (the query and reference prefixes reversed, starting at
+        the end cell, the reference's far end free: :mod:`streamalign.kernels.staggered`)
+        gives the best score from every such ``s`` to the end cell; those equal to ``score``
+        are the optimal starts. From a fixed start the difference of deletions and insertions
+        is fixed, so :func:`streamalign.windowing.band_diagonals` bounds a path's diagonals
+        about twice as tightly as from the score alone. Every optimal alignment ending at the
+        end cell starts at one of these columns, so it lies in the union of their bands, and
+        the banded traceback finds the same alignment (:mod:`streamalign.kernels.banded`).
+        """
+        offset = int(inputs.query_offsets[member])
+        left = max(band[0], 0)
+        query = inputs.query_codes[offset : offset + end_row][::-1].copy()
+        reference = inputs.reference_codes[left:end_column][::-1].copy()
+        if not len(query) or not len(reference):
+            return band
+        dtype, minus_infinity = _score_dtype(self.scoring, len(query), len(reference))
+        dtype = np.int32 if dtype is np.int16 else dtype
+        scoring = self._kernel_scoring(minus_infinity, dtype)
+        last_row = np.zeros(len(reference) + 1, np.int64)
+        found, _, _ = staggered.score_pair(
+            query,
+            reference,
+            scoring.substitution,
+            scoring.parameters,
+            int(EndFlags.REFERENCE_END_FREE),
+            _config.STAGGERED_LANES,
+            last_row,
+        )
+        if found != score:
+            raise RuntimeError("the reverse pass disagrees with the score-only pass")
+        starts = end_column - np.flatnonzero(last_row == score).astype(np.int64)
+        count = len(starts)
+        relative_lower, relative_upper = windowing.band_diagonals(
+            np.full(count, score, np.int64),
+            np.full(count, end_row, np.int64),
+            end_column - starts,
+            self.scoring,
+            (False, False, False, False),
+            False,
+        )
+        return (
+            max(band[0], int((relative_lower + starts).min())),
+            min(band[1], int((relative_upper + starts).max())),
+        )
 
     def _score_only(self, inputs: KernelInput, outputs: KernelOutputs, members: np.ndarray) -> None:
         """Score-only alignment of ``members`` (fills their scores and end cells): the

@@ -31,8 +31,11 @@ Example:
     >>> query = encode_string("GATTACAGATTACA")
     >>> reference = encode_string("CCCCGATTACAGATCACACCCC")
     >>> ends = EndFlags.REFERENCE_START_FREE | EndFlags.REFERENCE_END_FREE  # semi-global
-    >>> score_pair(query, reference, substitution, parameters, int(ends), 4)  # 13 =, 1 X
+    >>> last_row = np.zeros(len(reference) + 1, np.int64)
+    >>> score_pair(query, reference, substitution, parameters, int(ends), 4, last_row)  # 13 =, 1 X
     (11, 14, 18)
+    >>> int(last_row.argmax()), int(last_row.max())  # the last query row, by column
+    (18, 11)
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ _LOCAL = int(EndFlags.LOCAL)
 
 
 @njit(nogil=True, cache=True)
-def score_pair(query, reference, substitution, parameters, flags, lanes):
+def score_pair(query, reference, substitution, parameters, flags, lanes, last_row):
     """The optimal score of ``query`` against ``reference`` and its end cell.
 
     Args:
@@ -63,6 +66,8 @@ def score_pair(query, reference, substitution, parameters, flags, lanes):
         parameters: ``[gap_open, gap_extend, minus_infinity]`` in the score type.
         flags: an ``int`` of :class:`~streamalign.kernels.inputs.EndFlags`.
         lanes: most blocks of rows (fewer when the query has fewer rows than that).
+        last_row: ``int64`` output of ``len(reference) + 1`` values, or empty: with the
+            reference end free (not local), H of the last query row in every column.
 
     Returns:
         ``(score, end_row, end_column)``: the score and the end cell (rows and columns count
@@ -146,6 +151,9 @@ def score_pair(query, reference, substitution, parameters, flags, lanes):
     last_lane = (rows - 1) // block
     last_offset = (rows - last_lane * block) * lanes + last_lane
     best_score = np.int64(column_h[last_offset])
+    keep_last_row = last_row.shape[0] > 0 and reference_end_free and not local
+    if keep_last_row:
+        last_row[0] = best_score
     best_row = rows
     best_column = 0
     # H of the last column (query end free), row 0 first.
@@ -263,6 +271,8 @@ def score_pair(query, reference, substitution, parameters, flags, lanes):
         column = step - last_lane
         if reference_end_free and low <= last_lane <= high:
             value = np.int64(column_h[last_offset])
+            if keep_last_row:
+                last_row[column] = value
             if value > best_score:
                 best_score = value
                 best_column = column
@@ -329,7 +339,13 @@ def run(inputs: KernelInput, outputs: KernelOutputs, members: np.ndarray) -> Non
         if not len(query):
             raise ValueError(f"query {member} is empty: the staggered kernel needs a base")
         score, end_row, end_column = score_pair(
-            query, reference, substitution, parameters, int(inputs.ends), _config.STAGGERED_LANES
+            query,
+            reference,
+            substitution,
+            parameters,
+            int(inputs.ends),
+            _config.STAGGERED_LANES,
+            np.empty(0, np.int64),
         )
         outputs.scores[member] = score
         outputs.query_ends[member] = end_row
