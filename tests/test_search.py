@@ -132,6 +132,31 @@ def test_score_only_and_forward_strand_match_too() -> None:
         assert_same_batches(searched, exhaustive)
 
 
+@pytest.mark.parametrize("mode", ["semiglobal", "local"])
+def test_full_length_reads_search_equals_exhaustive(mode: str, monkeypatch) -> None:
+    """PacBio-like reads (whole genes with 1% errors): a read's few candidates are aligned
+    one gene at a time, on the staggered kernel, and the answer is the exhaustive one."""
+    from streamalign.kernels import staggered
+
+    calls = []
+    original = staggered.run
+
+    def counting(inputs, outputs, members):  # type: ignore[no-untyped-def]
+        calls.append(len(members))
+        original(inputs, outputs, members)
+
+    monkeypatch.setattr(staggered, "run", counting)
+    rng = random.Random(5)
+    genes = real_genes()[:40]
+    reads = [mutate(rng, genes[rng.randrange(40)][1], 0.01, 0.0) for _ in range(6)]
+    searched = Aligner(genes, mode).align_many(reads, strand="both", traceback=False)
+    assert calls  # the path under test ran
+    exhaustive = Aligner(genes, mode, search="exhaustive").align_many(
+        reads, strand="both", traceback=False
+    )
+    assert_same_batches(searched, exhaustive)
+
+
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_cli_search_writes_the_exhaustive_bytes(jobs: str, tmp_path: Path) -> None:
     reads = tmp_path / "reads.fastq"

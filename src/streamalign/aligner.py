@@ -570,7 +570,8 @@ class Aligner:
             traceback=False,
         )
         outputs = KernelOutputs.allocate(lengths, len(query_codes), False)
-        gotoh.run(inputs, outputs)
+        # (A lone long gene, with a long read, takes the staggered kernel.)
+        self._score_only(inputs, outputs, plan.order)
         return outputs.scores.astype(np.int64)
 
     def _kernel_scoring(self, minus_infinity: int, dtype: type) -> KernelScoring:
