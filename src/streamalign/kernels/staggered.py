@@ -19,9 +19,10 @@ Each lane reads the profile row of its own reference letter, which a gather woul
 does not vectorize (0.6 GCUPS): the scores of a row come from the (usually four) profile
 planes, each multiplied by a 0/1 mask of the lanes whose letter it is, in a loop before the
 cell loop (2.2-2.7 GCUPS on one core for 10- and 50-kb pairs, int32, against 0.15 on one lane
-of the inter-sequence kernel). ``n + lanes - 1`` steps cover an
-``m x n`` matrix, so a pair needs ``n`` well above ``lanes`` to fill them (callers use it for
-pairs of at least a few million cells).
+of the inter-sequence kernel). ``n + lanes - 1`` steps cover an ``m x n`` matrix, so a pair
+needs ``n`` well above ``lanes`` to fill them (callers use it for pairs of at least a million
+cells). With ``last_row`` it also gives every column's best score in the last query row: the
+aligner's reverse pass reads the optimal start columns from it.
 
 Example:
     >>> from streamalign.alphabet import encode_string
