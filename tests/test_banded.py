@@ -326,33 +326,27 @@ def test_50_kb_pair_aligns_globally_within_the_default_budget():
     assert alignment.query_end == len(query) and alignment.reference_end == len(reference)
 
 
-def test_50_kb_pair_aligns_semiglobally_within_the_default_budget():
-    """A 45-kb read inside a 50-kb reference: the score pass (on the staggered kernel) and
-    the band of its score, over 2 GB as a full matrix, within the 1 GiB default budget."""
-    rng = random.Random(51)
-    reference = random_sequence(rng, 50_000)
-    query = mutated_copy(rng, reference[3_000:48_000], 0.01)
-    assert len(query) * len(reference) > 2 * _config.TRACEBACK_BUDGET_BYTES
+@pytest.mark.parametrize(
+    ("length", "start", "end", "rate", "seed"),
+    [(10_000, 1_000, 9_000, 0.02, 10), (50_000, 3_000, 48_000, 0.01, 51)],
+    ids=["10kb", "50kb"],
+)
+def test_long_semiglobal_pair_matches_parasail(length, start, end, rate, seed):
+    """A read inside a reference: the score pass (on the staggered kernel) and the band of its
+    score; the 50-kb pair, over 2 GB as a full matrix, within the 1 GiB default budget."""
+    rng = random.Random(seed)
+    reference = random_sequence(rng, length)
+    query = mutated_copy(rng, reference[start:end], rate)
+    if length >= 50_000:
+        assert len(query) * len(reference) > 2 * _config.TRACEBACK_BUDGET_BYTES
     aligner = Aligner(reference, "semiglobal")
     alignment = aligner.align(query)
     matrix = parasail.matrix_create("ACGT", 1, -2)
     expected = parasail.sg_dx_striped_32(query, reference, 5, 2, matrix).score
     assert alignment.score == expected == rescore(alignment, aligner.scoring)
-    assert abs(alignment.reference_start - 3_000) < 50
-    assert abs(alignment.reference_end - 48_000) < 50
+    assert abs(alignment.reference_start - start) < 50
+    assert abs(alignment.reference_end - end) < 50
     assert aligner.align_many([query], traceback=False).scores.tolist() == [expected]
-
-
-def test_10_kb_pair_semiglobal_matches_parasail():
-    rng = random.Random(10)
-    reference = random_sequence(rng, 10_000)
-    query = mutated_copy(rng, reference[1_000:9_000], 0.02)
-    aligner = Aligner(reference, "semiglobal")
-    alignment = aligner.align(query)
-    matrix = parasail.matrix_create("ACGT", 1, -2)
-    expected = parasail.sg_dx_striped_32(query, reference, 5, 2, matrix).score
-    assert alignment.score == expected == rescore(alignment, aligner.scoring)
-    assert abs(alignment.reference_start - 1_000) < 50
 
 
 def test_a_band_over_the_budget_raises_and_a_narrow_one_fits():

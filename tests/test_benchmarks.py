@@ -319,3 +319,21 @@ def test_search_benchmark_smoke(search_benchmark: ModuleType, tmp_path: Path) ->
     assert [row["references"] for row in growth["rows"]] == [2, 5]
     assert all(row["reads_per_second"] > 0 for row in growth["rows"])
     assert "| references |" in (results / "search_growth.md").read_text()
+
+
+def test_staggered_benchmark_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    """benchmarks/staggered.py runs both kernels on small pairs and restores the settings."""
+    from streamalign import _config
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "staggered.py"
+    spec = importlib.util.spec_from_file_location("streamalign_benchmark_staggered", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    saved = _config.STAGGERED_MIN_CELLS, _config.STAGGERED_MAX_GROUP_LANES
+    arguments = ["--length", "400", "--groups", "1", "3", "--lone", "500", "--repeats", "1"]
+    assert module.main(arguments) == 0
+    assert saved == (_config.STAGGERED_MIN_CELLS, _config.STAGGERED_MAX_GROUP_LANES)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines[2:4]] == ["1", "3"]
+    assert lines[4].startswith("lone 500-bp pair on the staggered kernel:")

@@ -113,8 +113,9 @@ GPU_MAX_RECORDS_PER_BATCH = 131072
 #: aligns one long pair score-only on all SIMD lanes.
 STAGGERED_LANES = 256
 #: Score-only pairs of at least STAGGERED_MIN_CELLS cells that would get a group of at most
-#: STAGGERED_MAX_GROUP_LANES lanes take the staggered kernel. 6-kb pairs with 2% errors, one
-#: core, GCUPS of the inter-sequence kernel / the staggered one by group size: 1 lane
-#: 0.41 / 1.8-2.1, 2: 0.41-0.48 / 1.9-2.1, 4: 1.9 / 2.1, 8: 2.8 / 2.0, 12: 3.2 / 2.0-2.2.
+#: STAGGERED_MAX_GROUP_LANES lanes take the staggered kernel. ``python
+#: benchmarks/staggered.py`` (6-kb pairs with 2% substitutions, one core, AMD EPYC), GCUPS of
+#: the inter-sequence kernel / the staggered one by group size: 1 lane 0.40 / 1.96, 2: 0.41 /
+#: 1.96, 4: 1.85 / 1.92, 8: 2.82 / 1.96, 12: 3.30 / 2.02.
 STAGGERED_MIN_CELLS = 1_000_000
 STAGGERED_MAX_GROUP_LANES = 4

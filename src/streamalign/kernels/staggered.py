@@ -16,13 +16,17 @@ bottom (query end free); local mode the first maximum in row-major order, where 
 winners (each block's first maximum) are compared by row, then column.
 
 Each lane reads the profile row of its own reference letter, which a gather would give but
-does not vectorize (0.6 GCUPS): the scores of a row come from the (usually four) profile
-planes, each multiplied by a 0/1 mask of the lanes whose letter it is, in a loop before the
-cell loop (2.2-2.7 GCUPS on one core for 10- and 50-kb pairs, int32, against 0.15 on one lane
-of the inter-sequence kernel). ``n + lanes - 1`` steps cover an ``m x n`` matrix, so a pair
-needs ``n`` well above ``lanes`` to fill them (callers use it for pairs of at least a million
-cells). With ``last_row`` it also gives every column's best score in the last query row: the
-aligner's reverse pass reads the optimal start columns from it.
+does not vectorize (0.6 GCUPS, measured while writing this kernel): the scores of a row come
+from the (usually four) profile planes, each multiplied by a 0/1 mask of the lanes whose
+letter it is, in a loop before the cell loop (fused into it, the many arrays kept LLVM from
+vectorizing: 0.5 GCUPS). ``python benchmarks/staggered.py``, one core: a lone 10-kb pair 2.3
+GCUPS, 50-kb 3.0, where one lane of the inter-sequence kernel gives 0.4. The local and
+non-local cell loops are written out apart, as in :mod:`streamalign.kernels.gotoh` (a mode
+test inside the lane loop costs its vectorization). ``n + lanes - 1`` steps cover an
+``m x n`` matrix, so a pair needs ``n`` well above ``lanes`` to fill them (callers use it for
+pairs of at least a million cells). With ``last_row`` it also gives every column's best
+score in the last query row: the aligner's reverse pass reads the optimal start columns from
+it.
 
 Example:
     >>> from streamalign.alphabet import encode_string
@@ -191,10 +195,8 @@ def score_pair(query, reference, substitution, parameters, flags, lanes, last_ro
             offset = np.uint64(row) * lanes_u
             diagonal_offset = offset - lanes_u
             row_offset = np.uint64(row - 1) * lanes_u
-            # Each lane's substitution score, in a loop of its own (fused into the cell loop,
-            # the many arrays keep LLVM from vectorizing it: 0.5 GCUPS): with at most 4 planes
-            # as a sum of masked planes, else one select pass per plane (a gather per lane does
-            # not vectorize, nor do selects between loads).
+            # Each lane's substitution score, in a loop of its own (see the module): with at
+            # most 4 planes as a sum of masked planes, else one select pass per plane.
             if plane_count <= 4:
                 first_offset = row_offset
                 second_offset = row_offset + second_plane

@@ -421,7 +421,7 @@ class _SearchState:
                 chosen.append((key // 2, key % 2))
         return chosen
 
-    def _expand(self, read: int, strand: int, most: int = 1) -> None:
+    def _expand(self, read: int, strand: int, most: int) -> None:
         """Move the next cluster of (read, strand) into the read's pool, members with their
         own bounds (only those that can still beat the best); with ``most`` > 1, also the
         clusters after it, up to ``most`` in all, while their bound can still reach the best
@@ -436,7 +436,7 @@ class _SearchState:
             self.unshared_done[query] or int(self.unshared[query]) <= int(self.bounds[cursor])
         ):
             stop = cursor + 1
-            limit = min(end, cursor + max(most, 1))
+            limit = min(end, cursor + max(most, 1))  # at least the first
             floor = int(self.best_score[read])
             if not self.unshared_done[query]:
                 floor = max(floor, int(self.unshared[query]))
