@@ -24,6 +24,14 @@ COLUMN_CACHE_BYTES = 3072 * 1024
 #: 1,500 x 1,500 group's directions (80 lanes) within the kept scratch buffer.
 TRACEBACK_COLUMN_CACHE_BYTES = 1024 * 1024
 MIN_LANES = 16
+#: Lane multiple of 1-byte score groups (the difference kernel, ``kernels/differences.py``):
+#: a whole 64-byte register. pacbio full, one core (AMD EPYC, AVX-512): groups of
+#: [176, 160, 160, 4] lanes ran 10.2-10.6 GCUPS, [128, 128, 128, 116] 12.5-12.9.
+MIN_LANES_INT8 = 64
+#: Alignments with traceback take the 8-bit difference kernel where it computes the same
+#: alignments (``kernels/differences.py``); False: always the 16-bit Gotoh kernel (tests and
+#: benchmarks compare the two).
+DIFFERENCE_KERNEL = True
 #: Default cap, in bytes, on the traceback matrix of one kernel call.
 TRACEBACK_BUDGET_BYTES = 1 << 30
 #: Each thread keeps its traceback scratch for the next call when it is at most this large.

@@ -28,7 +28,7 @@ from .alphabet import (
     reversed_positions,
 )
 from .errors import ScoringError
-from .kernels import banded, gotoh, planning, staggered
+from .kernels import banded, differences, gotoh, planning, staggered
 from .kernels.inputs import BandInput, EndFlags, KernelInput, KernelScoring
 from .kernels.outputs import KernelOutputs
 from .records import SequenceBatch, _gather_indices
@@ -670,7 +670,7 @@ class Aligner:
         if len(in_bands):
             self._align_banded(inputs, outputs, in_bands, batch.names)
             if len(regular):
-                kernel.run(inputs, outputs)
+                self._run_traceback(kernel, inputs, outputs)
         elif not traceback and kernel is gotoh:
             self._score_only(inputs, outputs, order)
         elif not (
@@ -678,8 +678,50 @@ class Aligner:
             and self._windows_may_help(longest, reference_number)
             and self._align_in_windows(inputs, outputs, reference_number)
         ):
-            kernel.run(inputs, outputs)
+            self._run_traceback(kernel, inputs, outputs)
         return outputs
+
+    def _run_traceback(
+        self,
+        kernel: Any,
+        inputs: KernelInput,
+        outputs: KernelOutputs,
+        windows: Sequence[planning.WindowGroup] | None = None,
+    ) -> None:
+        """``kernel.run`` (or ``run_windows``) of ``inputs``; alignments with traceback take
+        the 8-bit difference kernel instead where it computes the same alignments
+        (:mod:`streamalign.kernels.differences`: the CPU, not local, small scores): twice the
+        lanes per register, in groups planned for its 1-byte column state."""
+        if not (
+            inputs.traceback
+            and kernel is gotoh
+            and _config.DIFFERENCE_KERNEL
+            and differences.fits(
+                self.scoring.integer_matrix,
+                self.scoring.integer_gap_open,
+                self.scoring.integer_gap_extend,
+                inputs.ends,
+            )
+        ):
+            if windows is None:
+                kernel.run(inputs, outputs)
+            else:
+                kernel.run_windows(inputs, outputs, windows)
+            return
+        narrow = dataclasses.replace(
+            inputs, scoring=self._kernel_scoring(differences.MINUS_INFINITY, np.int8)
+        )
+        if windows is None:
+            plan = self._plan(
+                inputs.lengths,
+                len(inputs.reference_codes),
+                traceback=True,
+                score_bytes=1,
+                order=inputs.plan.order,
+            )
+            differences.run(dataclasses.replace(narrow, plan=plan), outputs)
+        else:
+            differences.run_windows(narrow, outputs, windows)
 
     def _gotoh_kernel(self, dtype: type) -> Any:
         """The Gotoh kernel module to call (``run``, ``run_windows``): the CUDA kernel with
@@ -1110,7 +1152,7 @@ class Aligner:
             self._window_skips[reference_number] = _config.WINDOW_SKIPS
         if windowed > _config.WINDOW_USE_FRACTION * full:
             return False
-        kernel.run_windows(inputs, outputs, groups)
+        self._run_traceback(kernel, inputs, outputs, groups)
         for group in groups:
             members = group.plan.order
             outputs.reference_starts[members] += group.left

@@ -109,7 +109,7 @@ def plan_groups(
         score_bytes: bytes per score: also keep the kernel's per-column working set (4 scores
             per query row and lane) within ``_config.COLUMN_CACHE_BYTES`` (with traceback
             ``_config.TRACEBACK_COLUMN_CACHE_BYTES``), in multiples of ``_config.MIN_LANES``
-            lanes. None: no cache limit.
+            lanes (``_config.MIN_LANES_INT8`` for 1-byte scores). None: no cache limit.
         names: query names for the error message.
         order: the queries sorted by length (stable), when already known.
 
@@ -133,7 +133,9 @@ def plan_groups(
                 _config.TRACEBACK_COLUMN_CACHE_BYTES if traceback else _config.COLUMN_CACHE_BYTES
             )
             cache_lanes = cache // (4 * score_bytes * rows)
-            cache_lanes = max(_config.MIN_LANES, cache_lanes - cache_lanes % _config.MIN_LANES)
+            # int8 (the difference kernel): whole 64-byte registers of lanes.
+            granule = _config.MIN_LANES_INT8 if score_bytes == 1 else _config.MIN_LANES
+            cache_lanes = max(granule, cache_lanes - cache_lanes % granule)
             end = min(end, position + cache_lanes)
         size = end - position
         if traceback:
