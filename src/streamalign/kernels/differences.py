@@ -22,11 +22,15 @@ extend; D the deletion state along a row, I the insertion state down a column)::
 
 Every comparison of :mod:`~streamalign.kernels.gotoh` compares two values shifted by the same
 ``Z`` (or by ``H[i][j-1]``, ``H[i-1][j]`` for the gap states' open-or-extend choice), so each
-direction bit, ties included, is the same. Bounds (``M`` the largest substitution score, at
-least 0; ``m`` the smallest, at most 0; ``G = max(o, e)``): ``-G <= u, v <= M + o`` (an
-optimal path to ``(i, j)`` gives a path to ``(i-1, j)`` at most ``M + o`` lower, by turning
-its last diagonal step out of row ``i - 1`` into one more gap column), ``-2o - M <= x, y
-<= 0``; :func:`fits` checks that every intermediate value is within ``int8``.
+direction bit, ties included, is the same. Bounds, for ``e <= o`` (``M`` the largest
+substitution score, at least 0): ``-o <= u, v <= M + o`` (an optimal path to ``(i, j)``
+gives a path to ``(i-1, j)`` at most ``M + o`` lower, by turning its last diagonal step out
+of row ``i - 1`` into one more gap column; the first column's one long gap is what the
+recurrence gives there when extending costs no more than opening), ``-2o - M <= x, y <= 0``;
+:func:`fits` checks that every intermediate value is within ``int8``. With ``e > o`` a gap
+inside the matrix is cheapest as gaps of one base opened again and again, one along the
+first row or column is not, and differences next to those edges grow without bound: such
+scorings stay on the 16-bit kernel.
 
 Scores: ``H`` of the end cell is the column-0 (or row-0) edge plus a sum of differences,
 taken per lane in 64 bits: down the last column (reference end fixed), or along each lane's
@@ -67,7 +71,8 @@ PADDING_BYTES = 128 << 20
 
 def fits(substitution: np.ndarray, gap_open: int, gap_extend: int, ends: EndFlags) -> bool:
     """Whether this kernel computes these scores exactly: integer scores whose differences
-    stay within ``int8`` (see the module docstring), not local mode.
+    stay within ``int8`` (see the module docstring), an extension no dearer than an opening,
+    not local mode.
 
     Example:
         >>> fits(np.eye(16, dtype=np.int64) * 3 - 2, 5, 2, EndFlags.NONE)
@@ -76,23 +81,26 @@ def fits(substitution: np.ndarray, gap_open: int, gap_extend: int, ends: EndFlag
         False
         >>> fits(np.eye(16, dtype=np.int64) * 3 - 2, 50, 2, EndFlags.NONE)
         False
+        >>> fits(np.eye(16, dtype=np.int64) * 3 - 2, 1, 2, EndFlags.NONE)
+        False
     """
     if ends & EndFlags.LOCAL:
         return False
     if not np.issubdtype(substitution.dtype, np.integer):
         return False
-    if gap_open < 0 or gap_extend < 0:
+    if gap_extend < 0 or gap_open < gap_extend:
+        # An extension dearer than an opening: a gap inside the matrix is cheapest as one-base
+        # gaps opened again and again, one along the first row or column is not, and the
+        # differences next to those edges grow with the sequences.
         return False
     highest = max(int(substitution.max()), 0)
     lowest = min(int(substitution.min()), 0)
-    widest_gap = max(gap_open, gap_extend)
-    # x - e >= -2o - M - e; u + max(-o, x - e) >= -G - o; u <= M + o; the boundary sentinel
-    # -o + e - 1; z - v <= M + o + G; substitution scores themselves.
+    # x - e >= -2o - M - e; u + max(-o, x - e) >= -2o; z - v <= M + 2o; the substitution
+    # scores themselves; the boundary sentinel e - o - 1.
     return (
-        2 * gap_open + highest + gap_extend + widest_gap + 1 <= _LIMIT
-        and highest + gap_open + widest_gap <= _LIMIT
-        and -lowest + gap_open + widest_gap <= _LIMIT
-        and gap_extend + 1 <= _LIMIT
+        3 * gap_open + highest + gap_extend + 1 <= _LIMIT
+        and highest + 2 * gap_open <= _LIMIT
+        and -lowest <= _LIMIT
     )
 
 
@@ -120,7 +128,9 @@ def run(inputs: KernelInput, outputs: KernelOutputs) -> None:
     outputs.check(len(inputs.query_offsets) - 1, len(inputs.reference_codes), inputs.traceback)
     scoring = inputs.scoring
     if scoring.substitution.dtype != np.int8:
-        raise ValueError(f"the difference kernel takes int8 scores, not {scoring.substitution.dtype}")
+        raise ValueError(
+            f"the difference kernel takes int8 scores, not {scoring.substitution.dtype}"
+        )
     if not inputs.traceback:
         raise ValueError("the difference kernel computes alignments (traceback=True)")
     gap_open, gap_extend = (int(value) for value in scoring.parameters[:2])
@@ -457,9 +467,7 @@ def _cell(u_left, x_left, v_above, y_above, score, gap_open, gap_extend, zero):
     insertion = _narrow(v_above + max(minus_open, insertion_extend), zero)
     value = max(score, max(deletion, insertion))
     source = (
-        zero
-        if value == score
-        else (_narrow(1, zero) if value == deletion else _narrow(2, zero))
+        zero if value == score else (_narrow(1, zero) if value == deletion else _narrow(2, zero))
     )
     bits = _narrow(
         source
