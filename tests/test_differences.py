@@ -278,3 +278,15 @@ def test_the_aligner_gives_the_same_batches_with_and_without_it(mode, monkeypatc
         np.testing.assert_array_equal(getattr(found, field), getattr(expected, field))
     np.testing.assert_array_equal(found.counts, expected.counts)
     assert found.cigars() == expected.cigars()
+
+
+def test_small_pairs_stay_on_the_16_bit_kernel(monkeypatch):
+    calls = []
+    monkeypatch.setattr(differences, "run", lambda inputs, outputs: calls.append(inputs))
+    reference = "GAGTTTGATCCTGGCTCAGATTGAACGCTGGCGGCATGCTTAACACATGCAAGTCGAACGGCAG"
+    batch = sa.Aligner(reference).align_many([reference[:60], reference[5:]])
+    assert not calls
+    assert batch.integer_scores.tolist() == [60 - 5 - 3 * 2, 59 - 5 - 4 * 2]
+    monkeypatch.setattr(_config, "DIFFERENCE_MIN_CELLS", 1)
+    sa.Aligner(reference).align_many([reference[:60]])
+    assert len(calls) == 1

@@ -32,6 +32,11 @@ MIN_LANES_INT8 = 64
 #: alignments (``kernels/differences.py``); False: always the 16-bit Gotoh kernel (tests and
 #: benchmarks compare the two).
 DIFFERENCE_KERNEL = True
+#: ... for batches whose longest query x reference is at least this many cells: below it the
+#: 16-bit kernel was as fast or faster (random queries, global, one core, AMD EPYC: 64 x 64
+#: 6.2 vs 5.0 GCUPS, 150 x 150 10.2 vs 9.5; 250 x 250 9.9 vs 12.5, 100 x 400 9.8 vs 11.0,
+#: 64 x 1,465 10.4 vs 12.1).
+DIFFERENCE_MIN_CELLS = 40_000
 #: Default cap, in bytes, on the traceback matrix of one kernel call.
 TRACEBACK_BUDGET_BYTES = 1 << 30
 #: Each thread keeps its traceback scratch for the next call when it is at most this large.

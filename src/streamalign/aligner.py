@@ -690,12 +690,16 @@ class Aligner:
     ) -> None:
         """``kernel.run`` (or ``run_windows``) of ``inputs``; alignments with traceback take
         the 8-bit difference kernel instead where it computes the same alignments
-        (:mod:`streamalign.kernels.differences`: the CPU, not local, small scores): twice the
-        lanes per register, in groups planned for its 1-byte column state."""
+        (:mod:`streamalign.kernels.differences`: the CPU, not local, small scores, pairs of at
+        least ``_config.DIFFERENCE_MIN_CELLS``): twice the lanes per register, in groups
+        planned for its 1-byte column state."""
         if not (
             inputs.traceback
             and kernel is gotoh
             and _config.DIFFERENCE_KERNEL
+            and len(inputs.query_offsets) > 1
+            and int(inputs.lengths.max()) * len(inputs.reference_codes)
+            >= _config.DIFFERENCE_MIN_CELLS
             and differences.fits(
                 self.scoring.integer_matrix,
                 self.scoring.integer_gap_open,

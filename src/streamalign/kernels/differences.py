@@ -291,7 +291,14 @@ def align_groups(
         transposed, compare = _transposed(
             query_codes, query_offsets, order, first, members, lengths, query_rows, uniform
         )
-        profile = _profile(transposed, substitution, used_codes[:used_count])
+        # Groups that compare codes need profile planes only for a reference's other codes.
+        needs_profile = not compare
+        for used in range(used_count):
+            if used_codes[used] >= 4:
+                needs_profile = True
+        profile = _profile(
+            transposed, substitution, used_codes[: used_count if needs_profile else 0]
+        )
         for column in range(reference_length):
             column_profile[column] = (
                 np.uint64(profile_index[reference_codes[column]]) * rows_u * lanes_u
@@ -398,37 +405,26 @@ def align_groups(
             corner = np.int64(0)
         else:
             corner = -(open_64 + (reference_length - 1) * extend_64)
+        # Down the last column, all lanes at once: H to each lane's last row, and its first
+        # maximum (query end free).
+        end_h = np.full(lanes, corner, np.int64)
+        column_score = np.full(lanes, corner, np.int64)
+        column_row = np.zeros(lanes, np.int64)
+        if not reference_end_free or query_end_free:
+            _down_last_column(column_u, lengths, query_rows, lanes, end_h, column_score, column_row)
         for lane in range(members):
             query = order[first + lane]
             if not reference_end_free:
-                # Down the last column to the lane's last row (and its first maximum).
-                value = corner
-                column_score = corner
-                column_row = 0
-                for row in range(1, lengths[lane] + 1):
-                    value += np.int64(column_u[(row - 1) * lanes + lane])
-                    if value > column_score:
-                        column_score = value
-                        column_row = row
-                best_score[lane] = value
+                best_score[lane] = end_h[lane]
                 best_row[lane] = lengths[lane]
                 best_column[lane] = reference_length
                 if query_end_free:
-                    best_score[lane] = column_score
-                    best_row[lane] = column_row
-            elif query_end_free:
-                value = corner
-                column_score = corner
-                column_row = 0
-                for row in range(1, lengths[lane] + 1):
-                    value += np.int64(column_u[(row - 1) * lanes + lane])
-                    if value > column_score:
-                        column_score = value
-                        column_row = row
-                if column_score > best_score[lane]:
-                    best_score[lane] = column_score
-                    best_row[lane] = column_row
-                    best_column[lane] = reference_length
+                    best_score[lane] = column_score[lane]
+                    best_row[lane] = column_row[lane]
+            elif query_end_free and column_score[lane] > best_score[lane]:
+                best_score[lane] = column_score[lane]
+                best_row[lane] = column_row[lane]
+                best_column[lane] = reference_length
             scores[query] = best_score[lane]
             query_ends[query] = best_row[lane]
             reference_ends[query] = best_column[lane]
@@ -454,6 +450,22 @@ def align_groups(
                 query_starts,
                 reference_starts,
             )
+
+
+@njit(nogil=True, cache=True)
+def _down_last_column(column_u, lengths, query_rows, lanes, end_h, column_score, column_row):
+    """Sum the last column's ``u`` down to each lane's last row, from ``end_h`` (H of row 0):
+    ``end_h`` becomes H of the lane's last row, ``column_score`` and ``column_row`` the first
+    maximum down to it. Rows are the outer loop, lanes the inner (it vectorizes)."""
+    for row in range(1, query_rows + 1):
+        base = (row - 1) * lanes
+        for lane in range(lanes):
+            inside = row <= lengths[lane]
+            value = end_h[lane] + (np.int64(column_u[base + lane]) if inside else 0)
+            end_h[lane] = value
+            better = inside and value > column_score[lane]
+            column_score[lane] = value if better else column_score[lane]
+            column_row[lane] = row if better else column_row[lane]
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -598,12 +610,20 @@ def _fill_pair(
         else:
             for lane_number in range(lanes):
                 lane = np.uint64(lane_number)
+                if compare:
+                    score = (
+                        match_score
+                        if transposed[offset + lane] == reference_code
+                        else mismatch_score
+                    )
+                else:
+                    score = profile[profile_offset + lane]
                 u1, v1, x1, y1, bits1 = _cell(
                     column_u[offset + lane],
                     column_x[offset + lane],
                     above_v[lane],
                     above_y[lane],
-                    profile[profile_offset + lane],
+                    score,
                     gap_open,
                     gap_extend,
                     zero,
