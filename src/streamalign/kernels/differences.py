@@ -47,7 +47,10 @@ import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from .gotoh import _narrow, _trace
 from .inputs import EndFlags, KernelInput
@@ -148,7 +151,7 @@ def run(inputs: KernelInput, outputs: KernelOutputs) -> None:
         scoring.match_table,
         scoring.parameters,
         int(inputs.ends),
-        traceback_scratch(_scratch_bytes(inputs)),
+        _aligned_scratch(_scratch_bytes(inputs)),
         outputs.scores,
         outputs.query_starts,
         outputs.query_ends,
@@ -159,6 +162,36 @@ def run(inputs: KernelInput, outputs: KernelOutputs) -> None:
         outputs.capacity_offsets,
         outputs.operation_lengths,
     )
+
+
+@intrinsic
+def _stream(typing_context, destination, offset, source, count):
+    """Copy ``count`` bytes (a multiple of 64) of ``source`` to ``destination[offset:]``
+    (64-byte aligned) with non-temporal stores: the direction bits go to memory without
+    first reading each cache line in (which a plain store does) and without pushing the
+    column state out of the cache. numba has no such store; this emits LLVM's
+    ``store <64 x i8> ..., !nontemporal`` (``vmovntps`` on AVX-512, two per line on AVX2)."""
+    signature = types.void(destination, offset, source, count)
+
+    def codegen(context, builder, signature, arguments):
+        target, start, row, size = arguments
+        target_array = context.make_array(signature.args[0])(context, builder, target)
+        row_array = context.make_array(signature.args[2])(context, builder, row)
+        word = ir.IntType(64)
+        line = ir.VectorType(ir.IntType(8), 64)
+        nontemporal = builder.module.add_metadata([ir.Constant(ir.IntType(32), 1)])
+        with cgutils.for_range(builder, builder.udiv(size, ir.Constant(word, 64))) as loop:
+            position = builder.mul(loop.index, ir.Constant(word, 64))
+            read = builder.bitcast(builder.gep(row_array.data, [position]), line.as_pointer())
+            written = builder.bitcast(
+                builder.gep(target_array.data, [builder.add(start, position)]),
+                line.as_pointer(),
+            )
+            store = builder.store(builder.load(read, align=1), written, align=64)
+            store.set_metadata("nontemporal", nontemporal)
+        return context.get_dummy_value()
+
+    return signature, codegen
 
 
 def run_windows(inputs: KernelInput, outputs: KernelOutputs, groups: Sequence[WindowGroup]) -> None:
@@ -186,6 +219,13 @@ def run_windows(inputs: KernelInput, outputs: KernelOutputs, groups: Sequence[Wi
             inputs, reference_codes=reference[group.left : group.right], plan=group.plan
         )
         run(window, outputs)
+
+
+def _aligned_scratch(size: int) -> np.ndarray:
+    """The thread's traceback scratch, from a 64-byte boundary (for :func:`_stream`)."""
+    scratch = traceback_scratch(size + 64)
+    shift = -scratch.ctypes.data % 64
+    return scratch[shift : shift + size]
 
 
 def _scratch_bytes(inputs: KernelInput) -> int:
@@ -537,6 +577,10 @@ def _fill_pair(
     """
     lanes_u = np.uint64(lanes)
     sixteen = _narrow(16, zero)
+    # A row's direction bytes, then written out at once (streamed: whole 64-byte lines at
+    # 64-byte aligned offsets, see run's scratch).
+    row_bits = np.empty(lanes, np.uint8)
+    streamed = lanes % 64 == 0
     for row in range(1, query_rows + 1):
         offset = np.uint64(row - 1) * lanes_u
         profile_offset = profile_start + offset
@@ -572,9 +616,7 @@ def _fill_pair(
                 above_y2[lane] = y2
                 column_u[offset + lane] = u2
                 column_x[offset + lane] = x2
-                directions[direction_offset + lane] = np.uint8(
-                    _narrow(bits1 + bits2 * sixteen, zero)
-                )
+                row_bits[lane] = np.uint8(_narrow(bits1 + bits2 * sixteen, zero))
         elif paired:
             for lane_number in range(lanes):
                 lane = np.uint64(lane_number)
@@ -604,9 +646,7 @@ def _fill_pair(
                 above_y2[lane] = y2
                 column_u[offset + lane] = u2
                 column_x[offset + lane] = x2
-                directions[direction_offset + lane] = np.uint8(
-                    _narrow(bits1 + bits2 * sixteen, zero)
-                )
+                row_bits[lane] = np.uint8(_narrow(bits1 + bits2 * sixteen, zero))
         else:
             for lane_number in range(lanes):
                 lane = np.uint64(lane_number)
@@ -632,7 +672,12 @@ def _fill_pair(
                 above_y[lane] = y1
                 column_u[offset + lane] = u1
                 column_x[offset + lane] = x1
-                directions[direction_offset + lane] = np.uint8(bits1)
+                row_bits[lane] = np.uint8(bits1)
+        if streamed:
+            _stream(directions, direction_offset, row_bits, np.uint64(lanes))
+        else:
+            for lane in range(lanes):
+                directions[direction_offset + lane] = row_bits[lane]
         if row >= capture_from:
             # The v of this row, where a lane's query ends here (reference end free).
             for lane in range(lanes):
