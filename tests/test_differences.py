@@ -54,7 +54,9 @@ def _substitution(match: int, mismatch: int, uniform: bool, seed: int) -> np.nda
     return substitution
 
 
-def _run(module, queries, reference, substitution, gap_open, gap_extend, flags, lanes):  # type: ignore[no-untyped-def]
+def _run(  # type: ignore[no-untyped-def]
+    module, queries, reference, substitution, gap_open, gap_extend, flags, lanes, traceback=True
+):
     dtype = np.int8 if module is differences else np.int16
     offsets = np.concatenate([[0], np.cumsum([len(query) for query in queries])]).astype(np.int64)
     joined = "".join(queries)
@@ -66,15 +68,15 @@ def _run(module, queries, reference, substitution, gap_open, gap_extend, flags, 
         len(reference_codes),
         lanes=lanes,
         memory_budget=2**26,
-        traceback=True,
+        traceback=traceback,
         score_bytes=np.dtype(dtype).itemsize,
     )
     minus_infinity = differences.MINUS_INFINITY if module is differences else -(2**14)
     scoring = KernelScoring.create(
         substitution, np.eye(16), gap_open, gap_extend, minus_infinity, dtype
     )
-    inputs = KernelInput(codes, offsets, reference_codes, plan, scoring, flags, traceback=True)
-    outputs = KernelOutputs.allocate(lengths, len(reference_codes), traceback=True)
+    inputs = KernelInput(codes, offsets, reference_codes, plan, scoring, flags, traceback)
+    outputs = KernelOutputs.allocate(lengths, len(reference_codes), traceback)
     module.run(inputs, outputs)
     return outputs
 
@@ -151,6 +153,31 @@ def test_same_alignments_as_the_16_bit_kernel(
     assert differences.fits(substitution, gap_open, gap_extend, flags)
     arguments = (queries, reference, substitution, gap_open, gap_extend, flags, lanes)
     _assert_same(_run(gotoh, *arguments), _run(differences, *arguments), len(queries))
+
+
+@settings(
+    max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(
+    group=groups(),
+    flags=st.sampled_from(NOT_LOCAL),
+    match=st.integers(0, 6),
+    mismatch=st.integers(-8, 0),
+    gap_extend=st.integers(0, 6),
+    extra_open=st.integers(0, 10),
+    uniform=st.booleans(),
+    lanes=st.sampled_from([1, 3, 16, 64, 256]),
+)
+def test_same_scores_and_end_cells_as_the_16_bit_kernel_score_only(
+    group, flags, match, mismatch, gap_extend, extra_open, uniform, lanes
+):
+    reference, queries = group
+    substitution = _substitution(match, mismatch, uniform, len(queries))
+    arguments = (queries, reference, substitution, gap_extend + extra_open, gap_extend, flags)
+    expected = _run(gotoh, *arguments, lanes, traceback=False)
+    found = _run(differences, *arguments, lanes, traceback=False)
+    for field in ("scores", "query_ends", "reference_ends", "query_starts", "reference_starts"):
+        np.testing.assert_array_equal(getattr(found, field), getattr(expected, field), field)
 
 
 @pytest.mark.parametrize("flags", [EndFlags.NONE, EndFlags(15), EndFlags(10), EndFlags(5)])
@@ -233,7 +260,6 @@ def test_run_refuses_inputs_it_cannot_compute_exactly():
     for scoring, flags, traceback, message in (
         (wide, EndFlags.NONE, True, "int8"),
         (narrow, EndFlags.LOCAL, True, "do not fit"),
-        (narrow, EndFlags.NONE, False, "traceback"),
     ):
         inputs = KernelInput(reference, offsets, reference, plan, scoring, flags, traceback)
         with pytest.raises(ValueError, match=message):
@@ -278,6 +304,13 @@ def test_the_aligner_gives_the_same_batches_with_and_without_it(mode, monkeypatc
         np.testing.assert_array_equal(getattr(found, field), getattr(expected, field))
     np.testing.assert_array_equal(found.counts, expected.counts)
     assert found.cigars() == expected.cigars()
+    monkeypatch.setattr(_config, "DIFFERENCE_KERNEL", True)
+    found = aligner.align_many(queries, traceback=False)
+    assert sum(calls) == 2 * len(queries)
+    monkeypatch.setattr(_config, "DIFFERENCE_KERNEL", False)
+    expected = aligner.align_many(queries, traceback=False)
+    for field in ("integer_scores", "query_ends", "reference_ends"):
+        np.testing.assert_array_equal(getattr(found, field), getattr(expected, field))
 
 
 def test_small_pairs_stay_on_the_16_bit_kernel(monkeypatch):

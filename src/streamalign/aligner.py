@@ -681,6 +681,45 @@ class Aligner:
             self._run_traceback(kernel, inputs, outputs)
         return outputs
 
+    def _difference_inputs(self, inputs: KernelInput) -> KernelInput | None:
+        """``inputs`` in ``int8`` for :mod:`streamalign.kernels.differences`, or None where
+        the 16-bit kernel is to run: scores the difference kernel cannot hold exactly (see
+        ``differences.fits``), local mode, pairs below ``_config.DIFFERENCE_MIN_CELLS``."""
+        if not (
+            _config.DIFFERENCE_KERNEL
+            and self.device == "cpu"
+            and len(inputs.query_offsets) > 1
+            and int(inputs.lengths.max()) * len(inputs.reference_codes)
+            >= _config.DIFFERENCE_MIN_CELLS
+            and differences.fits(
+                self.scoring.integer_matrix,
+                self.scoring.integer_gap_open,
+                self.scoring.integer_gap_extend,
+                inputs.ends,
+            )
+        ):
+            return None
+        scoring = self._kernel_scoring(differences.MINUS_INFINITY, np.int8)
+        return dataclasses.replace(inputs, scoring=scoring)
+
+    def _run_scores(self, inputs: KernelInput, outputs: KernelOutputs, members: np.ndarray) -> None:
+        """Score-only kernel call for ``members`` (sorted by length): the difference kernel
+        where :meth:`_difference_inputs` allows, else the Gotoh kernel in ``inputs``' type."""
+        inputs = dataclasses.replace(inputs, traceback=False)
+        narrow = self._difference_inputs(inputs)
+        if narrow is None:
+            plan = self._plan_inputs(inputs, members, traceback=False)
+            gotoh.run(dataclasses.replace(inputs, plan=plan), outputs)
+            return
+        plan = self._plan(
+            inputs.lengths,
+            len(inputs.reference_codes),
+            traceback=False,
+            score_bytes=1,
+            order=members,
+        )
+        differences.run(dataclasses.replace(narrow, plan=plan), outputs)
+
     def _run_traceback(
         self,
         kernel: Any,
@@ -693,28 +732,13 @@ class Aligner:
         (:mod:`streamalign.kernels.differences`: the CPU, not local, small scores, pairs of at
         least ``_config.DIFFERENCE_MIN_CELLS``): twice the lanes per register, in groups
         planned for its 1-byte column state."""
-        if not (
-            inputs.traceback
-            and kernel is gotoh
-            and _config.DIFFERENCE_KERNEL
-            and len(inputs.query_offsets) > 1
-            and int(inputs.lengths.max()) * len(inputs.reference_codes)
-            >= _config.DIFFERENCE_MIN_CELLS
-            and differences.fits(
-                self.scoring.integer_matrix,
-                self.scoring.integer_gap_open,
-                self.scoring.integer_gap_extend,
-                inputs.ends,
-            )
-        ):
+        narrow = self._difference_inputs(inputs) if kernel is gotoh else None
+        if narrow is None:
             if windows is None:
                 kernel.run(inputs, outputs)
             else:
                 kernel.run_windows(inputs, outputs, windows)
             return
-        narrow = dataclasses.replace(
-            inputs, scoring=self._kernel_scoring(differences.MINUS_INFINITY, np.int8)
-        )
         if windows is None:
             plan = self._plan(
                 inputs.lengths,
@@ -936,13 +960,12 @@ class Aligner:
                 alone[group_members] = cells[group_members] >= _config.STAGGERED_MIN_CELLS
         alone[lengths == 0] = False
         if not alone.any() or reference_length == 0:
-            gotoh.run(dataclasses.replace(inputs, plan=plan), outputs)
+            self._run_scores(inputs, outputs, plan.order)
             return
         staggered.run(inputs, outputs, members[alone[members]])
         rest = members[~alone[members]]
         if len(rest):
-            rest_plan = self._plan_inputs(inputs, rest, traceback=False)
-            gotoh.run(dataclasses.replace(inputs, plan=rest_plan), outputs)
+            self._run_scores(inputs, outputs, rest)
 
     def _align_in_growing_bands(
         self,
@@ -1131,10 +1154,13 @@ class Aligner:
         local = self.mode == "local"
         reference = inputs.reference_codes
         lengths = inputs.lengths
-        score_plan = self._plan_inputs(inputs, inputs.plan.order, traceback=False)
         scored = KernelOutputs.allocate(lengths, len(reference), False)
         kernel = self._gotoh_kernel(inputs.scoring.substitution.dtype.type)
-        kernel.run(dataclasses.replace(inputs, plan=score_plan, traceback=False), scored)
+        if kernel is gotoh:
+            self._run_scores(inputs, scored, inputs.plan.order)
+        else:
+            score_plan = self._plan_inputs(inputs, inputs.plan.order, traceback=False)
+            kernel.run(dataclasses.replace(inputs, plan=score_plan, traceback=False), scored)
         starts = windowing.window_starts(
             scored.scores,
             scored.reference_ends,
