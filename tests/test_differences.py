@@ -269,11 +269,12 @@ def test_run_refuses_inputs_it_cannot_compute_exactly():
 def test_padded_lanes_stay_within_the_byte_per_cell():
     for members in range(1, 300):
         for rows, columns in ((250, 1465), (1500, 1500), (10_000, 10_000), (50_000, 3)):
-            lanes = int(differences.padded_lanes(members, rows, columns))
+            lanes = int(differences.padded_lanes(members, rows, columns, True))
             assert members <= lanes <= max(2 * members, 64)
             pairs = (columns + 1) // 2
             assert lanes * rows * pairs <= max(members * rows * columns, differences.PADDING_BYTES)
-    assert differences.padded_lanes(116, 1500, 1500) == 128
+    assert differences.padded_lanes(116, 1500, 1500, True) == 128
+    assert differences.padded_lanes(1, 50_000, 50_000, False) == 64
 
 
 @pytest.mark.parametrize("mode", ["global", "semiglobal", "overlap"])
