@@ -48,13 +48,11 @@ import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import njit
 
 from .gotoh import _narrow, _trace
 from .inputs import EndFlags, KernelInput
+from .intrinsics import stream
 from .outputs import KernelOutputs, traceback_scratch
 from .planning import WindowGroup
 
@@ -168,36 +166,6 @@ def run(inputs: KernelInput, outputs: KernelOutputs) -> None:
     )
 
 
-@intrinsic
-def _stream(typing_context, destination, offset, source, count):
-    """Copy ``count`` bytes (a multiple of 64) of ``source`` to ``destination[offset:]``
-    (64-byte aligned) with non-temporal stores: the direction bits go to memory without
-    first reading each cache line in (which a plain store does) and without pushing the
-    column state out of the cache. numba has no such store; this emits LLVM's
-    ``store <64 x i8> ..., !nontemporal`` (``vmovntps`` on AVX-512, two per line on AVX2)."""
-    signature = types.void(destination, offset, source, count)
-
-    def codegen(context, builder, signature, arguments):
-        target, start, row, size = arguments
-        target_array = context.make_array(signature.args[0])(context, builder, target)
-        row_array = context.make_array(signature.args[2])(context, builder, row)
-        word = ir.IntType(64)
-        line = ir.VectorType(ir.IntType(8), 64)
-        nontemporal = builder.module.add_metadata([ir.Constant(ir.IntType(32), 1)])
-        with cgutils.for_range(builder, builder.udiv(size, ir.Constant(word, 64))) as loop:
-            position = builder.mul(loop.index, ir.Constant(word, 64))
-            read = builder.bitcast(builder.gep(row_array.data, [position]), line.as_pointer())
-            written = builder.bitcast(
-                builder.gep(target_array.data, [builder.add(start, position)]),
-                line.as_pointer(),
-            )
-            store = builder.store(builder.load(read, align=1), written, align=64)
-            store.set_metadata("nontemporal", nontemporal)
-        return context.get_dummy_value()
-
-    return signature, codegen
-
-
 def run_windows(inputs: KernelInput, outputs: KernelOutputs, groups: Sequence[WindowGroup]) -> None:
     """Align each group's queries to its window ``reference[group.left:group.right]``, as
     :func:`streamalign.kernels.gotoh.run_windows` does (one :func:`run` per group).
@@ -226,7 +194,7 @@ def run_windows(inputs: KernelInput, outputs: KernelOutputs, groups: Sequence[Wi
 
 
 def _aligned_scratch(size: int) -> np.ndarray:
-    """The thread's traceback scratch, from a 64-byte boundary (for :func:`_stream`)."""
+    """The thread's traceback scratch, from a 64-byte boundary (for the streamed rows)."""
     scratch = traceback_scratch(size + 64)
     shift = -scratch.ctypes.data % 64
     return scratch[shift : shift + size]
@@ -751,7 +719,7 @@ def _fill_pair(
         if not traceback:
             pass
         elif streamed:
-            _stream(directions, direction_offset, row_bits, np.uint64(lanes))
+            stream(directions, direction_offset, row_bits, np.uint64(lanes))
         else:
             for lane in range(lanes):
                 directions[direction_offset + lane] = row_bits[lane]
