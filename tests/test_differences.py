@@ -314,7 +314,7 @@ def test_the_aligner_gives_the_same_batches_with_and_without_it(mode, monkeypatc
         np.testing.assert_array_equal(getattr(found, field), getattr(expected, field))
 
 
-def test_small_pairs_stay_on_the_16_bit_kernel(monkeypatch):
+def test_small_pairs_and_lone_queries_stay_on_the_16_bit_kernel(monkeypatch):
     calls = []
     monkeypatch.setattr(differences, "run", lambda inputs, outputs: calls.append(inputs))
     reference = "GAGTTTGATCCTGGCTCAGATTGAACGCTGGCGGCATGCTTAACACATGCAAGTCGAACGGCAG"
@@ -322,5 +322,7 @@ def test_small_pairs_stay_on_the_16_bit_kernel(monkeypatch):
     assert not calls
     assert batch.integer_scores.tolist() == [60 - 5 - 3 * 2, 59 - 5 - 4 * 2]
     monkeypatch.setattr(_config, "DIFFERENCE_MIN_CELLS", 1)
-    sa.Aligner(reference).align_many([reference[:60]])
+    sa.Aligner(reference).align_many([reference[:60]])  # a lone query: one 16-bit lane
+    assert not calls
+    sa.Aligner(reference).align_many([reference[:60], reference[5:]])
     assert len(calls) == 1
