@@ -47,7 +47,7 @@ Operations written: the codes of :mod:`streamalign.kernels.operations`.
 The aligner sends most full and score-only alignments of at least 40,000 cells per pair to
 :mod:`streamalign.kernels.differences` instead (the same recurrence and tie rules on 8-bit
 differences, twice the lanes); this kernel takes the rest: local mode, short pairs, lone
-queries, scores too large for 8-bit differences, and the GPU path's CPU fallbacks.
+queries, scores too large for 8-bit differences, and the CPU score passes of ``device="cuda"``.
 
 These functions only compute; :func:`run` is their one entry: it takes a
 :class:`~streamalign.kernels.inputs.KernelInput` (which ``streamalign.aligner`` builds) and a
