@@ -44,13 +44,12 @@ not local.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
 from numba import njit
 
-from .gotoh import _narrow, _trace
+from .gotoh import _match_flat, _narrow, _trace, _used_codes, in_windows
 from .inputs import EndFlags, KernelInput
 from .intrinsics import stream
 from .outputs import KernelOutputs, traceback_scratch
@@ -185,12 +184,7 @@ def run_windows(inputs: KernelInput, outputs: KernelOutputs, groups: Sequence[Wi
         >>> outputs.scores.tolist(), outputs.reference_starts.tolist()   # in the window
         ([4], [2])
     """
-    reference = inputs.reference_codes
-    for group in groups:
-        window = dataclasses.replace(
-            inputs, reference_codes=reference[group.left : group.right], plan=group.plan
-        )
-        run(window, outputs)
+    in_windows(run, inputs, outputs, groups)
 
 
 def _aligned_scratch(size: int) -> np.ndarray:
@@ -257,22 +251,9 @@ def align_groups(
     reference_end_free = (flags & _REFERENCE_END_FREE) != 0
     # A gap state of minus infinity, as a difference: its extension loses to an opening.
     sentinel = _narrow(gap_extend - gap_open - 1, zero)
-    profile_index = np.zeros(16, np.int64)
-    used_codes = np.zeros(16, np.int64)
-    used_count = 0
-    for column in range(reference_length):
-        code = reference_codes[column]
-        if used_count == 0 or used_codes[profile_index[code]] != code:
-            profile_index[code] = used_count
-            used_codes[used_count] = code
-            used_count += 1
+    profile_index, used_codes, used_count = _used_codes(reference_codes)
     column_profile = np.empty(reference_length, np.uint64)
-    match_flat = np.empty(256, np.uint8)
-    for query_code in range(16):
-        for reference_code in range(16):
-            match_flat[query_code * 16 + reference_code] = (
-                1 if match_table[query_code, reference_code] else 0
-            )
+    match_flat = _match_flat(match_table)
     # A substitution table that scores A, C, G and T against each other with one match and
     # one mismatch score lets groups of ACGT-only queries compare codes (see _fill_pair).
     match_score = substitution[0, 0]

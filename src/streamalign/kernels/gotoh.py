@@ -57,7 +57,7 @@ These functions only compute; :func:`run` is their one entry: it takes a
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from numba import njit, types
@@ -152,12 +152,39 @@ def run_windows(inputs: KernelInput, outputs: KernelOutputs, groups: Sequence[Wi
         >>> outputs.scores.tolist(), outputs.reference_starts.tolist()   # in the window
         ([4], [2])
     """
+    in_windows(run, inputs, outputs, groups)
+
+
+def in_windows(
+    kernel_run: Callable[[KernelInput, KernelOutputs], None],
+    inputs: KernelInput,
+    outputs: KernelOutputs,
+    groups: Sequence[WindowGroup],
+) -> None:
+    """``kernel_run`` (a kernel module's ``run``) once per group, on the group's window of the
+    reference: :func:`run_windows` for any kernel.
+
+    Example:
+        >>> from streamalign.kernels.inputs import KernelScoring
+        >>> from streamalign.kernels.planning import GroupPlan, WindowGroup
+        >>> inputs = KernelInput(
+        ...     np.zeros(4, np.uint8), np.array([0, 4]), np.arange(12, dtype=np.uint8) % 4,
+        ...     GroupPlan.single(np.array([0]), 0),
+        ...     KernelScoring.create(np.eye(16), np.eye(16), 5, 2, -100, np.int16),
+        ...     EndFlags.NONE, traceback=False)
+        >>> seen = []
+        >>> groups = [WindowGroup(GroupPlan.single(np.array([0]), 0), 2, 7)]
+        >>> in_windows(lambda window, outputs: seen.append(window.reference_codes.tolist()),
+        ...            inputs, None, groups)
+        >>> seen
+        [[2, 3, 0, 1, 2]]
+    """
     reference = inputs.reference_codes
     for group in groups:
         window = dataclasses.replace(
             inputs, reference_codes=reference[group.left : group.right], plan=group.plan
         )
-        run(window, outputs)
+        kernel_run(window, outputs)
 
 
 def _narrow(value, like):
@@ -246,22 +273,9 @@ def align_groups(
     reference_end_free = (flags & _REFERENCE_END_FREE) != 0
     local = (flags & _LOCAL) != 0
     # Profile rows exist only for the codes the reference uses (usually 4 of 16).
-    profile_index = np.zeros(16, np.int64)
-    used_codes = np.zeros(16, np.int64)
-    used_count = 0
-    for column in range(reference_length):
-        code = reference_codes[column]
-        if used_count == 0 or used_codes[profile_index[code]] != code:
-            profile_index[code] = used_count
-            used_codes[used_count] = code
-            used_count += 1
+    profile_index, used_codes, used_count = _used_codes(reference_codes)
     column_profile = np.empty(reference_length, np.uint64)
-    match_flat = np.empty(256, np.uint8)
-    for query_code in range(16):
-        for reference_code in range(16):
-            match_flat[query_code * 16 + reference_code] = (
-                1 if match_table[query_code, reference_code] else 0
-            )
+    match_flat = _match_flat(match_table)
     # Row and column numbers in the score type (local mode compares them in the lane loop).
     column_values = np.empty(reference_length + 1, parameters.dtype)
     for column in range(reference_length + 1):
@@ -476,6 +490,34 @@ def align_groups(
             else:
                 query_starts[query] = 0
                 reference_starts[query] = 0
+
+
+@njit(nogil=True, cache=True)
+def _used_codes(reference_codes):
+    """The codes the reference uses in order of first use, their count, and each code's
+    number among them (``profile_index``; profile planes exist for these codes only)."""
+    profile_index = np.zeros(16, np.int64)
+    used_codes = np.zeros(16, np.int64)
+    used_count = 0
+    for column in range(reference_codes.shape[0]):
+        code = reference_codes[column]
+        if used_count == 0 or used_codes[profile_index[code]] != code:
+            profile_index[code] = used_count
+            used_codes[used_count] = code
+            used_count += 1
+    return profile_index, used_codes, used_count
+
+
+@njit(nogil=True, cache=True)
+def _match_flat(match_table):
+    """``match_table`` flat, ``[16 * query code + reference code]``, 1 for a match (``=``)."""
+    match_flat = np.empty(256, np.uint8)
+    for query_code in range(16):
+        for reference_code in range(16):
+            match_flat[query_code * 16 + reference_code] = (
+                1 if match_table[query_code, reference_code] else 0
+            )
+    return match_flat
 
 
 @njit(nogil=True, cache=True)
