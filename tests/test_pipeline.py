@@ -227,3 +227,21 @@ def test_the_task_pickles_without_its_writer() -> None:
     copy = pickle.loads(pickle.dumps(task))
     assert copy._writer is None
     assert copy(batch).output == first.output
+
+
+def test_exhaustive_batches_hold_enough_reads_to_fill_the_lanes(monkeypatch) -> None:
+    """Against a database the cell target alone gives one read per batch; the exhaustive
+    search batches more, within its own cell budget, and the searched paths do not."""
+    references = {f"gene{number}": "ACGT" * 250 for number in range(8)}  # 8,000 bases
+    monkeypatch.setattr(_config, "TARGET_CELLS_PER_BATCH", 80_000)
+    monkeypatch.setattr(_config, "EXHAUSTIVE_BATCH_CELLS", 64 * 80_000)
+    exhaustive = Aligner(references, "semiglobal", search="exhaustive")
+    assert batch_limits(exhaustive, "forward", None)[1] == 64 * 80_000 // 8000
+    assert batch_limits(exhaustive, "both", None)[1] == 64 * 80_000 // 16000
+    monkeypatch.setattr(_config, "EXHAUSTIVE_BATCH_BASES", 100)
+    assert batch_limits(exhaustive, "forward", None)[1] == 100
+    # Every reference reported, the searched path, one reference: the cell target alone.
+    assert batch_limits(exhaustive, "forward", None, all_references=True)[1] == 10
+    assert batch_limits(Aligner(references, "semiglobal"), "forward", None)[1] == 10
+    single = Aligner("ACGT" * 2000, "semiglobal", search="exhaustive")
+    assert batch_limits(single, "forward", None)[1] == 10

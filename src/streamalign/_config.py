@@ -48,6 +48,13 @@ SCRATCH_KEEP_BYTES = 256 << 20
 TARGET_CELLS_PER_BATCH = 640_000_000
 #: Most records in one engine batch.
 MAX_RECORDS_PER_BATCH = 16384
+#: the exhaustive search's batches (every read against every reference) hold at least this many
+#: bases (about 64 MiSeq reads: the lanes of a kernel call), as long as they stay within
+#: EXHAUSTIVE_BATCH_CELLS cells (14 MiSeq reads against 3,994 genes, both strands: about 30 s of
+#: one core here, as every reference is aligned in full; a 400,000-gene database keeps
+#: one read per batch).
+EXHAUSTIVE_BATCH_BASES = 16_384
+EXHAUSTIVE_BATCH_CELLS = 64 * TARGET_CELLS_PER_BATCH
 #: A resumable run makes its checkpoint durable at most this often (and when it stops).
 CHECKPOINT_SECONDS = 1.0
 #: Windowed traceback (``streamalign.windowing``): tried when the reference is at least this many

@@ -361,6 +361,13 @@ def batch_limits(
     else:
         target, max_records = _config.TARGET_CELLS_PER_BATCH, _config.MAX_RECORDS_PER_BATCH
     max_bases = max(1, target // (reference_bases * strands))
+    if len(aligner.references) > 1 and not aligner.searches and not all_references:
+        # Every read against every reference (``--search exhaustive``), best hit kept: the
+        # target alone gives one read per batch against a database, so one SIMD lane per
+        # kernel call. Batch enough bases to fill the lanes, within a larger cell budget.
+        # (10 reads x 3,994 genes, both strands: 68 s one read per batch, 22 s together.)
+        roomy = _config.EXHAUSTIVE_BATCH_CELLS // (reference_bases * strands)
+        max_bases = max(max_bases, min(_config.EXHAUSTIVE_BATCH_BASES, roomy))
     return max_records, max_bases
 
 
