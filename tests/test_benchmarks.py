@@ -337,3 +337,17 @@ def test_staggered_benchmark_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines[2:4]] == ["1", "3"]
     assert lines[4].startswith("lone 500-bp pair on the staggered kernel:")
+
+
+def test_differences_benchmark_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    """benchmarks/differences.py runs both kernels on small shapes and groups."""
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "differences.py"
+    spec = importlib.util.spec_from_file_location("streamalign_benchmark_differences", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    arguments = ["--part", "shapes", "lanes", "--shapes", "20x30", "--cells", "20000"]
+    assert module.main([*arguments, "--reads", "1", "3", "--repeats", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2].split()[0] == "20x30" and len(lines[2].split()) == 3
+    assert [line.split()[0] for line in lines[5:7]] == ["1", "3"]

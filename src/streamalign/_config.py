@@ -25,18 +25,27 @@ COLUMN_CACHE_BYTES = 3072 * 1024
 TRACEBACK_COLUMN_CACHE_BYTES = 1024 * 1024
 MIN_LANES = 16
 #: Lane multiple of 1-byte score groups (the difference kernel, ``kernels/differences.py``):
-#: a whole 64-byte register. pacbio full, one core (AMD EPYC, AVX-512): groups of
-#: [176, 160, 160, 4] lanes ran 10.2-10.6 GCUPS, [128, 128, 128, 116] 12.5-12.9.
+#: a whole 64-byte register. ``python benchmarks/differences.py --part granule`` (pacbio full,
+#: one core, AMD EPYC, AVX-512): groups of [176, 160, 160, 4] lanes ran 12.0 GCUPS, of
+#: [128, 128, 128, 116] 14.9.
 MIN_LANES_INT8 = 64
 #: Alignments with traceback take the 8-bit difference kernel where it computes the same
 #: alignments (``kernels/differences.py``); False: always the 16-bit Gotoh kernel (tests and
 #: benchmarks compare the two).
 DIFFERENCE_KERNEL = True
 #: ... for batches whose longest query x reference is at least this many cells: below it the
-#: 16-bit kernel was as fast or faster (random queries, global, one core, AMD EPYC: 64 x 64
-#: 6.2 vs 5.0 GCUPS, 150 x 150 10.2 vs 9.5; 250 x 250 9.9 vs 12.5, 100 x 400 9.8 vs 11.0,
-#: 64 x 1,465 10.4 vs 12.1).
+#: 16-bit kernel was as fast or faster (``python benchmarks/differences.py --part shapes``:
+#: random queries, global, traceback, one core, AMD EPYC, GCUPS 16-bit vs 8-bit: 64 x 64 6.5
+#: vs 4.8, 150 x 150 9.5 vs 9.5; 100 x 400 9.6 vs 10.9, 250 x 250 10.0 vs 11.8, 64 x 1,465 9.3
+#: vs 11.2).
 DIFFERENCE_MIN_CELLS = 40_000
+#: The difference kernel writes a group's direction bits with non-temporal stores (past the
+#: caches, no read of each line first) when they take at least this many bytes; smaller ones
+#: stay in the cache for the walk that follows. ``python benchmarks/differences.py``: pacbio
+#: (149 MB a group) 11.2 -> 14.8 GCUPS with them. With them for every group, random 64 x 1,465
+#: pairs (12 MB a group) ran at about half their speed without (an earlier version, not a
+#: setting of that script).
+STREAM_DIRECTION_BYTES = 32 << 20
 #: Default cap, in bytes, on the traceback matrix of one kernel call.
 TRACEBACK_BUDGET_BYTES = 1 << 30
 #: Each thread keeps its traceback scratch for the next call when it is at most this large.
@@ -50,9 +59,8 @@ TARGET_CELLS_PER_BATCH = 640_000_000
 MAX_RECORDS_PER_BATCH = 16384
 #: the exhaustive search's batches (every read against every reference) hold at least this many
 #: bases (about 64 MiSeq reads: the lanes of a kernel call), as long as they stay within
-#: EXHAUSTIVE_BATCH_CELLS cells (14 MiSeq reads against 3,994 genes, both strands: about 30 s of
-#: one core here, as every reference is aligned in full; a 400,000-gene database keeps
-#: one read per batch).
+#: EXHAUSTIVE_BATCH_CELLS cells (about 14 MiSeq reads against 3,994 genes, both strands; a
+#: 400,000-gene database keeps one read per batch).
 EXHAUSTIVE_BATCH_BASES = 16_384
 EXHAUSTIVE_BATCH_CELLS = 64 * TARGET_CELLS_PER_BATCH
 #: A resumable run makes its checkpoint durable at most this often (and when it stops).

@@ -686,9 +686,11 @@ class Aligner:
         the 16-bit kernel is to run: scores the difference kernel cannot hold exactly (see
         ``differences.fits``), local mode, pairs below ``_config.DIFFERENCE_MIN_CELLS``, and
         calls for one query (``members``): one lane of the 16-bit kernel beat a 64-lane
-        register of which one lane is used (a 250-bp read against a 1,500-bp gene, one core:
-        0.93 ms against 1.6 score-only, 1.65 against 1.9 with traceback; from two queries on
-        the difference kernel is faster)."""
+        register of which one lane is used (``python benchmarks/differences.py --part
+        lanes``: a 250-bp read against a 1,500-bp gene, one core, 0.94 ms against 1.49
+        score-only, 1.65 against 2.03 with traceback. From two reads on, the difference
+        kernel's time stays flat, about 1.5 and 1.9-2.0 ms, up to 64 reads; the 16-bit kernel's
+        varies with how its lane loop splits: 0.8-2.6 and 1.3-6.1 ms)."""
         if not (
             _config.DIFFERENCE_KERNEL
             and self.device == "cpu"
@@ -715,13 +717,7 @@ class Aligner:
             plan = self._plan_inputs(inputs, members, traceback=False)
             gotoh.run(dataclasses.replace(inputs, plan=plan), outputs)
             return
-        plan = self._plan(
-            inputs.lengths,
-            len(inputs.reference_codes),
-            traceback=False,
-            score_bytes=1,
-            order=members,
-        )
+        plan = self._plan_inputs(narrow, members, traceback=False)
         differences.run(dataclasses.replace(narrow, plan=plan), outputs)
 
     def _run_traceback(
@@ -745,13 +741,7 @@ class Aligner:
                 kernel.run_windows(inputs, outputs, windows)
             return
         if windows is None:
-            plan = self._plan(
-                inputs.lengths,
-                len(inputs.reference_codes),
-                traceback=True,
-                score_bytes=1,
-                order=inputs.plan.order,
-            )
+            plan = self._plan_inputs(narrow, inputs.plan.order, traceback=True)
             differences.run(dataclasses.replace(narrow, plan=plan), outputs)
         else:
             differences.run_windows(narrow, outputs, windows)

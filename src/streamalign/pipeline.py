@@ -364,8 +364,8 @@ def batch_limits(
     if len(aligner.references) > 1 and not aligner.searches and not all_references:
         # Every read against every reference (``--search exhaustive``), best hit kept: the
         # target alone gives one read per batch against a database, so one SIMD lane per
-        # kernel call. Batch enough bases to fill the lanes, within a larger cell budget.
-        # (10 reads x 3,994 genes, both strands: 68 s one read per batch, 22 s together.)
+        # kernel call. Batch enough bases to fill the lanes, within a larger cell budget
+        # (`benchmarks/search.py --part exact`, 10 reads x 3,994 genes: 70.8 -> 43.4 s).
         roomy = _config.EXHAUSTIVE_BATCH_CELLS // (reference_bases * strands)
         max_bases = max(max_bases, min(_config.EXHAUSTIVE_BATCH_BASES, roomy))
     return max_records, max_bases

@@ -49,6 +49,7 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit
 
+from .. import _config
 from .gotoh import _match_flat, _narrow, _trace, _used_codes, in_windows
 from .inputs import EndFlags, KernelInput
 from .intrinsics import stream
@@ -59,7 +60,6 @@ _QUERY_START_FREE = int(EndFlags.QUERY_START_FREE)
 _QUERY_END_FREE = int(EndFlags.QUERY_END_FREE)
 _REFERENCE_START_FREE = int(EndFlags.REFERENCE_START_FREE)
 _REFERENCE_END_FREE = int(EndFlags.REFERENCE_END_FREE)
-_LOCAL = int(EndFlags.LOCAL)
 
 #: Largest magnitude an intermediate value may reach (int8, with room to spare).
 _LIMIT = 120
@@ -153,6 +153,7 @@ def run(inputs: KernelInput, outputs: KernelOutputs) -> None:
         int(inputs.ends),
         inputs.traceback,
         scratch,
+        _config.STREAM_DIRECTION_BYTES,
         outputs.scores,
         outputs.query_starts,
         outputs.query_ends,
@@ -222,6 +223,7 @@ def align_groups(
     flags,
     traceback,
     traceback_budget,
+    stream_bytes,
     scores,
     query_starts,
     query_ends,
@@ -233,7 +235,9 @@ def align_groups(
     operation_lengths,
 ):
     """Align groups of queries against one reference, writing results in place; the
-    arguments are those of :func:`streamalign.kernels.gotoh.align_groups`, in ``int8``.
+    arguments are those of :func:`streamalign.kernels.gotoh.align_groups`, in ``int8``, and
+    ``stream_bytes``: a group whose direction bits take at least this many bytes writes them
+    with non-temporal stores.
 
     Column arrays (flat ``[row - 1][lane]``) hold ``u`` and ``x`` of the last column done;
     ``v`` and ``y`` run down the column per lane. Direction bits are laid out as gotoh's,
@@ -300,6 +304,9 @@ def align_groups(
             directions = traceback_budget[: query_rows * ((reference_length + 1) // 2) * lanes]
         else:
             directions = traceback_budget[:0]
+        # Non-temporal stores only for directions larger than the caches: smaller ones are
+        # read back by the walk from the cache (see _config.STREAM_DIRECTION_BYTES).
+        streamed = lanes % 64 == 0 and directions.shape[0] >= stream_bytes
         size = max(query_rows, 1) * lanes
         column_u = np.empty(size, parameters.dtype)
         column_x = np.empty(size, parameters.dtype)
@@ -381,6 +388,7 @@ def align_groups(
                 zero,
                 paired,
                 traceback,
+                streamed,
             )
             if reference_end_free:
                 # The last row, left to right: first maximum.
@@ -527,6 +535,7 @@ def _fill_pair(
     zero,
     paired,
     traceback,
+    streamed,
 ):
     """Columns ``2p + 1`` and ``2p + 2`` (or only the first: ``paired`` false) for every
     lane; their direction bits share a byte. From row ``capture_from`` on, ``last_v`` and
@@ -537,14 +546,13 @@ def _fill_pair(
     ``mismatch_score``: one byte per cell read instead of a profile plane per reference code,
     which keeps the working set of full-length reads in the L2 cache. Else the profile.
     Without ``traceback``, no direction bits. Each combination has a lane loop of its own: a
-    loop-invariant test inside the lane loop kept it from vectorizing (0.2 GCUPS).
+    loop-invariant test inside the lane loop kept it from vectorizing.
     """
     lanes_u = np.uint64(lanes)
     sixteen = _narrow(16, zero)
-    # A row's direction bytes, then written out at once (streamed: whole 64-byte lines at
-    # 64-byte aligned offsets, see run's scratch).
+    # A row's direction bytes, then written out at once (``streamed``: with non-temporal
+    # stores of whole 64-byte lines at 64-byte aligned offsets, see run's scratch).
     row_bits = np.empty(lanes, np.uint8)
-    streamed = lanes % 64 == 0
     for row in range(1, query_rows + 1):
         offset = np.uint64(row - 1) * lanes_u
         profile_offset = profile_start + offset
@@ -702,7 +710,10 @@ def _fill_pair(
         elif streamed:
             stream(directions, direction_offset, row_bits, np.uint64(lanes))
         else:
-            for lane in range(lanes):
+            # Unsigned offsets, as in the lane loops: with a signed lane number this copy did
+            # not vectorize, and the whole kernel ran at a third of its speed.
+            for lane_number in range(lanes):
+                lane = np.uint64(lane_number)
                 directions[direction_offset + lane] = row_bits[lane]
         if row >= capture_from:
             # The v of this row, where a lane's query ends here (reference end free).
@@ -752,9 +763,9 @@ def padded_lanes(members, rows, reference_length, traceback):
     up to a multiple of 64, 32 or 16 (whole AVX-512, AVX2, SSE registers of ``int8``; LLVM
     computes the rest of a lane loop one lane at a time, at a tenth of the speed). With
     ``traceback``, only where the direction bits (half a byte per cell) stay within the
-    planner's byte per cell of the members or within ``PADDING_BYTES``. Even a lone query is
-    faster in a whole register: 2.5 ms alone, 1.3 ms padded to 64 lanes (score-only, a
-    1,500-row gene against a 250-column read, one core).
+    planner's byte per cell of the members or within ``PADDING_BYTES``. A lone query is padded
+    too, though the aligner sends calls of one query to the 16-bit kernel
+    (``python benchmarks/differences.py --part lanes``).
 
     Example:
         >>> padded_lanes(116, 1500, 1500, True), padded_lanes(4, 1500, 1500, True)

@@ -4,8 +4,7 @@
 the direction bits of a traceback go to memory without first reading each cache line in (what
 a plain store does) and without pushing the column state out of the cache. It is plain LLVM
 IR (``store <64 x i8> ..., !nontemporal``): on a machine without such stores LLVM emits
-ordinary ones. (A software prefetch in the traceback walk measured no faster: the walk of 128
-full-length reads takes 0.6 ms of the group's 20.)
+ordinary ones.
 """
 
 from __future__ import annotations
