@@ -42,9 +42,7 @@ DIFFERENCE_MIN_CELLS = 40_000
 #: The difference kernel writes a group's direction bits with non-temporal stores (past the
 #: caches, no read of each line first) when they take at least this many bytes; smaller ones
 #: stay in the cache for the walk that follows. ``python benchmarks/differences.py``: pacbio
-#: (149 MB a group) 11.2 -> 14.8 GCUPS with them. With them for every group, random 64 x 1,465
-#: pairs (12 MB a group) ran at about half their speed without (an earlier version, not a
-#: setting of that script).
+#: (149 MB a group) 11.2 -> 14.8 GCUPS with them.
 STREAM_DIRECTION_BYTES = 32 << 20
 #: Default cap, in bytes, on the traceback matrix of one kernel call.
 TRACEBACK_BUDGET_BYTES = 1 << 30
