@@ -157,6 +157,51 @@ def test_full_length_reads_search_equals_exhaustive(mode: str, monkeypatch) -> N
     assert_same_batches(searched, exhaustive)
 
 
+def test_reads_close_to_no_gene_are_exhausted_and_stay_exact(monkeypatch) -> None:
+    """Random reads (close to no gene: every bound far above their best) take every
+    remaining candidate at once (``SEARCH_EXHAUST_SHARE``); reads with a close gene do not;
+    the answer is the exhaustive one either way."""
+    from streamalign import _config
+    from streamalign.search.searcher import _SearchState
+
+    exhausted = []
+    original = _SearchState.exhaust
+
+    def counting(self, read):  # type: ignore[no-untyped-def]
+        exhausted.append(read)
+        return original(self, read)
+
+    monkeypatch.setattr(_SearchState, "exhaust", counting)
+    monkeypatch.setattr(_config, "SEARCH_EXHAUST_AFTER", 4)
+    rng = random.Random(8)
+    genes = real_genes()
+    junk = ["".join(rng.choice("ACGT") for _ in range(250)) for _ in range(4)]
+    reads = junk + [sequence for _, sequence in gene_fragments(8)]
+    searched = Aligner(genes, "semiglobal").align_many(reads, strand="both")
+    exhaustive = Aligner(genes, "semiglobal", search="exhaustive").align_many(reads, strand="both")
+    assert_same_batches(searched, exhaustive)
+    assert set(exhausted) == {0, 1, 2, 3}
+    assert searched.aligned_candidates is not None
+    assert (searched.aligned_candidates[:4] >= 0.5 * 2 * len(genes)).all()
+
+
+@pytest.mark.parametrize("mode", ["global", "overlap"])
+def test_both_score_paths_give_the_exhaustive_answer(mode: str, monkeypatch) -> None:
+    """The search's score passes on the kernel with a reference per lane (the default for
+    scorings that fit 8 bits) and on the aligner's kernels (``lane_pairs`` off)."""
+    from streamalign.search.searcher import DatabaseSearch
+
+    genes = real_genes()
+    reads = [sequence for _, sequence in real_reads(10) + gene_fragments(10)]
+    exhaustive = Aligner(genes, mode, search="exhaustive").align_many(reads, strand="both")
+    for lane_pairs in (True, False):
+        aligner = Aligner(genes, mode)
+        search = aligner.database_search()
+        assert isinstance(search, DatabaseSearch) and search.lane_pairs
+        search.lane_pairs = lane_pairs
+        assert_same_batches(aligner.align_many(reads, strand="both"), exhaustive)
+
+
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_cli_search_writes_the_exhaustive_bytes(jobs: str, tmp_path: Path) -> None:
     reads = tmp_path / "reads.fastq"

@@ -40,6 +40,7 @@ from numba import njit
 
 from .. import _config
 from ..alphabet import encode  # noqa: F401  (used by the module example)
+from ..kernels import differences, multireference
 from ..records import SequenceBatch, _gather_indices
 from .bounds import BoundModel, _pair_scores, length_loss, score_bound
 from .counting import cluster_bounds, member_evidence, query_windows
@@ -103,6 +104,17 @@ class DatabaseSearch:
         masks, inverse = np.unique(
             np.concatenate([index.letter_masks, cluster_masks]), return_inverse=True
         )
+        #: Score passes on the kernel with a reference per lane (see :meth:`score_pairs`).
+        self.lane_pairs = (
+            _config.DIFFERENCE_KERNEL
+            and aligner.device == "cpu"
+            and differences.fits(
+                aligner.scoring.integer_matrix,
+                int(aligner.scoring.integer_gap_open),
+                int(aligner.scoring.integer_gap_extend),
+                aligner.flags,
+            )
+        )
         self.masks = masks.astype(np.int64)
         self.reference_mask_ids = inverse[: index.reference_count].astype(np.int64)
         self.cluster_mask_ids = inverse[index.reference_count :].astype(np.int64)
@@ -127,15 +139,24 @@ class DatabaseSearch:
         active = list(range(count))
         while active:
             pairs: list[tuple[int, int, int]] = []
+            exhausted: list[np.ndarray] = []
             still = []
             for read in active:
+                if state.exhausts(read):
+                    # Bounds prune too little for this read: everything left that could
+                    # still win, at once (see _SearchState.exhausts).
+                    table = state.exhaust(read)
+                    if len(table):
+                        exhausted.append(table)
+                        still.append(read)
+                    continue
                 chosen = state.next_candidates(read, per_round)
                 if chosen:
                     pairs.extend((reference, strand, read) for reference, strand in chosen)
                     still.append(read)
-            if not pairs:
+            if not pairs and not exhausted:
                 break
-            table = np.array(pairs, dtype=np.int64)
+            table = np.concatenate([np.array(pairs, dtype=np.int64).reshape(-1, 3), *exhausted])
             scores = self.score_pairs(table, sources)
             for strand in range(state.strands):
                 on = table[:, 1] == strand
@@ -263,9 +284,14 @@ class DatabaseSearch:
         (``int64``, shape ``(n, 3)``; ``sources`` from :meth:`start`): the scores, in the
         rows' order.
 
-        Pairs sharing a (reference, strand) with at least ``SEARCH_SHARED_LANES`` reads are
-        aligned in the usual orientation (those reads as SIMD lanes); the rest one read at a
-        time against all its references (the references as lanes, roles swapped)."""
+        Where the scoring fits the 8-bit difference recurrence (``lane_pairs``), all pairs in
+        one call of :mod:`streamalign.kernels.multireference`, a pair per SIMD lane, whatever
+        reads and references they hold. Otherwise pairs sharing a (reference, strand) with
+        at least ``SEARCH_SHARED_LANES`` reads are aligned in the usual orientation (those
+        reads as SIMD lanes); the rest one read at a time against all its references (the
+        references as lanes, roles swapped)."""
+        if self.lane_pairs:
+            return self._score_lane_pairs(pairs, sources)
         scores = np.empty(len(pairs), dtype=np.int64)
         order = np.lexsort((pairs[:, 2], pairs[:, 1], pairs[:, 0]))
         table = pairs[order]
@@ -312,6 +338,40 @@ class DatabaseSearch:
                 read_codes, references, batch.names[read]
             )
         return scores
+
+    def _score_lane_pairs(
+        self, pairs: np.ndarray, sources: list[tuple[SequenceBatch, np.ndarray]]
+    ) -> np.ndarray:
+        """:meth:`score_pairs` on the kernel with a reference per lane (query ``strand *
+        reads + read``: the strands' codes one after the other)."""
+        if not len(pairs):
+            return np.zeros(0, dtype=np.int64)
+        batch, codes = sources[0]
+        count = len(batch)
+        if len(sources) == 2:
+            query_codes = np.concatenate([codes, sources[1][1]])
+            starts = batch.offsets[:-1].astype(np.int64)
+            query_offsets = np.concatenate([starts, starts + len(codes), [2 * len(codes)]])
+        else:
+            query_codes = codes
+            query_offsets = batch.offsets.astype(np.int64)
+        index = self.index
+        references = pairs[:, 0]
+        reference_starts = index.reference_offsets[references].astype(np.int64)
+        reference_lengths = index.reference_offsets[references + 1] - reference_starts
+        scoring = self.aligner.scoring
+        return multireference.score_pairs(
+            query_codes,
+            query_offsets,
+            pairs[:, 1] * count + pairs[:, 2],
+            index.reference_codes,
+            reference_starts,
+            reference_lengths,
+            scoring.integer_matrix,
+            int(scoring.integer_gap_open),
+            int(scoring.integer_gap_extend),
+            self.aligner.flags,
+        )
 
 
 def _subset(
@@ -372,6 +432,82 @@ class _SearchState:
         self.best_key = np.full(count, 2**62, dtype=np.int64)
         self.aligned = np.zeros(count, dtype=np.int64)
         self.pools: list[list[tuple[int, int, int]]] = [[] for _ in range(count)]
+        # For exhausts(): bounds negated (ascending per query-strand) and running sums of
+        # the listed clusters' sizes.
+        self.negative_bounds = -bounds
+        sizes = np.diff(search.index.cluster_offsets)[clusters]
+        self.size_sums = np.zeros(len(clusters) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=self.size_sums[1:])
+
+    def exhausts(self, read: int) -> bool:
+        """Whether the references that can still beat ``read``'s best, by their clusters'
+        bounds (and the candidates in its pool), are at least
+        ``_config.SEARCH_EXHAUST_SHARE`` of all (reference, strand) pairs, once
+        ``_config.SEARCH_EXHAUST_AFTER`` are aligned: then bounds prune too little to pay
+        for themselves (a read close to no reference: every bound is far above its best
+        score), and :meth:`exhaust` takes them all. Aligning a candidate more never changes
+        the winner, so either way the result is exact."""
+        if int(self.aligned[read]) < _config.SEARCH_EXHAUST_AFTER:
+            return False  # its first rounds, which usually find a best close to the bounds
+        best = int(self.best_score[read])
+        index = self.search.index
+        remaining = len(self.pools[read])  # (some may no longer beat the best: an estimate)
+        for strand in range(self.strands):
+            query = strand * self.count + read
+            cursor = int(self.cursor[query])
+            end = int(self.cluster_offsets[query + 1])
+            above = cursor + int(
+                np.searchsorted(self.negative_bounds[cursor:end], -best, side="right")
+            )
+            remaining += int(self.size_sums[above] - self.size_sums[cursor])
+            if not self.unshared_done[query] and int(self.unshared[query]) >= best:
+                start = int(self.cluster_offsets[query])
+                listed = int(self.size_sums[end] - self.size_sums[start])
+                remaining += index.reference_count - listed
+        return remaining >= _config.SEARCH_EXHAUST_SHARE * index.reference_count * self.strands
+
+    def exhaust(self, read: int) -> np.ndarray:
+        """Every (reference, strand) that can still beat ``read``'s best, as ``(reference,
+        strand, read)`` rows: the pool's candidates, the members of every cluster whose
+        bound reaches the best (clusters below it never can: the best only rises), and the
+        clusters sharing no k-mer if their bound reaches it. No cluster or pool entry is
+        left for the read."""
+        best = int(self.best_score[read])
+        index = self.search.index
+        pieces = []
+        for strand in range(self.strands):
+            query = strand * self.count + read
+            cursor = int(self.cursor[query])
+            start = int(self.cluster_offsets[query])
+            end = int(self.cluster_offsets[query + 1])
+            above = cursor + int(
+                np.searchsorted(self.negative_bounds[cursor:end], -best, side="right")
+            )
+            taken = [self.clusters[cursor:above]]
+            self.cursor[query] = end
+            if not self.unshared_done[query]:
+                self.unshared_done[query] = True
+                if int(self.unshared[query]) >= best:
+                    seen = np.zeros(index.cluster_count, dtype=bool)
+                    seen[self.clusters[start:end]] = True
+                    taken.append(np.flatnonzero(~seen))
+            clusters = np.concatenate(taken)
+            if len(clusters):
+                first = index.cluster_offsets[clusters]
+                members = index.cluster_members[
+                    _gather_indices(first, index.cluster_offsets[clusters + 1] - first)
+                ]
+                pieces.append(members.astype(np.int64) * 2 + strand)
+        pool = self.pools[read]
+        keys = [key for negative, key, _ in pool if self._beats(read, -negative, key)]
+        pool.clear()
+        pieces.append(np.array(keys, dtype=np.int64))
+        keys_all = np.concatenate(pieces)
+        table = np.empty((len(keys_all), 3), dtype=np.int64)
+        table[:, 0] = keys_all // 2
+        table[:, 1] = keys_all % 2
+        table[:, 2] = read
+        return table
 
     def _beats(self, read: int, bound: int, key: int) -> bool:
         best = int(self.best_score[read])
