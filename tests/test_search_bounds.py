@@ -198,3 +198,57 @@ def test_cover_loss_is_the_cheapest_cover(seed):
     assert found <= expected
     if expected <= 2 * min(parameters[1], parameters[2], parameters[4]):
         assert found == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(-(2**40), 2**40), max_size=60)
+    | st.lists(st.integers(-5, 300), max_size=400)
+)
+def test_cluster_order_is_a_stable_descending_sort(values: list[int]) -> None:
+    """The clusters' order (``counting._descending_order``: a counting sort for a narrow
+    range of bounds, else argsort): decreasing bound, ties in increasing position."""
+    from streamalign.search.counting import _descending_order
+
+    array = np.array(values, dtype=np.int64)
+    expected = sorted(range(len(values)), key=lambda position: (-values[position], position))
+    assert _descending_order(array).tolist() == expected
+
+
+@pytest.mark.parametrize("mode", ["semiglobal", "global", "overlap"])
+def test_cluster_bounds_equal_the_bound_of_their_counts(mode: str) -> None:
+    """Every listed cluster's bound (some taken from a per-count memo, some computed) is
+    ``score_bound`` of its shared count and its letters, lengths and ambiguity."""
+    from streamalign.search.bounds import score_bound
+    from test_search import real_genes, real_reads
+
+    genes = real_genes()
+    aligner = Aligner(genes, mode)
+    search = aligner.database_search()
+    reads = [sequence for _, sequence in real_reads(6)] + ["ACGTNACGT" * 20, genes[3][1][:200]]
+    batch = SequenceBatch.from_strings(reads)
+    state, _ = search.start(batch, encode(batch.sequences), None, None)
+    model = search.model
+    best, plain, ambiguous = state.pairs
+    for query in range(len(reads)):
+        start, end = state.cluster_offsets[query], state.cluster_offsets[query + 1]
+        for position in range(start, end):
+            cluster = int(state.clusters[position])
+            mask_id = int(search.cluster_mask_ids[cluster])
+            expected = score_bound(
+                int(state.query_lengths[query]),
+                int(search.cluster_shortest[cluster]),
+                int(search.cluster_longest[cluster]),
+                int(state.shared[position]),
+                model.k,
+                best[query, mask_id],
+                plain[query, mask_id],
+                ambiguous[query, mask_id],
+                int(state.query_ambiguous[query]) + int(search.cluster_ambiguous[cluster]),
+                model.gap_open,
+                model.gap_extend,
+                model.query_end_free,
+                model.reference_ends_penalized,
+            )
+            assert state.bounds[position] == expected
+        assert (np.diff(state.bounds[start:end]) <= 0).all()

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .bounds import cover_loss, score_bound
+from .bounds import NO_BOUND, cover_loss, score_bound
 
 
 @njit(nogil=True, cache=True)
@@ -167,30 +167,57 @@ def cluster_bounds(
                     )
                     best_unshared = max(best_unshared, value)
         unshared[query] = best_unshared
-        chosen = np.sort(touched[:touched_count])
+        if touched_count * 8 >= cluster_count:
+            # Most clusters touched: one pass over them all is cheaper than sorting.
+            chosen = np.empty(touched_count, np.int32)
+            written = 0
+            for cluster in range(cluster_count):
+                if counts[cluster] > 0:
+                    chosen[written] = cluster
+                    written += 1
+        else:
+            chosen = np.sort(touched[:touched_count])
         values = np.empty(touched_count, np.int64)
         shared_counts = np.empty(touched_count, np.int64)
+        # Bounds of clusters without ambiguous letters, by count, for the commonest mask
+        # (lengths apart, the bound depends on nothing else): computed once per count.
+        common_mask = cluster_mask_ids[chosen[0]] if touched_count else 0
+        by_count = np.full(max(length - k + 2, 1), NO_BOUND, np.int64)
         for position in range(touched_count):
             cluster = chosen[position]
-            shared_counts[position] = counts[cluster]
+            count = counts[cluster]
+            shared_counts[position] = count
             mask_id = cluster_mask_ids[cluster]
-            values[position] = score_bound(
-                length,
-                cluster_shortest[cluster],
-                cluster_longest[cluster],
-                counts[cluster],
-                k,
-                pair_best[query, mask_id],
-                pair_plain[query, mask_id],
-                pair_ambiguous[query, mask_id],
-                query_ambiguous[query] + cluster_ambiguous[cluster],
-                gap_open,
-                gap_extend,
-                query_end_free,
-                reference_fixed,
+            ambiguous = query_ambiguous[query] + cluster_ambiguous[cluster]
+            plain = (
+                ambiguous == 0
+                and mask_id == common_mask
+                and count < by_count.shape[0]
+                and cluster_shortest[cluster] >= length
+                and not reference_fixed
             )
+            if plain and by_count[count] != NO_BOUND:
+                values[position] = by_count[count]
+            else:
+                values[position] = score_bound(
+                    length,
+                    cluster_shortest[cluster],
+                    cluster_longest[cluster],
+                    count,
+                    k,
+                    pair_best[query, mask_id],
+                    pair_plain[query, mask_id],
+                    pair_ambiguous[query, mask_id],
+                    ambiguous,
+                    gap_open,
+                    gap_extend,
+                    query_end_free,
+                    reference_fixed,
+                )
+                if plain:
+                    by_count[count] = values[position]
             counts[cluster] = 0
-        order = np.argsort(-values, kind="mergesort")  # stable: ties keep the lower cluster
+        order = _descending_order(values)
         pieces_clusters.append(chosen[order])
         pieces_bounds.append(values[order])
         pieces_shared.append(shared_counts[order])
@@ -203,6 +230,38 @@ def cluster_bounds(
         bounds[offsets[query] : offsets[query + 1]] = pieces_bounds[query]
         shared[offsets[query] : offsets[query + 1]] = pieces_shared[query]
     return offsets, clusters, bounds, unshared, shared
+
+
+@njit(nogil=True, cache=True)
+def _descending_order(values):
+    """Positions of ``values`` in decreasing value, ties in increasing position (a stable
+    counting sort when the values span a small range, else a stable argsort)."""
+    count = values.shape[0]
+    if count == 0:
+        return np.zeros(0, np.int64)
+    low = values.min()
+    high = values.max()
+    span = high - low + 1
+    if span > 4 * count + 1024:
+        return np.argsort(-values, kind="mergesort")
+    starts = np.zeros(span + 1, np.int64)
+    for position in range(count):
+        starts[high - values[position] + 1] += 1
+    for bucket in range(span):
+        starts[bucket + 1] += starts[bucket]
+    order = np.empty(count, np.int64)
+    for position in range(count):
+        bucket = high - values[position]
+        order[starts[bucket]] = position
+        starts[bucket] += 1
+    return order
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _kmer_hash(code):
+    """A multiplicative hash of a k-mer code (its high bits mixed down)."""
+    mixed = code * np.int64(0x5851F42D4C957F2D)  # wraps around in 64 bits
+    return (mixed >> 29) ^ (mixed >> 47)
 
 
 @njit(nogil=True, cache=True)
@@ -271,6 +330,20 @@ def member_evidence(
     present = np.zeros(((1 << (2 * k)) + 63) // 64, np.uint64)
     for position in range(len(own)):
         present[own[position] >> 6] |= np.uint64(1) << np.uint64(own[position] & 63)
+    # The query's k-mers in an open-addressing table (at most a quarter full): a k-mer the
+    # bit table lets through is found in a probe or two, not a binary search.
+    table_size = 16
+    while table_size < 4 * len(own):
+        table_size *= 2
+    table_mask = table_size - 1
+    table_keys = np.full(table_size, -1, np.int64)
+    table_slots = np.empty(table_size, np.int64)
+    for position in range(len(own)):
+        place = _kmer_hash(own[position]) & table_mask
+        while table_keys[place] >= 0:
+            place = (place + 1) & table_mask
+        table_keys[place] = own[position]
+        table_slots[place] = position
     stamp = np.full(end - start, -1, np.int64)
     wild = np.full(end - start, -1, np.int64)
     mask = (1 << (2 * k)) - 1
@@ -299,7 +372,10 @@ def member_evidence(
                 continue
             if position - last_ambiguous >= k:  # all A C G T: an exact k-mer
                 if (present[code >> 6] >> np.uint64(code & 63)) & np.uint64(1):
-                    found = np.searchsorted(own, code)
+                    place = _kmer_hash(code) & table_mask
+                    while table_keys[place] != code:
+                        place = (place + 1) & table_mask
+                    found = table_slots[place]
                     if stamp[found] != member_number:
                         stamp[found] = member_number
                         total += multiplicities[start + found]

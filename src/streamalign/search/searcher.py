@@ -620,19 +620,16 @@ class _SearchState:
 
     def _members_of(self, query: int, clusters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The members of ``clusters`` and their bounds for ``query``, one bound call per
-        distinct pair-score triple of the clusters' letter masks (all a member's bound takes
-        from its cluster)."""
+        distinct letter mask of the clusters (all a member's bound takes from its
+        cluster)."""
         search = self.search
         index = search.index
         starts = index.cluster_offsets[clusters]
         ends = index.cluster_offsets[clusters + 1]
         mask_ids = search.cluster_mask_ids[clusters]
-        # What a cluster's mask gives the bound: its (s_max, s_plain, s_amb) for this query.
-        best, plain, ambiguous = self.pairs
-        triples = np.stack(
-            [best[query, mask_ids], plain[query, mask_ids], ambiguous[query, mask_ids]], axis=1
-        )
-        _, groups = np.unique(triples, axis=0, return_inverse=True)
+        # A cluster's letter mask is all its members' bound takes from it (through the
+        # query's (s_max, s_plain, s_amb) against those letters): one call per mask.
+        _, groups = np.unique(mask_ids, return_inverse=True)
         groups = groups.reshape(-1)
         all_members = []
         all_bounds = []
