@@ -620,24 +620,38 @@ class _SearchState:
 
     def _members_of(self, query: int, clusters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The members of ``clusters`` and their bounds for ``query``, one bound call per
-        distinct letter mask of the clusters (all a member's bound takes from its
-        cluster)."""
+        distinct pair-score triple of the clusters' letter masks (all a member's bound takes
+        from its cluster)."""
         search = self.search
         index = search.index
         starts = index.cluster_offsets[clusters]
-        ends = index.cluster_offsets[clusters + 1]
-        mask_ids = search.cluster_mask_ids[clusters]
-        # A cluster's letter mask is all its members' bound takes from it (through the
-        # query's (s_max, s_plain, s_amb) against those letters): one call per mask.
-        _, groups = np.unique(mask_ids, return_inverse=True)
-        groups = groups.reshape(-1)
+        sizes = index.cluster_offsets[clusters + 1] - starts
+        masks, inverse = np.unique(search.cluster_mask_ids[clusters], return_inverse=True)
+        inverse = inverse.reshape(-1)
+        if len(masks) == 1:
+            groups = np.zeros(len(clusters), dtype=np.int64)
+        else:
+            # What a cluster's mask gives the bound: its (s_max, s_plain, s_amb) for this
+            # query; masks giving the same triple share a call.
+            best, plain, ambiguous = self.pairs
+            triples: dict[tuple[int, int, int], int] = {}
+            group_of_mask = [
+                triples.setdefault(
+                    (int(best[query, mask]), int(plain[query, mask]), int(ambiguous[query, mask])),
+                    len(triples),
+                )
+                for mask in masks.tolist()
+            ]
+            groups = np.array(group_of_mask, dtype=np.int64)[inverse]
+        singletons = bool((sizes == 1).all())
         all_members = []
         all_bounds = []
         for group in range(int(groups.max()) + 1):
-            chosen = np.flatnonzero(groups == group)
-            members = index.cluster_members[
-                _gather_indices(starts[chosen], ends[chosen] - starts[chosen])
-            ]
+            chosen = np.flatnonzero(groups == group) if len(masks) > 1 else np.arange(len(groups))
+            if singletons:
+                members = index.cluster_members[starts[chosen]]
+            else:
+                members = index.cluster_members[_gather_indices(starts[chosen], sizes[chosen])]
             all_members.append(members)
             all_bounds.append(self._member_bounds(query, int(clusters[chosen[0]]), members))
         if len(all_members) == 1:
