@@ -122,6 +122,9 @@ SEARCH_MAX_ROUND_CANDIDATES = 1024
 #: these values; 2.8-3.1 s with 0.3, 0.5 and after 256; 8-9 s after 16).
 SEARCH_EXHAUST_SHARE = 0.8
 SEARCH_EXHAUST_AFTER = 64
+#: the fast search opens a read-strand's clusters 1, 2, 4, ... at a time, up to this many
+#: (one bound call for many clusters: fewer calls where a read opens hundreds of them).
+SEARCH_FAST_OPEN = 64
 #: a (reference, strand) a round gives to at least this many reads is aligned with those reads
 #: as the SIMD lanes; other pairs are aligned one read at a time, its references as the lanes.
 SEARCH_SHARED_LANES = 16

@@ -220,8 +220,16 @@ class _Ranking:
 
     Clusters are opened lazily, in decreasing count of the read's k-mers some member holds (at
     least each member's ``C``): a cluster is opened while that count reaches the pool's best
-    ``C``, so the pool's best is the best left anywhere. Clusters sharing no k-mer (members'
-    ``C`` = 0) are opened last, all at once."""
+    ``C``, so the pool's best is the best left anywhere. A query-strand opens its clusters a
+    growing number at a time (1, 2, 4, ... up to ``_config.SEARCH_FAST_OPEN``; opening one
+    early changes no choice, the pool keeps the order). Clusters sharing no k-mer (members'
+    ``C`` = 0) are opened last, all at once.
+
+    Members enter the pool with their count only. The bound, which only orders members of
+    equal ``C``, is computed when a count reaches the top: every member with that count is in
+    the pool then (no unopened cluster reaches it), and they are served in decreasing bound,
+    then key (a member's bound costs as much again as its count, and the search takes few
+    candidates of the many members it opens)."""
 
     def __init__(self, state: Any) -> None:
         self.state = state
@@ -235,8 +243,12 @@ class _Ranking:
             self.clusters.append(listed[order])
             self.shared.append(counts[order])
         self.cursor = np.zeros(state.strands * state.count, dtype=np.int64)
+        self.opening = np.ones(state.strands * state.count, dtype=np.int64)
         self.unshared_done = np.zeros(state.strands * state.count, dtype=bool)
-        self.pools: list[list[tuple[int, int, int]]] = [[] for _ in range(state.count)]
+        # Per read: members waiting, (-C, key, query-strand, cluster); and the members of the
+        # count being served, with their bounds, best last.
+        self.pools: list[list[tuple[int, int, int, int]]] = [[] for _ in range(state.count)]
+        self.levels: list[list[tuple[int, int]]] = [[] for _ in range(state.count)]
 
     def _frontier(self, read: int) -> tuple[int, int]:
         """The highest count of a cluster not yet opened, and its query-strand (-1: none)."""
@@ -257,8 +269,13 @@ class _Ranking:
     def next(self, read: int, most: int) -> list[tuple[int, int, int]]:
         """Up to ``most`` next candidates of ``read``: ``(bound, reference, strand)``."""
         pool = self.pools[read]
+        level = self.levels[read]
         chosen: list[tuple[int, int, int]] = []
         while len(chosen) < most:
+            if level:
+                bound, key = level.pop()
+                chosen.append((bound, key // 2, key % 2))
+                continue
             frontier, strand = self._frontier(read)
             top = -pool[0][0] if pool else -1
             if strand >= 0 and frontier >= top:
@@ -266,9 +283,24 @@ class _Ranking:
                 continue
             if not pool:
                 break
-            _, negative_bound, key = heapq.heappop(pool)
-            chosen.append((-negative_bound, key // 2, key % 2))
+            self._serve_level(read)
         return chosen
+
+    def _serve_level(self, read: int) -> None:
+        """Move every member with the pool's top count into the read's level, with its
+        bound, best (highest bound, then lowest key) last."""
+        pool = self.pools[read]
+        top = pool[0][0]
+        by_source: dict[tuple[int, int], list[int]] = {}
+        while pool and pool[0][0] == top:
+            _, key, query, cluster = heapq.heappop(pool)
+            by_source.setdefault((query, cluster), []).append(key)
+        level = self.levels[read]
+        for (query, cluster), keys in by_source.items():
+            members = np.array(keys, dtype=np.int64) // 2
+            _, bounds = self.state.member_evidence(query, cluster, members.astype(np.int32))
+            level.extend(zip(bounds.tolist(), keys, strict=True))
+        level.sort(key=lambda item: (item[0], -item[1]))
 
     def _open(self, read: int, strand: int) -> None:
         state = self.state
@@ -276,14 +308,13 @@ class _Ranking:
         query = strand * state.count + read
         cursor = int(self.cursor[query])
         if cursor < len(self.clusters[query]):
-            cluster = int(self.clusters[query][cursor])
-            self.cursor[query] = cursor + 1
-            members = index.cluster_members[
-                index.cluster_offsets[cluster] : index.cluster_offsets[cluster + 1]
-            ]
+            step = int(self.opening[query])
+            self.opening[query] = min(2 * step, _config.SEARCH_FAST_OPEN)
+            taken = self.clusters[query][cursor : cursor + step]
+            self.cursor[query] = cursor + len(taken)
+            members, counts, sources = state.members_evidence(query, taken, bounds=False)
         else:
             self.unshared_done[query] = True
-            cluster = -1
             seen = np.zeros(index.cluster_count, dtype=bool)
             seen[self.clusters[query]] = True
             members = np.concatenate(
@@ -295,12 +326,13 @@ class _Ranking:
             )
             if not len(members):
                 return
-        counts, bounds = state.member_evidence(query, cluster, members)
+            counts = state.member_counts(query, members)
+            sources = np.full(len(members), -1, dtype=np.int64)
         pool = self.pools[read]
-        for member, shared, bound in zip(
-            members.tolist(), counts.tolist(), bounds.tolist(), strict=True
+        for member, shared, source in zip(
+            members.tolist(), counts.tolist(), sources.tolist(), strict=True
         ):
-            heapq.heappush(pool, (-shared, -bound, member * 2 + strand))
+            heapq.heappush(pool, (-shared, member * 2 + strand, query, source))
 
 
 def _wanted(per_round: int, settings: FastSearch, accepted: int, rejected: int) -> int:
