@@ -241,3 +241,26 @@ def test_command_line_fast_search(tmp_path) -> None:
         assert status == 2
         assert message in stderr.strip().splitlines()[-1]
         assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("batched", [1, 64])
+def test_equal_counts_go_by_bound_then_file_order(batched: int, monkeypatch) -> None:
+    """Two genes hold every k-mer of the read; the longer one, first in the file, has the
+    lower bound in global mode (its extra letters must be deleted), so the fast search takes
+    the exact copy first and, accepting one hit, reports it. Bounds of equal counts are
+    computed late (the level served), clusters opened one or many at a time."""
+    from streamalign import _config
+
+    monkeypatch.setattr(_config, "SEARCH_FAST_OPEN", batched)
+    _, gene = real_genes()[7]
+    read = gene[100:220]
+    references = [("longer", gene[100:280]), ("exact", read), ("other", real_genes()[9][1])]
+    settings = FastSearch(min_identity=0.5, max_accepts=1, max_rejects=0)
+    aligner = Aligner(references, "global", search=settings)
+    batch = SequenceBatch.from_strings([read])
+    found = fast_best(aligner.database_search(), batch, encode(batch.sequences), None, None)
+    assert found.references.tolist() == [1]
+    assert found.aligned.tolist() == [1]
+    # Both pass 0.5 identity: the exact copy won on its bound, not on its file position.
+    longer = Aligner(references[:1], "global").align_many([read])
+    assert longer.identities[0] >= 0.5
