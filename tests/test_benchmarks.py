@@ -351,3 +351,20 @@ def test_differences_benchmark_smoke(capsys: pytest.CaptureFixture[str]) -> None
     lines = capsys.readouterr().out.splitlines()
     assert lines[2].split()[0] == "20x30" and len(lines[2].split()) == 3
     assert [line.split()[0] for line in lines[5:7]] == ["1", "3"]
+
+
+def test_multireference_benchmark_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    """benchmarks/multireference.py runs both score paths (checked equal) and pass widths."""
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "multireference.py"
+    spec = importlib.util.spec_from_file_location("streamalign_benchmark_multireference", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    genes = Path(__file__).resolve().parent / "data" / "example_train_set.fa.gz"
+    arguments = ["--genes", str(genes), "--reads", "5", "--candidates", "1", "3"]
+    arguments += ["--genes-per-read", "20", "--pass-lanes", "64", "128", "--repeats", "1"]
+    assert module.main(arguments) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines[2:4]] == ["1", "3"]
+    assert [line.split()[0] for line in lines[6:8]] == ["64", "128"]
+    assert all(len(line.split()) == 5 for line in lines[2:4])

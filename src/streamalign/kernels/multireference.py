@@ -138,6 +138,7 @@ def score_pairs(
         np.int8(gap_open),
         np.int8(gap_extend),
         int(ends),
+        PASS_LANES,
         scores,
     )
     return scores
@@ -155,11 +156,12 @@ def align_pairs(
     gap_open,
     gap_extend,
     flags,
+    pass_lanes,
     scores,
 ):
-    """The kernel behind :func:`score_pairs` (arguments validated there; the database search
-    builds its own, valid, arrays): the pairs, references with a letter other than ``A C G
-    T`` last and then by reference length, in passes of up to ``PASS_LANES`` lanes."""
+    """The kernel behind :func:`score_pairs` (arguments validated there): the pairs,
+    references with a letter other than ``A C G T`` last and then by reference length, in
+    passes of up to ``pass_lanes`` lanes (a multiple of ``REGISTER_LANES``)."""
     count = queries.shape[0]
     ambiguous = np.zeros(count, np.int64)
     for pair in range(count):
@@ -171,7 +173,7 @@ def align_pairs(
     for pair in range(count):
         longest = max(longest, lengths[pair])
     order = np.argsort(ambiguous * (longest + 1) + lengths, kind="mergesort")
-    for first in range(0, count, PASS_LANES):
+    for first in range(0, count, pass_lanes):
         _align_pass(
             query_codes,
             query_offsets,
@@ -179,7 +181,7 @@ def align_pairs(
             reference_codes,
             starts,
             lengths,
-            order[first : first + PASS_LANES],
+            order[first : first + pass_lanes],
             substitution,
             gap_open,
             gap_extend,
