@@ -287,6 +287,13 @@ def _align_pass(
     above_y2 = np.empty(lanes, np.int8)
     last_v = np.empty(lanes, np.int8)
     last_v2 = np.empty(lanes, np.int8)
+    # Columns three and four of a four-column fill (compared scores only).
+    above_v3 = np.empty(lanes, np.int8)
+    above_y3 = np.empty(lanes, np.int8)
+    above_v4 = np.empty(lanes, np.int8)
+    above_y4 = np.empty(lanes, np.int8)
+    last_v3 = np.empty(lanes, np.int8)
+    last_v4 = np.empty(lanes, np.int8)
     for row in range(1, rows + 1):
         if query_start_free:
             edge = zero
@@ -323,6 +330,78 @@ def _align_pass(
                 )
     column = 1
     while column <= columns:
+        if (
+            uniform
+            and column + 3 <= columns
+            and not (ends_at[column] or ends_at[column + 1] or ends_at[column + 2])
+        ):
+            # Four columns in one fill: the column state read and written once for four.
+            if reference_start_free:
+                top = zero
+            else:
+                top = _narrow(-gap_open if column == 1 else -gap_extend, zero)
+            later = zero if reference_start_free else _narrow(-gap_extend, zero)
+            for lane in range(lanes):
+                above_y[lane] = sentinel
+                above_y2[lane] = sentinel
+                above_y3[lane] = sentinel
+                above_y4[lane] = sentinel
+                above_v[lane] = top
+                above_v2[lane] = later
+                above_v3[lane] = later
+                above_v4[lane] = later
+                last_v[lane] = top
+                last_v2[lane] = later
+                last_v3[lane] = later
+                last_v4[lane] = later
+            _fill_four(
+                column_u,
+                column_x,
+                (above_v, above_v2, above_v3, above_v4),
+                (above_y, above_y2, above_y3, above_y4),
+                (last_v, last_v2, last_v3, last_v4),
+                query_rows,
+                (
+                    transposed[(column - 1) * lanes : column * lanes],
+                    transposed[column * lanes : (column + 1) * lanes],
+                    transposed[(column + 1) * lanes : (column + 2) * lanes],
+                    transposed[(column + 2) * lanes : (column + 3) * lanes],
+                ),
+                match_score,
+                mismatch_score,
+                other_score,
+                lane_rows,
+                rows_end,
+                rows,
+                lanes,
+                gap_open,
+                gap_extend,
+                zero,
+            )
+            done = column + 3
+            if reference_end_free:
+                _last_row(last_h, best, last_v, column, lane_columns, lanes)
+                _last_row(last_h, best, last_v2, column + 1, lane_columns, lanes)
+                _last_row(last_h, best, last_v3, column + 2, lane_columns, lanes)
+                _last_row(last_h, best, last_v4, done, lane_columns, lanes)
+            if down and ends_at[done]:
+                top_of_column = np.int64(0)
+                if not reference_start_free:
+                    top_of_column = -(open_64 + (done - 1) * extend_64)
+                for lane in range(members):
+                    if lane_columns[lane] == done:
+                        _down_lane(
+                            column_u,
+                            lanes,
+                            lane,
+                            lane_rows[lane],
+                            top_of_column,
+                            reference_end_free,
+                            query_end_free,
+                            best,
+                        )
+            column = done + 1
+            continue
         paired = column < columns and not ends_at[column]
         if reference_start_free:
             top = zero
@@ -375,15 +454,9 @@ def _align_pass(
         )
         done = column + 1 if paired else column
         if reference_end_free:
-            # The last row's H at each column a lane has, and its maximum.
-            for lane in range(lanes):
-                last_h[lane] += np.int64(last_v[lane])
-                if column <= lane_columns[lane] and last_h[lane] > best[lane]:
-                    best[lane] = last_h[lane]
-                if paired:
-                    last_h[lane] += np.int64(last_v2[lane])
-                    if done <= lane_columns[lane] and last_h[lane] > best[lane]:
-                        best[lane] = last_h[lane]
+            _last_row(last_h, best, last_v, column, lane_columns, lanes)
+            if paired:
+                _last_row(last_h, best, last_v2, done, lane_columns, lanes)
         if down and ends_at[done]:
             top_of_column = np.int64(0)
             if not reference_start_free:
@@ -403,6 +476,107 @@ def _align_pass(
         column = done + 1
     for lane in range(members):
         scores[chosen[lane]] = best[lane]
+
+
+@njit(nogil=True, cache=True)
+def _last_row(last_h, best, last_v, column, lane_columns, lanes):
+    """The last row's H at ``column`` (``last_h`` plus each lane's last-row ``v``), and its
+    maximum over the columns a lane's reference has (reference end free)."""
+    for lane in range(lanes):
+        last_h[lane] += np.int64(last_v[lane])
+        if column <= lane_columns[lane] and last_h[lane] > best[lane]:
+            best[lane] = last_h[lane]
+
+
+@njit(nogil=True, cache=True)
+def _fill_four(
+    column_u,
+    column_x,
+    above_v,
+    above_y,
+    last_v,
+    query_rows,
+    codes,
+    match,
+    mismatch,
+    other,
+    lane_rows,
+    rows_end,
+    rows,
+    lanes,
+    gap_open,
+    gap_extend,
+    zero,
+):
+    """Four columns of every lane, down every row, as :func:`_fill`'s compare case does two:
+    ``above_v``, ``above_y``, ``last_v`` and ``codes`` hold one array per column."""
+    lanes_u = np.uint64(lanes)
+    v1, v2, v3, v4 = above_v
+    y1, y2, y3, y4 = above_y
+    codes1, codes2, codes3, codes4 = codes
+    for row in range(1, rows + 1):
+        offset = np.uint64(row - 1) * lanes_u
+        for lane_number in range(lanes):
+            lane = np.uint64(lane_number)
+            code = query_rows[offset + lane]
+            u, new_v1, x, new_y1, _ = _cell(
+                column_u[offset + lane],
+                column_x[offset + lane],
+                v1[lane],
+                y1[lane],
+                _compared(code, codes1[lane], match, mismatch, other),
+                gap_open,
+                gap_extend,
+                zero,
+            )
+            u, new_v2, x, new_y2, _ = _cell(
+                u,
+                x,
+                v2[lane],
+                y2[lane],
+                _compared(code, codes2[lane], match, mismatch, other),
+                gap_open,
+                gap_extend,
+                zero,
+            )
+            u, new_v3, x, new_y3, _ = _cell(
+                u,
+                x,
+                v3[lane],
+                y3[lane],
+                _compared(code, codes3[lane], match, mismatch, other),
+                gap_open,
+                gap_extend,
+                zero,
+            )
+            u, new_v4, x, new_y4, _ = _cell(
+                u,
+                x,
+                v4[lane],
+                y4[lane],
+                _compared(code, codes4[lane], match, mismatch, other),
+                gap_open,
+                gap_extend,
+                zero,
+            )
+            v1[lane] = new_v1
+            y1[lane] = new_y1
+            v2[lane] = new_v2
+            y2[lane] = new_y2
+            v3[lane] = new_v3
+            y3[lane] = new_y3
+            v4[lane] = new_v4
+            y4[lane] = new_y4
+            column_u[offset + lane] = u
+            column_x[offset + lane] = x
+        if rows_end[row]:
+            # The v of this row, where a lane's query ends here.
+            for lane in range(lanes):
+                if lane_rows[lane] == row:
+                    last_v[0][lane] = v1[lane]
+                    last_v[1][lane] = v2[lane]
+                    last_v[2][lane] = v3[lane]
+                    last_v[3][lane] = v4[lane]
 
 
 @njit(nogil=True, cache=True)
