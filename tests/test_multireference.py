@@ -130,8 +130,8 @@ def test_scores_equal_the_slow_reference(case) -> None:  # type: ignore[no-untyp
 @pytest.mark.parametrize("structured", [True, False])
 @pytest.mark.parametrize("flags", [EndFlags.NONE, EndFlags(15), EndFlags(12), EndFlags(3)])
 def test_several_passes_of_mixed_references(structured: bool, flags: EndFlags) -> None:
-    """More pairs than one pass holds, references with and without ambiguity codes (which
-    the kernel sorts into passes of their own) and of every length up to 24."""
+    """More pairs than one pass holds, references with and without ambiguity codes, of
+    every length up to 24."""
     rng = random.Random(7)
     queries = ["".join(rng.choice("ACGT") for _ in range(rng.randrange(1, 16))) for _ in range(9)]
     queries.append("ACGNNTTA")

@@ -192,7 +192,11 @@ def read_terminal(command: list[str], columns: int) -> tuple[int, bytes]:
 
 @pytest.mark.parametrize("columns", [0, 100])
 def test_the_progress_line_draws_on_a_pseudo_terminal(tmp_path: Path, columns: int) -> None:
-    reads = small_reads(tmp_path, 60)  # against 100 references: a run of a second or two
+    # 800 reads (the 200 real ones, four times) against 100 references: a run of a few
+    # seconds, so that the line is redrawn with its percentage before the summary.
+    single = small_reads(tmp_path, 200).read_bytes()
+    reads = tmp_path / "repeated.fastq"
+    reads.write_bytes(single * 4)
     output = tmp_path / "out.sam"
     command = console_command(
         "align", "-r", str(REFERENCES), str(reads), "-o", str(output), "--batch-size", "10"

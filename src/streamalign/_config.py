@@ -118,8 +118,8 @@ SEARCH_MAX_ROUND_CANDIDATES = 1024
 #: still beat its best (by their clusters' bounds, and its pool) are at least
 #: SEARCH_EXHAUST_SHARE of all (reference, strand) pairs has them all aligned at once, without
 #: member bounds: a read close to no reference, whose bounds prune too little to pay for
-#: themselves (300 MiSeq reads against 3,994 genes, one thread: 3.2 s without, 2.7 s with
-#: these values; 2.8-3.1 s with 0.3, 0.5 and after 256; 8-9 s after 16).
+#: themselves (a member bound costs a scan of its sequence and buys nothing there). Lower values,
+#: or fewer candidates first, send reads that the bounds would have pruned to the kernel.
 SEARCH_EXHAUST_SHARE = 0.8
 SEARCH_EXHAUST_AFTER = 64
 #: the fast search opens a read-strand's clusters 1, 2, 4, ... at a time, up to this many

@@ -159,20 +159,11 @@ def align_pairs(
     pass_lanes,
     scores,
 ):
-    """The kernel behind :func:`score_pairs` (arguments validated there): the pairs,
-    references with a letter other than ``A C G T`` last and then by reference length, in
-    passes of up to ``pass_lanes`` lanes (a multiple of ``REGISTER_LANES``)."""
+    """The kernel behind :func:`score_pairs` (arguments validated there): the pairs by
+    reference length, in passes of up to ``pass_lanes`` lanes (a multiple of
+    ``REGISTER_LANES``)."""
     count = queries.shape[0]
-    ambiguous = np.zeros(count, np.int64)
-    for pair in range(count):
-        for position in range(starts[pair], starts[pair] + lengths[pair]):
-            if reference_codes[position] >= 4:
-                ambiguous[pair] = 1
-                break
-    longest = 0
-    for pair in range(count):
-        longest = max(longest, lengths[pair])
-    order = np.argsort(ambiguous * (longest + 1) + lengths, kind="mergesort")
+    order = np.argsort(lengths, kind="mergesort")
     for first in range(0, count, pass_lanes):
         _align_pass(
             query_codes,

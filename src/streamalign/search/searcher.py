@@ -100,7 +100,7 @@ class DatabaseSearch:
         cluster_masks = np.bitwise_or.reduceat(index.letter_masks[members], starts)
         del cluster_of_position
         # Letters other than A C G T per reference: counted only in references whose letter
-        # mask holds one (a pass over every base of a 400,000-gene index took a second).
+        # mask holds one (not a pass over every base of the database, in every process).
         self.ambiguous = np.zeros(index.reference_count, dtype=np.int64)
         holding = np.flatnonzero(index.letter_masks.astype(np.int64) & ~0b1111)
         self.ambiguous[holding] = _selected_ambiguous_counts(
