@@ -317,18 +317,9 @@ def align_groups(
         # v of each lane's last row, for the columns of this pass (reference end free).
         last_v = np.zeros(lanes, parameters.dtype)
         last_v2 = np.zeros(lanes, parameters.dtype)
-        # Column 0: H[i][0] - H[i-1][0], and D = minus infinity.
-        for row in range(1, query_rows + 1):
-            if query_start_free:
-                edge = zero
-            elif row == 1:
-                edge = _narrow(-gap_open, zero)
-            else:
-                edge = _narrow(-gap_extend, zero)
-            base = (row - 1) * lanes
-            for lane in range(lanes):
-                column_u[base + lane] = edge
-                column_x[base + lane] = sentinel
+        first_column(
+            column_u, column_x, query_rows, lanes, query_start_free, gap_open, gap_extend, zero
+        )
         # H of each lane's last row at the current column (64-bit), and the best end so far.
         last_h = np.empty(lanes, np.int64)
         best_score = np.empty(lanes, np.int64)
@@ -459,6 +450,25 @@ def align_groups(
                 query_starts,
                 reference_starts,
             )
+
+
+@njit(nogil=True, cache=True)
+def first_column(column_u, column_x, rows, lanes, query_start_free, gap_open, gap_extend, zero):
+    """Column 0 of every lane, ``[row - 1][lane]``: ``u`` = H[i][0] - H[i-1][0] (the
+    query's leading gap, or 0 with its start free) and ``x`` the sentinel of a deletion state
+    of minus infinity."""
+    sentinel = _narrow(gap_extend - gap_open - 1, zero)
+    for row in range(1, rows + 1):
+        if query_start_free:
+            edge = zero
+        elif row == 1:
+            edge = _narrow(-gap_open, zero)
+        else:
+            edge = _narrow(-gap_extend, zero)
+        base = (row - 1) * lanes
+        for lane in range(lanes):
+            column_u[base + lane] = edge
+            column_x[base + lane] = sentinel
 
 
 @njit(nogil=True, cache=True)

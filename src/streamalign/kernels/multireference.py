@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .differences import _cell, fits
+from .differences import _cell, first_column, fits
 from .gotoh import _narrow
 from .inputs import EndFlags
 
@@ -285,17 +285,7 @@ def _align_pass(
     above_y4 = np.empty(lanes, np.int8)
     last_v3 = np.empty(lanes, np.int8)
     last_v4 = np.empty(lanes, np.int8)
-    for row in range(1, rows + 1):
-        if query_start_free:
-            edge = zero
-        elif row == 1:
-            edge = _narrow(-gap_open, zero)
-        else:
-            edge = _narrow(-gap_extend, zero)
-        base = (row - 1) * lanes
-        for lane in range(lanes):
-            column_u[base + lane] = edge
-            column_x[base + lane] = sentinel
+    first_column(column_u, column_x, rows, lanes, query_start_free, gap_open, gap_extend, zero)
     # Per lane: H of its query's last row at the current column, and the best score so far.
     last_h = np.empty(lanes, np.int64)
     best = np.empty(lanes, np.int64)
