@@ -228,8 +228,8 @@ class _Ranking:
     Members enter the pool with their count only. The bound, which only orders members of
     equal ``C``, is computed when a count reaches the top: every member with that count is in
     the pool then (no unopened cluster reaches it), and they are served in decreasing bound,
-    then key (a member's bound costs as much again as its count, and the search takes few
-    candidates of the many members it opens)."""
+    then key (a member's bound adds the cover of its missing windows to the scan that counts
+    them, and the search takes few candidates of the many members it opens)."""
 
     def __init__(self, state: Any) -> None:
         self.state = state

@@ -638,7 +638,7 @@ class _SearchState:
         :meth:`member_evidence` gives them cluster by cluster: one call per distinct
         pair-score triple of the clusters' letter masks (all a member's bound takes from its
         cluster). Without ``bounds``: the members' clusters in place of the bounds (counts
-        only, a third of the time less)."""
+        only: no cover of the missing windows)."""
         search = self.search
         index = search.index
         starts = index.cluster_offsets[clusters]
