@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 
 import numpy as np
 import pytest
@@ -23,7 +24,15 @@ from streamalign.aligner import MODES
 from streamalign.alphabet import encode, encode_string
 from streamalign.kernels.slow import align_pair
 from streamalign.records import SequenceBatch
-from streamalign.search.bounds import NO_BOUND, cover_loss
+from streamalign.search.bounds import (
+    NO_BOUND,
+    SPANS,
+    BoundModel,
+    cover_loss,
+    grouped_cover_loss,
+    span_bound,
+    span_counts,
+)
 from streamalign.search.index import build_index
 from streamalign.search.searcher import DatabaseSearch
 from test_alignment_reference import mutate, random_sequence
@@ -57,6 +66,13 @@ def adversarial_set(rng: random.Random, size: int) -> tuple[list[str], list[str]
         random_sequence(rng, rng.randint(5, 80)),
         random_sequence(rng, 60, "ACGTRYKMSWN"),
         base[::-1],
+        # The read's middle against a run of N (longer than k: every window a wildcard),
+        # and against short runs with plain letters between them.
+        base[: len(base) // 3] + "N" * rng.randint(9, 30) + base[2 * len(base) // 3 :],
+        "".join(
+            letter if rng.random() < 0.7 else "N" * rng.randint(1, 3)
+            for letter in mutate(rng, base, 0.1, 0.05)
+        ),
     ][:size]
     queries = [
         base[rng.randint(0, 10) : len(base) - rng.randint(0, 10)],
@@ -92,7 +108,7 @@ scorings = st.builds(
 )
 def test_bound_is_never_below_the_exact_score(seed, mode, scoring, k, cluster_size):
     rng = random.Random(seed)
-    references, queries = adversarial_set(rng, 8)
+    references, queries = adversarial_set(rng, 10)
     cluster, member = bounds_of(references, queries, mode, scoring, k, cluster_size)
     exact = exact_scores(references, queries, mode, scoring)
     assert np.all(member >= exact), (member - exact).min()
@@ -114,7 +130,7 @@ def test_bound_holds_for_matrices_and_ambiguity_policies(seed, mode, ambiguous, 
         scoring = Scoring(matrix=values, ambiguous=ambiguous, gap_open=3, gap_extend=1)
     else:
         scoring = Scoring(matrix=matrix, ambiguous=ambiguous, gap_open=4, gap_extend=1)
-    references, queries = adversarial_set(rng, 8)
+    references, queries = adversarial_set(rng, 10)
     _, member = bounds_of(references, queries, mode, scoring, 5, 1)
     exact = exact_scores(references, queries, mode, scoring)
     assert np.all(member >= exact)
@@ -200,6 +216,203 @@ def test_cover_loss_is_the_cheapest_cover(seed):
         assert found == expected
 
 
+def brute_force_grouped_cover(
+    absent, k, mismatch, gap_open, gap_extend, s_max, start, end, runs, run_loss
+):
+    """:func:`brute_force_cover` with runs of ambiguous letters as defects too (at most
+    ``runs`` of them): any window interval, ``run_loss`` for its first k windows and
+    ``min(run_loss, s_max)`` for each further one."""
+    count = len(absent)
+    needed = {window for window in range(count) if absent[window]}
+    options = []
+    for position in range(count + k):
+        options.append((mismatch, set(range(position - k + 1, position + 1)), 0))
+        options.append((gap_open, set(range(position - k + 2, position + 1)), 0))
+        for run in range(1, count + 1):
+            cost = run * s_max + gap_open + (run - 1) * gap_extend
+            options.append((cost, set(range(position - k + 1, position + run)), 0))
+        for length in range(1, count + k):
+            cost = run_loss + max(length - k, 0) * min(run_loss, s_max)
+            options.append((cost, set(range(position - length + 1, position + 1)), 1))
+    for length in range(1, count + 1):
+        if start:
+            options.append((length * s_max, set(range(length)), 0))
+        if end:
+            options.append((length * s_max, set(range(count - length, count)), 0))
+    best = NO_BOUND
+    for size in range(0, 3):
+        for chosen in itertools.combinations(options, size):
+            if sum(group for _, _, group in chosen) > runs:
+                continue
+            covered = set().union(*(windows for _, windows, _ in chosen)) if chosen else set()
+            if needed <= covered:
+                best = min(best, sum(cost for cost, _, _ in chosen))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_grouped_cover_loss_is_the_cheapest_cover(seed):
+    rng = random.Random(seed)
+    k = rng.randint(3, 5)
+    count = rng.randint(1, 10)
+    absent = np.array([rng.random() < 0.4 for _ in range(count)], dtype=np.bool_)
+    parameters = (k, rng.randint(1, 6), rng.randint(1, 6), rng.randint(0, 2), rng.randint(1, 3))
+    start, end = rng.random() < 0.5, rng.random() < 0.5
+    runs, run_loss = rng.randint(0, 2), rng.randint(0, 3)
+    expected = brute_force_grouped_cover(absent, *parameters, start, end, runs, run_loss)
+    found = grouped_cover_loss(absent, *parameters, start, end, runs, run_loss)
+    assert found <= cover_loss(absent, *parameters, start, end)
+    if runs == 0:
+        assert found == cover_loss(absent, *parameters, start, end)
+    if expected == NO_BOUND:
+        assert found > 0
+        return
+    assert found <= expected
+    if expected <= 2 * min(parameters[1], parameters[2], parameters[4], max(run_loss, 1)):
+        assert found == expected
+
+
+def test_a_run_of_n_bounds_like_one_letter() -> None:
+    """A gene with a run of 70 N, against an unrelated read: the bound counts the run as one
+    unit (its first column covers k windows, the others one each), far below what 70 single
+    N would allow, and still above the exact score."""
+    rng = random.Random(11)
+    gene = random_sequence(rng, 1400)
+    gene = gene[:600] + "N" * 70 + gene[670:]
+    read = random_sequence(rng, 250)
+    model = BoundModel.create(Scoring(), k=8, mode_flags=(False, False, True, True))
+    per_letter = model.bound(250, 1400, 20, 0b1111, 0b11111, ambiguous_letters=70)
+    per_run = model.bound(250, 1400, 20, 0b1111, 0b11111, ambiguous_letters=70, ambiguous_units=1)
+    assert per_letter == 250 - 28  # 70 * 8 windows at 1/8: ceil((243 - 20) / 8)
+    assert per_run < per_letter - 40
+    _, member = bounds_of([gene], [read], "semiglobal", Scoring(), 8, 1)
+    exact = exact_scores([gene], [read], "semiglobal", Scoring())
+    assert exact[0, 0] <= member[0, 0] <= per_run
+
+
+@pytest.mark.parametrize("mode", ["global", "semiglobal", "local"])
+def test_runs_of_two_n_count_as_runs(mode: str) -> None:
+    """A read against itself with ``NN`` every 9 letters, mismatches and gaps dearer than N
+    columns: every window touches a run. The grouped count (a run's first column covers 8
+    windows at its loss, its second one window) is above the exact score (each N costs 1)
+    and close to it; counting every N as covering 8 windows leaves it higher, and counting a
+    run's first column as covering fewer windows would put it far below the exact score."""
+    rng = random.Random(5)
+    read = random_sequence(rng, 160)
+    gene = "".join(
+        "N" if position % 9 in (3, 4) else letter for position, letter in enumerate(read)
+    )
+    letters = gene.count("N")
+    scoring = Scoring(mismatch=-10, gap_open=20, gap_extend=10)
+    cluster, member = bounds_of([gene, gene], [read], mode, scoring, 8, 2)
+    exact = exact_scores([gene], [read], mode, scoring)
+    assert exact[0, 0] == 160 - letters
+    # 153 windows: 18 runs * 8 at 1/8, 9 more at 1.
+    assert exact[0, 0] <= member[0, 0] <= cluster[0, 0] <= exact[0, 0] + 9
+    model = BoundModel.create(scoring, k=8, mode_flags=(False, False, False, False))
+    per_letter = model.bound(160, 160, 0, 0b1111, 0b11111, ambiguous_letters=letters)
+    assert per_letter == 160 - 20 > member[0, 0]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_span_counts_hold_every_stretch(seed: int) -> None:
+    """The most ambiguous letters and runs of any stretch of each span length, against a
+    count over every stretch."""
+    rng = random.Random(seed)
+    pieces = [
+        rng.choice("ACGT") if rng.random() < 0.96 else "N" * rng.randint(1, 40)
+        for _ in range(rng.randint(1, 2500))
+    ]
+    sequence = "".join(pieces)
+    codes = encode_string(sequence, "gene")
+    letters, runs, span_letters, span_runs = span_counts(
+        codes, np.array([0, len(codes)]), np.array([0])
+    )
+    ambiguous = np.array([letter not in "ACGT" for letter in sequence])
+    run_spans = [(match.start(), match.end()) for match in re.finditer("[^ACGT]+", sequence)]
+    assert letters[0] == ambiguous.sum() and runs[0] == len(run_spans)
+    sums = np.concatenate([[0], np.cumsum(ambiguous)])
+    for number, length in enumerate(SPANS.tolist()):
+        for start in range(0, len(sequence), 5):
+            end = min(start + length, len(sequence))
+            assert span_letters[0, number] >= sums[end] - sums[start]
+            meeting = sum(1 for first, last in run_spans if first < end and last > start)
+            assert span_runs[0, number] >= meeting
+    if run_spans:
+        assert span_runs[0, 0] >= 1 and span_letters[0, -1] <= letters[0]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    mode=st.sampled_from(list(MODES)),
+    scoring=scorings,
+)
+def test_bound_holds_on_long_genes_with_scattered_n(seed, mode, scoring):
+    """Genes of 600-1,500 letters with N and runs of N along them (the spans' case), against
+    reads cut from them with mutations and long deletions, and unrelated reads."""
+    rng = random.Random(seed)
+    genes = []
+    for _ in range(3):
+        gene = random_sequence(rng, rng.randint(600, 1500))
+        genes.append(
+            "".join(
+                letter if rng.random() < 0.95 else "N" * rng.choice([1, 1, 2, 12])
+                for letter in gene
+            )
+        )
+    queries = []
+    for gene in genes[:2]:
+        start = rng.randint(0, len(gene) - 300)
+        piece = gene[start : start + rng.randint(100, 300)].replace("N", "A")
+        queries.append(mutate(rng, piece, 0.05, 0.02))
+        cut = rng.randint(10, len(piece) - 10)
+        queries.append(piece[:cut] + piece[cut + rng.randint(5, 60) :])  # a long deletion
+    queries.append(random_sequence(rng, 250))
+    cluster, member = bounds_of(genes, queries, mode, scoring, 8, 2)
+    exact = exact_scores(genes, queries, mode, scoring)
+    assert np.all(member >= exact), (member - exact).min()
+    assert np.all(cluster >= member)
+
+
+def test_n_along_a_gene_counts_only_near_the_read() -> None:
+    """A 1,500-letter gene with an N every 20 letters against an unrelated 250-letter read:
+    an alignment meets at most the N of a stretch of SPANS letters (or deletes many), so the
+    bound is well below the one allowing every N of the gene, and above the exact score."""
+    rng = random.Random(3)
+    gene = "".join(
+        "N" if position % 20 == 7 else letter
+        for position, letter in enumerate(random_sequence(rng, 1500))
+    )
+    read = random_sequence(rng, 250)
+    _, member = bounds_of([gene], [read], "semiglobal", Scoring(), 8, 1)
+    exact = exact_scores([gene], [read], "semiglobal", Scoring())
+    model = BoundModel.create(Scoring(), k=8, mode_flags=(False, False, True, True))
+    whole = model.bound(250, 1500, 0, 0b1111, 0b11111, ambiguous_letters=75)
+    assert exact[0, 0] <= member[0, 0] <= whole - 20
+
+
+def test_a_cheap_long_deletion_meets_n_beyond_one_stretch() -> None:
+    """The read's halves lie 300 letters apart in the gene, each with an N every 8 letters;
+    with free gap extension the alignment deletes the 300 letters for 7 and meets the N of
+    both halves, more than any 256-letter stretch holds. The span bound must then fall back
+    on the cost of that deletion; counting the stretch's N alone would put it below the exact
+    score."""
+    rng = random.Random(9)
+    read = random_sequence(rng, 250)
+
+    def with_n(piece: str) -> str:
+        return "".join("N" if position % 8 == 3 else base for position, base in enumerate(piece))
+
+    gene = with_n(read[:125]) + random_sequence(rng, 300) + with_n(read[125:])
+    scoring = Scoring(match=1, mismatch=-10, gap_open=7, gap_extend=0)
+    _, member = bounds_of([gene], [read], "semiglobal", scoring, 8, 1)
+    exact = exact_scores([gene], [read], "semiglobal", scoring)
+    assert exact[0, 0] == 250 - gene.count("N") - 7
+    # The whole gene's N cover every window at 1/8 each: 250 - ceil(243 / 8).
+    assert exact[0, 0] <= member[0, 0] == 250 - 31
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(st.integers(-(2**40), 2**40), max_size=60)
@@ -245,10 +458,32 @@ def test_cluster_bounds_equal_the_bound_of_their_counts(mode: str) -> None:
                 plain[query, mask_id],
                 ambiguous[query, mask_id],
                 int(state.query_ambiguous[query]) + int(search.cluster_ambiguous[cluster]),
+                int(state.query_ambiguous[query]) + int(search.cluster_ambiguous_runs[cluster]),
                 model.gap_open,
                 model.gap_extend,
                 model.query_end_free,
                 model.reference_ends_penalized,
             )
+            if search.cluster_ambiguous[cluster] > 0:
+                expected = min(
+                    expected,
+                    span_bound(
+                        int(state.query_lengths[query]),
+                        int(search.cluster_shortest[cluster]),
+                        int(search.cluster_longest[cluster]),
+                        int(state.shared[position]),
+                        model.k,
+                        best[query, mask_id],
+                        plain[query, mask_id],
+                        ambiguous[query, mask_id],
+                        int(state.query_ambiguous[query]),
+                        search.cluster_span_letters[cluster],
+                        search.cluster_span_runs[cluster],
+                        model.gap_open,
+                        model.gap_extend,
+                        model.query_end_free,
+                        model.reference_ends_penalized,
+                    ),
+                )
             assert state.bounds[position] == expected
         assert (np.diff(state.bounds[start:end]) <= 0).all()

@@ -64,6 +64,24 @@ takes the cheapest ratios first; computed exactly in integers). Without the cap,
 a gene would let every mismatch cost as little as an ``N`` column (0 by default) and the bound
 would prune nothing.
 
+*Runs of ambiguous letters.* A reference with a run of ``N`` would get ``A * k`` cheap
+windows above, though the run's columns sit side by side. Group the defects instead: for each
+run of the reference's ambiguous letters holding ``j >= 1`` columns, at query positions ``p_1
+< ... < p_j``, its group is those columns and the inserted letters and deletions between
+``p_1`` and ``p_j``. The run's letters are adjacent in the reference, so every query letter
+between ``p_1`` and ``p_j`` is one of its columns or inserted: ``u`` inserted letters, ``p_j -
+p_1 + 1 = j + u``. Every window the group touches lies in ``[p_1 - k + 1, p_j]``, at most ``j
++ u + k - 1`` windows, and its loss is at least ``j * a + u * s_max`` (``a = s_max - s_amb``).
+The columns with a query ambiguous letter and a plain reference letter stay single defects
+(``k`` windows at ``a``). So with ``R`` units (the query's ambiguous letters plus the
+reference's runs), the loss covers ``D`` windows at best with ``R * k`` windows at ``a / k``,
+``A - R`` at ``a``, any number at ``s_max`` and the rest at ``rho``: a fractional covering
+whose optimum, cheapest first, is a lower bound (:func:`_grouped_loss`); the bound uses the
+larger of it and the loss above. Against one reference the cover also runs on its exact
+k-mers only (no wildcards) with each run a defect covering any ``k`` windows at ``a`` and each
+further window at ``min(a, s_max)``, at most ``R`` times (:func:`grouped_cover_loss`): a run
+of ``k`` or more ``N`` would otherwise make every window present.
+
 Independently the lengths force a loss ``L``: if ``m > n``, at least ``m - n`` query letters
 are not in columns: ``(m - n) * s_max``, plus, when no query end is free, the cost of
 inserting them, at least ``o + (m - n - 1) * e`` (one run is the cheapest since ``o >= e``).
@@ -88,11 +106,24 @@ most ``max(0, s_amb - s_plain)``, so the loss is at least the cover's cost minus
 that. The search takes the larger of this
 loss and the count's.
 
+*Ambiguous letters far from the read.* A gene with ``N`` scattered along its length would
+give every read the allowance of all of them, though an alignment meets only those of one
+stretch. Every column's reference letter lies between the first and the last column's, a
+stretch of at most ``m + d`` letters where ``d`` counts the reference letters deleted between
+them. So for a length ``S >= m`` (:data:`SPANS`): either ``d <= S - m``, and the columns
+meet at most the ambiguous letters and runs of the gene's most ambiguous ``S``-letter
+stretch (the bound above with those counts), or ``d > S - m`` and the deletions cost at least
+``o + (S - m) * e`` (one run is the cheapest since ``o >= e``), so the score is at most
+``m * s_max - o - (S - m) * e``. The larger of the two bounds every alignment; the search
+takes the smallest over the spans, and the smaller of that and the whole gene's
+(:func:`span_bound`).
+
 For a *cluster* of references the search uses the count over the union of the members'
 k-mers (``>=`` each member's count), the union of their letters (larger ``s_max``,
-``s_plain``, ``s_amb``), the largest ``A`` and the member length nearest ``m``; ``U`` grows
-with ``C``, ``s_plain``, ``s_amb``, ``A`` and ``s_max`` (its slope in ``s_max`` is at least
-``m - max(D, m - n) > 0``) and with a smaller ``L``, so the cluster's bound is at least each
+``s_plain``, ``s_amb``), the largest ``A`` and ``R`` (whole and per stretch) and the member
+length nearest ``m``; ``U`` grows with ``C``, ``s_plain``, ``s_amb``, ``A``, ``R`` and
+``s_max`` (its slope in ``s_max`` is at least ``m - max(D, m - n) > 0``) and with a smaller
+``L``, so the cluster's bound is at least each
 member's.
 
 Tested with hypothesis in ``tests/test_search_bounds.py``: ``U >= `` the exact score on random,
@@ -181,10 +212,12 @@ class BoundModel:
         mask_query: int,
         mask_reference: int,
         ambiguous_letters: int = 0,
+        ambiguous_units: int | None = None,
     ) -> int:
         """The bound ``U`` for ``shared`` = ``C`` windows found in the reference, the letters
         present given as bit masks of codes, ``ambiguous_letters`` non-``ACGT`` letters in
-        the two sequences together."""
+        the two sequences together, in ``ambiguous_units`` units (the query's such letters
+        plus the reference's runs of them; default: every letter its own unit)."""
         s_max, s_plain, s_ambiguous = self.pair_scores(mask_query, mask_reference)
         return int(
             score_bound(
@@ -197,6 +230,7 @@ class BoundModel:
                 s_plain,
                 s_ambiguous,
                 ambiguous_letters,
+                ambiguous_letters if ambiguous_units is None else ambiguous_units,
                 self.gap_open,
                 self.gap_extend,
                 self.query_end_free,
@@ -266,6 +300,40 @@ def _covering_loss(missing, covered, ambiguous_loss, k, numerator, denominator):
 
 
 @njit(nogil=True, cache=True)
+def _grouped_loss(missing, units, letters, ambiguous_loss, s_max, k, numerator, denominator):
+    """``ceil`` of the least loss covering ``missing`` windows with: ``units * k`` windows at
+    ``ambiguous_loss / k`` each (a unit's first column), ``letters - units`` at
+    ``ambiguous_loss`` (its further columns), any number at ``s_max`` (letters inserted
+    within a run's columns) and any number at ``numerator / denominator`` (the other
+    defects); cheapest first (a fractional covering: its optimum is a lower bound)."""
+    scale = k * denominator
+    # Each tier as (price per window times scale, capacity); -1: no limit.
+    prices = np.empty(4, np.int64)
+    capacities = np.empty(4, np.int64)
+    prices[0] = ambiguous_loss * denominator
+    capacities[0] = units * k
+    prices[1] = ambiguous_loss * scale
+    capacities[1] = letters - units
+    prices[2] = s_max * scale
+    capacities[2] = -1
+    prices[3] = numerator * k
+    capacities[3] = -1
+    left = missing
+    total = 0
+    used = np.zeros(4, np.bool_)
+    while left > 0:
+        cheapest = -1
+        for tier in range(4):
+            if not used[tier] and (cheapest < 0 or prices[tier] < prices[cheapest]):
+                cheapest = tier
+        used[cheapest] = True
+        taken = left if capacities[cheapest] < 0 else min(left, capacities[cheapest])
+        total += taken * prices[cheapest]
+        left -= taken
+    return _ceil_ratio(total, scale)
+
+
+@njit(nogil=True, cache=True)
 def cover_loss(absent, k, mismatch_loss, gap_open, gap_extend, s_max, start_free, end_free):
     """The least loss of defects touching every window where ``absent`` is set (see the
     module): ``f[j]`` covers the missing windows before ``j``, ``inserting`` the same with an
@@ -303,6 +371,169 @@ def cover_loss(absent, k, mismatch_loss, gap_open, gap_extend, s_max, start_free
 
 
 @njit(nogil=True, cache=True)
+def grouped_cover_loss(
+    absent, k, mismatch_loss, gap_open, gap_extend, s_max, start_free, end_free, runs, run_loss
+):
+    """:func:`cover_loss` where ``absent`` marks every window whose exact k-mer (all ``A C G T``)
+    the reference lacks, with one more kind of defect, used at most ``runs`` times: a run of
+    the reference's ambiguous letters, covering any ``k`` consecutive windows at ``run_loss``
+    and each further window at ``min(run_loss, s_max)`` (see the module).
+
+    Example:
+        >>> import numpy as np
+        >>> absent = np.ones(30, np.bool_)  # 30 windows missing; k = 4, mismatch loss 3
+        >>> int(cover_loss(absent, 4, 3, 5, 2, 1, False, False))  # eight mismatches
+        24
+        >>> # A run's column (1) and two further ones (1 each), then six mismatches:
+        >>> int(grouped_cover_loss(absent, 4, 3, 5, 2, 1, False, False, 1, 1))
+        21
+    """
+    count = len(absent)
+    infinity = NO_BOUND
+    mismatch_loss = min(mismatch_loss, _LARGEST)
+    gap_open = min(gap_open, _LARGEST)
+    gap_extend = min(gap_extend, _LARGEST)
+    run_loss = min(run_loss, _LARGEST)
+    further = min(run_loss, s_max)
+    # covered[t, j]: the missing windows before j covered with at most t runs.
+    covered = np.empty((runs + 1, count + 1), np.int64)
+    covered[:, 0] = 0
+    inserting = np.full(runs + 1, infinity, np.int64)
+    grouping = np.full(runs + 1, infinity, np.int64)
+    for window in range(count):
+        first = max(window - k + 1, 0)
+        for used in range(runs + 1):
+            value = covered[used, window] if not absent[window] else infinity
+            value = min(value, covered[used, first] + mismatch_loss)
+            value = min(value, covered[used, max(window - k + 2, 0)] + gap_open)
+            inserting[used] = min(
+                inserting[used] + s_max + gap_extend, covered[used, first] + s_max + gap_open
+            )
+            value = min(value, inserting[used])
+            if used > 0:
+                grouping[used] = min(grouping[used] + further, covered[used - 1, first] + run_loss)
+                value = min(value, grouping[used])
+            if start_free:
+                value = min(value, (window + 1) * s_max)
+            covered[used, window + 1] = value
+    result = covered[runs, count]
+    if end_free:
+        for start in range(count):
+            result = min(result, covered[runs, start] + (count - start) * s_max)
+    return result
+
+
+#: Lengths of reference stretches whose most ambiguous letters and runs the search keeps per
+#: reference (see the module: an alignment's ambiguous columns lie in one such stretch
+#: unless it deletes many reference letters).
+SPANS = np.array([256, 512, 1024, 2048], np.int64)
+
+
+@njit(nogil=True, cache=True)
+def span_bound(
+    query_length,
+    shortest_reference,
+    longest_reference,
+    shared,
+    k,
+    s_max,
+    s_plain,
+    s_ambiguous,
+    query_ambiguous,
+    span_letters,
+    span_runs,
+    gap_open,
+    gap_extend,
+    query_end_free,
+    reference_fixed,
+):
+    """The bound using only the ambiguous letters (``span_letters[j]``) and runs
+    (``span_runs[j]``) of the reference's most ambiguous stretch of ``SPANS[j]`` letters: for
+    each stretch at least as long as the query, the larger of that bound and the best score of
+    an alignment deleting more than ``SPANS[j] - query_length`` reference letters between its
+    columns; the smallest over ``j`` (see the module). :data:`NO_BOUND` if no stretch fits."""
+    result = NO_BOUND
+    for span in range(len(SPANS)):
+        extra = SPANS[span] - query_length
+        if extra < 0:
+            continue
+        value = score_bound(
+            query_length,
+            shortest_reference,
+            longest_reference,
+            shared,
+            k,
+            s_max,
+            s_plain,
+            s_ambiguous,
+            query_ambiguous + span_letters[span],
+            query_ambiguous + span_runs[span],
+            gap_open,
+            gap_extend,
+            query_end_free,
+            reference_fixed,
+        )
+        if value < NO_BOUND:
+            value = max(value, query_length * s_max - _gap_run(extra + 1, gap_open, gap_extend))
+        result = min(result, value)
+    return result
+
+
+@njit(nogil=True, cache=True)
+def span_counts(codes, offsets, selected):
+    """For each sequence ``selected``: its letters other than ``A C G T``, its runs of them,
+    and for each of :data:`SPANS` at most how many such letters and runs any stretch of that
+    length holds (``(count, len(SPANS))`` arrays: a stretch starting inside run ``i`` meets
+    only runs ``i``, ``i + 1``, ... starting before the run's end plus the span; their whole
+    lengths are counted)."""
+    spans = len(SPANS)
+    letters = np.zeros(len(selected), np.int64)
+    runs = np.zeros(len(selected), np.int64)
+    span_letters = np.zeros((len(selected), spans), np.int64)
+    span_runs = np.zeros((len(selected), spans), np.int64)
+    for number in range(len(selected)):
+        sequence = selected[number]
+        start, end = offsets[sequence], offsets[sequence + 1]
+        run_starts = np.empty(end - start, np.int64)
+        run_ends = np.empty(end - start, np.int64)
+        count = 0
+        previous = False
+        for position in range(start, end):
+            ambiguous = codes[position] >= 4
+            if ambiguous and not previous:
+                run_starts[count] = position
+                count += 1
+            if ambiguous:
+                run_ends[count - 1] = position + 1
+            previous = ambiguous
+        runs[number] = count
+        total = 0
+        for run in range(count):
+            total += run_ends[run] - run_starts[run]
+        letters[number] = total
+        for span in range(spans):
+            length = SPANS[span]
+            last = 0  # runs first..last-1 start before run first's end - 1 + length
+            held = 0
+            best_letters = 0
+            best_runs = 0
+            for first in range(count):
+                if last < first + 1:
+                    last = first
+                    held = 0
+                limit = run_ends[first] - 1 + length
+                while last < count and run_starts[last] < limit:
+                    held += run_ends[last] - run_starts[last]
+                    last += 1
+                best_letters = max(best_letters, held)
+                best_runs = max(best_runs, last - first)
+                held -= run_ends[first] - run_starts[first]
+            span_letters[number, span] = best_letters
+            span_runs[number, span] = best_runs
+    return letters, runs, span_letters, span_runs
+
+
+@njit(nogil=True, cache=True)
 def score_bound(
     query_length,
     shortest_reference,
@@ -313,6 +544,7 @@ def score_bound(
     s_plain,
     s_ambiguous,
     ambiguous_letters,
+    ambiguous_units,
     gap_open,
     gap_extend,
     query_end_free,
@@ -320,8 +552,9 @@ def score_bound(
 ):
     """``U`` for references of lengths in ``[shortest_reference, longest_reference]`` (one
     reference: both its length) sharing at most ``shared`` windows, with at most
-    ``ambiguous_letters`` letters other than ``A C G T`` in the query and reference together;
-    see the module."""
+    ``ambiguous_letters`` letters other than ``A C G T`` in the query and reference together,
+    in at most ``ambiguous_units`` units (the query's such letters plus the reference's runs
+    of them; pass ``ambiguous_letters`` when runs are not known); see the module."""
     if s_max <= 0 or s_max > _LARGEST:
         return NO_BOUND
     # Smaller numerators only lower the loss (a weaker, still valid bound) and keep every
@@ -356,6 +589,37 @@ def score_bound(
                     value, _covering_loss(missing, covered, ambiguous, k, numerator, denominator)
                 )
             kmer_loss = min(kmer_loss, value)
+        if 0 < ambiguous_units < ambiguous_letters:
+            # Runs of ambiguous reference letters: a run's first column covers k windows,
+            # every further one (or inserted letter within it) one more (see the module).
+            grouped = NO_BOUND
+            for kind in range(5):
+                if kind == 0:
+                    numerator, denominator = plain, k
+                elif kind == 1:
+                    numerator, denominator = gap_open, k - 1
+                elif kind == 2:
+                    numerator, denominator = s_max + gap_open, k
+                elif kind == 3:
+                    numerator, denominator = s_max + gap_extend, 1
+                else:
+                    if not query_end_free:
+                        continue
+                    numerator, denominator = s_max, 1
+                grouped = min(
+                    grouped,
+                    _grouped_loss(
+                        missing,
+                        ambiguous_units,
+                        ambiguous_letters,
+                        ambiguous,
+                        s_max,
+                        k,
+                        numerator,
+                        denominator,
+                    ),
+                )
+            kmer_loss = max(kmer_loss, grouped)
     if shortest_reference <= query_length <= longest_reference:
         loss_of_lengths = 0
     else:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .bounds import NO_BOUND, cover_loss, score_bound
+from .bounds import NO_BOUND, cover_loss, grouped_cover_loss, score_bound, span_bound
 
 
 @njit(nogil=True, cache=True)
@@ -101,6 +101,9 @@ def cluster_bounds(
     cluster_longest,
     cluster_mask_ids,
     cluster_ambiguous,
+    cluster_ambiguous_runs,
+    cluster_span_letters,
+    cluster_span_runs,
     query_ambiguous,
     pair_best,
     pair_plain,
@@ -118,7 +121,9 @@ def cluster_bounds(
     ``pair_best[q, id]``, ``pair_plain[q, id]``, ``pair_ambiguous[q, id]`` are ``s_max``,
     ``s_plain``, ``s_amb`` of query ``q`` against the letters of mask ``id``;
     ``cluster_mask_ids`` gives each cluster's mask, ``cluster_ambiguous`` the most non-``ACGT``
-    letters of a member, ``query_ambiguous`` each query's.
+    letters of a member, ``cluster_ambiguous_runs`` the most runs of them,
+    ``cluster_span_letters``/``cluster_span_runs`` the most in a stretch of each of
+    :data:`~streamalign.search.bounds.SPANS` letters, ``query_ambiguous`` each query's.
 
     Returns:
         ``(offsets, clusters, bounds, unshared_bound, shared)``: query ``q``'s clusters are
@@ -160,11 +165,33 @@ def cluster_bounds(
                         pair_plain[query, mask_id],
                         pair_ambiguous[query, mask_id],
                         query_ambiguous[query] + cluster_ambiguous[cluster],
+                        query_ambiguous[query] + cluster_ambiguous_runs[cluster],
                         gap_open,
                         gap_extend,
                         query_end_free,
                         reference_fixed,
                     )
+                    if cluster_ambiguous[cluster] > 0:
+                        value = min(
+                            value,
+                            span_bound(
+                                length,
+                                cluster_shortest[cluster],
+                                cluster_longest[cluster],
+                                0,
+                                k,
+                                pair_best[query, mask_id],
+                                pair_plain[query, mask_id],
+                                pair_ambiguous[query, mask_id],
+                                query_ambiguous[query],
+                                cluster_span_letters[cluster],
+                                cluster_span_runs[cluster],
+                                gap_open,
+                                gap_extend,
+                                query_end_free,
+                                reference_fixed,
+                            ),
+                        )
                     best_unshared = max(best_unshared, value)
         unshared[query] = best_unshared
         if touched_count * 8 >= cluster_count:
@@ -209,11 +236,33 @@ def cluster_bounds(
                     pair_plain[query, mask_id],
                     pair_ambiguous[query, mask_id],
                     ambiguous,
+                    query_ambiguous[query] + cluster_ambiguous_runs[cluster],
                     gap_open,
                     gap_extend,
                     query_end_free,
                     reference_fixed,
                 )
+                if cluster_ambiguous[cluster] > 0:
+                    values[position] = min(
+                        values[position],
+                        span_bound(
+                            length,
+                            cluster_shortest[cluster],
+                            cluster_longest[cluster],
+                            count,
+                            k,
+                            pair_best[query, mask_id],
+                            pair_plain[query, mask_id],
+                            pair_ambiguous[query, mask_id],
+                            query_ambiguous[query],
+                            cluster_span_letters[cluster],
+                            cluster_span_runs[cluster],
+                            gap_open,
+                            gap_extend,
+                            query_end_free,
+                            reference_fixed,
+                        ),
+                    )
                 if plain:
                     by_count[count] = values[position]
             counts[cluster] = 0
@@ -288,8 +337,14 @@ def member_counts(
         0,
         False,
         False,
+        0,
     )
     return counts
+
+
+#: references with at most this many runs of ambiguous letters get the grouped cover too
+#: (:func:`member_evidence`; its table grows with the runs).
+_GROUPED_RUNS = 8
 
 
 @njit(nogil=True, cache=True)
@@ -310,6 +365,7 @@ def member_evidence(
     s_max,
     start_free,
     end_free,
+    run_loss,
 ):
     """For query ``query`` and each reference in ``members``: ``C``, and the least loss of
     defects covering its missing windows (:func:`~streamalign.search.bounds.cover_loss`;
@@ -319,7 +375,11 @@ def member_evidence(
     ``A C G T`` is a wildcard: a window is present when some reference window equals it on
     every other letter (no defect of the bound's proof is then needed there, whatever the
     ambiguous columns score), so the cover's loss needs no allowance for the reference's
-    ambiguous letters.
+    ambiguous letters. A reference with at most ``_GROUPED_RUNS`` runs of such letters also
+    gets the cover of its exact k-mers where each run is a defect at ``run_loss`` (if not
+    negative; a run of
+    ``k`` or more makes every window present as a wildcard; see
+    :func:`~streamalign.search.bounds.grouped_cover_loss`), and the larger loss is taken.
 
     The query's k-mers are set in a bit table of all k-mers first (one L2-resident bit per
     k-mer), so a reference k-mer absent from the query costs one bit test; a present one is
@@ -352,11 +412,13 @@ def member_evidence(
     first_window = window_offsets[query]
     window_count = window_offsets[query + 1] - first_window
     absent = np.empty(window_count, np.bool_)
+    absent_exact = np.empty(window_count, np.bool_)
     for member_number in range(len(members)):
         reference = members[member_number]
         total = 0
         code = 0
         care = 0
+        runs = 0
         last_ambiguous = -(2**40)
         reference_start = reference_offsets[reference]
         for position in range(reference_start, reference_offsets[reference + 1]):
@@ -367,6 +429,8 @@ def member_evidence(
             else:
                 code = (code << 2) & mask
                 care = (care << 2) & mask
+                if last_ambiguous != position - 1:
+                    runs += 1
                 last_ambiguous = position
             if position - reference_start < k - 1:
                 continue
@@ -394,4 +458,21 @@ def member_evidence(
             losses[member_number] = cover_loss(
                 absent, k, mismatch_loss, gap_open, gap_extend, s_max, start_free, end_free
             )
+            if run_loss >= 0 and 0 < runs <= _GROUPED_RUNS:
+                for window in range(window_count):
+                    slot = slots[first_window + window]
+                    absent_exact[window] = slot < 0 or stamp[slot] != member_number
+                grouped = grouped_cover_loss(
+                    absent_exact,
+                    k,
+                    mismatch_loss,
+                    gap_open,
+                    gap_extend,
+                    s_max,
+                    start_free,
+                    end_free,
+                    runs,
+                    run_loss,
+                )
+                losses[member_number] = max(losses[member_number], grouped)
     return result, losses

@@ -349,6 +349,7 @@ def _surviving_clusters(
                         pair_plain[query, mask_id],
                         pair_ambiguous[query, mask_id],
                         query_ambiguous[query] + cluster_ambiguous[cluster],
+                        query_ambiguous[query] + cluster_ambiguous[cluster],
                         gap_open,
                         gap_extend,
                         query_end_free,
@@ -553,6 +554,7 @@ class PassingSearch:
             1,
             False,
             False,
+            -1,  # no grouped cover: identities count an ambiguous column like a mismatch
         )
         return _member_identities(
             int(state.query_lengths[query]),

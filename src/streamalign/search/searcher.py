@@ -42,7 +42,15 @@ from .. import _config
 from ..alphabet import encode  # noqa: F401  (used by the module example)
 from ..kernels import differences, multireference
 from ..records import SequenceBatch, _gather_indices
-from .bounds import BoundModel, _pair_scores, length_loss, score_bound
+from .bounds import (
+    SPANS,
+    BoundModel,
+    _pair_scores,
+    length_loss,
+    score_bound,
+    span_bound,
+    span_counts,
+)
 from .counting import cluster_bounds, member_evidence, query_windows
 from .index import KmerIndex, _letter_masks, build_index  # noqa: F401  (build_index: example)
 
@@ -101,12 +109,23 @@ class DatabaseSearch:
         del cluster_of_position
         # Letters other than A C G T per reference: counted only in references whose letter
         # mask holds one (not a pass over every base of the database, in every process).
+        # And the runs of them (a run of N bounds like one N, see bounds.py).
+        # And the most of them in any stretch of bounds.SPANS letters.
         self.ambiguous = np.zeros(index.reference_count, dtype=np.int64)
+        self.ambiguous_runs = np.zeros(index.reference_count, dtype=np.int64)
+        self.span_letters = np.zeros((index.reference_count, len(SPANS)), dtype=np.int64)
+        self.span_runs = np.zeros((index.reference_count, len(SPANS)), dtype=np.int64)
         holding = np.flatnonzero(index.letter_masks.astype(np.int64) & ~0b1111)
-        self.ambiguous[holding] = _selected_ambiguous_counts(
-            index.reference_codes, index.reference_offsets, holding
-        )
+        (
+            self.ambiguous[holding],
+            self.ambiguous_runs[holding],
+            self.span_letters[holding],
+            self.span_runs[holding],
+        ) = span_counts(index.reference_codes, index.reference_offsets, holding)
         self.cluster_ambiguous = np.maximum.reduceat(self.ambiguous[members], starts)
+        self.cluster_ambiguous_runs = np.maximum.reduceat(self.ambiguous_runs[members], starts)
+        self.cluster_span_letters = np.maximum.reduceat(self.span_letters[members], starts)
+        self.cluster_span_runs = np.maximum.reduceat(self.span_runs[members], starts)
         masks, inverse = np.unique(
             np.concatenate([index.letter_masks, cluster_masks]), return_inverse=True
         )
@@ -232,6 +251,9 @@ class DatabaseSearch:
             self.cluster_longest,
             self.cluster_mask_ids,
             self.cluster_ambiguous,
+            self.cluster_ambiguous_runs,
+            self.cluster_span_letters,
+            self.cluster_span_runs,
             query_ambiguous,
             pair_best,
             pair_plain,
@@ -438,6 +460,8 @@ class _SearchState:
         self.best_score = np.full(count, _NONE, dtype=np.int64)
         self.best_key = np.full(count, 2**62, dtype=np.int64)
         self.aligned = np.zeros(count, dtype=np.int64)
+        #: per read: members whose own bound was computed (for exhausts())
+        self.expanded = np.zeros(count, dtype=np.int64)
         self.pools: list[list[tuple[int, int, int]]] = [[] for _ in range(count)]
         # For exhausts(): bounds negated (ascending per query-strand) and running sums of
         # the listed clusters' sizes.
@@ -456,7 +480,16 @@ class _SearchState:
         the winner, so either way the result is exact."""
         if int(self.aligned[read]) < _config.SEARCH_EXHAUST_AFTER:
             return False  # its first rounds, which usually find a best close to the bounds
+        share = _config.SEARCH_EXHAUST_SHARE
         best = int(self.best_score[read])
+        expanded = int(self.expanded[read])
+        if expanded:
+            # The members opened so far, by their own bounds: aligned, or still able to beat
+            # the best. Fewer than the share: the clusters' bounds are loose (clusters of
+            # different genes), not the members', and opening clusters prunes.
+            able = sum(1 for negative, _, _ in self.pools[read] if -negative >= best)
+            if able + int(self.aligned[read]) < share * expanded:
+                return False
         index = self.search.index
         remaining = len(self.pools[read])  # (some may no longer beat the best: an estimate)
         for strand in range(self.strands):
@@ -471,7 +504,7 @@ class _SearchState:
                 start = int(self.cluster_offsets[query])
                 listed = int(self.size_sums[end] - self.size_sums[start])
                 remaining += index.reference_count - listed
-        return remaining >= _config.SEARCH_EXHAUST_SHARE * index.reference_count * self.strands
+        return remaining >= share * index.reference_count * self.strands
 
     def exhaust(self, read: int) -> np.ndarray:
         """Every (reference, strand) that can still beat ``read``'s best, as ``(reference,
@@ -622,6 +655,7 @@ class _SearchState:
         keep = (member_bounds > best) | (
             (member_bounds == best) & (keys < int(self.best_key[read]))
         )
+        self.expanded[read] += len(keys)
         for key, bound in zip(keys[keep].tolist(), member_bounds[keep].tolist(), strict=True):
             heapq.heappush(pool, (-bound, key, 0))
 
@@ -711,6 +745,7 @@ class _SearchState:
             0,
             False,
             False,
+            0,
         )
         return counts
 
@@ -749,6 +784,7 @@ class _SearchState:
             s_max,
             model.query_prefix_free,
             model.query_suffix_free,
+            min(max(s_max - s_ambiguous, 0), 2**32),
         )
         return counts, _bounds_of(
             int(self.query_lengths[query]),
@@ -756,6 +792,9 @@ class _SearchState:
             search.lengths,
             search.reference_mask_ids,
             search.ambiguous,
+            search.ambiguous_runs,
+            search.span_letters,
+            search.span_runs,
             members,
             counts,
             losses,
@@ -799,19 +838,6 @@ def _ambiguous_counts(codes, offsets):
 
 
 @njit(nogil=True, cache=True)
-def _selected_ambiguous_counts(codes, offsets, selected):
-    """Letters other than ``A C G T`` in each sequence ``selected``."""
-    counts = np.zeros(len(selected), np.int64)
-    for number in range(len(selected)):
-        sequence = selected[number]
-        total = 0
-        for position in range(offsets[sequence], offsets[sequence + 1]):
-            total += codes[position] >= 4
-        counts[number] = total
-    return counts
-
-
-@njit(nogil=True, cache=True)
 def _pair_table(matrix, query_masks, masks):
     """``s_max``, ``s_plain``, ``s_amb`` of each query's letters against each distinct
     reference mask (queries with the same mask share the work)."""
@@ -838,6 +864,9 @@ def _bounds_of(
     lengths,
     mask_ids,
     ambiguous_counts,
+    ambiguous_runs,
+    span_letters,
+    span_runs,
     members,
     counts,
     cover_losses,
@@ -870,11 +899,33 @@ def _bounds_of(
             pair_plain[mask_id],
             pair_ambiguous[mask_id],
             ambiguous_letters,
+            query_ambiguous + ambiguous_runs[member],
             gap_open,
             gap_extend,
             query_end_free,
             reference_fixed,
         )
+        if ambiguous_counts[member] > 0:
+            value = min(
+                value,
+                span_bound(
+                    query_length,
+                    lengths[member],
+                    lengths[member],
+                    counts[position],
+                    k,
+                    pair_best[mask_id],
+                    pair_plain[mask_id],
+                    pair_ambiguous[mask_id],
+                    query_ambiguous,
+                    span_letters[member],
+                    span_runs[member],
+                    gap_open,
+                    gap_extend,
+                    query_end_free,
+                    reference_fixed,
+                ),
+            )
         if 0 < cover_s_max <= 2**32:
             # Reference letters other than ACGT were wildcards: only the query's may save.
             loss = cover_losses[position] - query_ambiguous * ambiguous_saving
