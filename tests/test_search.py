@@ -185,6 +185,35 @@ def test_reads_close_to_no_gene_are_exhausted_and_stay_exact(monkeypatch) -> Non
     assert (searched.aligned_candidates[:4] >= 0.5 * 2 * len(genes)).all()
 
 
+def test_exhausting_waits_for_the_members_own_bounds() -> None:
+    """The rule of ``_SearchState.exhausts``: once enough candidates are aligned and the
+    clusters' bounds let most pairs through, a read is exhausted, unless the members opened
+    so far mostly fell below its best by their own bounds (the clusters' bounds are loose:
+    clusters of different genes), counting those aligned and those in its pool that can
+    still beat the best."""
+    from streamalign import _config
+    from streamalign.alphabet import encode
+    from streamalign.records import SequenceBatch
+    from streamalign.search.searcher import DatabaseSearch
+
+    genes = real_genes()
+    aligner = Aligner(genes, "semiglobal")
+    search = DatabaseSearch(
+        build_index([sequence for _, sequence in genes], cluster_size=16), aligner
+    )
+    batch = SequenceBatch.from_strings([sequence for _, sequence in real_reads(1)])
+    state, _ = search.start(batch, encode(batch.sequences), None, None)
+    state.aligned[0] = _config.SEARCH_EXHAUST_AFTER
+    state.best_score[0] = -1000  # every cluster's bound is above it
+    assert state.exhausts(0)
+    state.expanded[0] = 1000  # opened, and none left in the pool: the members' bounds pruned
+    assert not state.exhausts(0)
+    state.pools[0] = [(-5, key, 0) for key in range(800)]  # bound 5: all can still win
+    assert state.exhausts(0)
+    state.best_score[0] = 6  # now they cannot: 64 aligned of 1,000 opened
+    assert not state.exhausts(0)
+
+
 @pytest.mark.parametrize("mode", ["global", "overlap"])
 def test_both_score_paths_give_the_exhaustive_answer(mode: str, monkeypatch) -> None:
     """The search's score passes on the kernel with a reference per lane (the default for

@@ -307,29 +307,22 @@ def _grouped_loss(missing, units, letters, ambiguous_loss, s_max, k, numerator, 
     within a run's columns) and any number at ``numerator / denominator`` (the other
     defects); cheapest first (a fractional covering: its optimum is a lower bound)."""
     scale = k * denominator
-    # Each tier as (price per window times scale, capacity); -1: no limit.
-    prices = np.empty(4, np.int64)
-    capacities = np.empty(4, np.int64)
-    prices[0] = ambiguous_loss * denominator
-    capacities[0] = units * k
-    prices[1] = ambiguous_loss * scale
-    capacities[1] = letters - units
-    prices[2] = s_max * scale
-    capacities[2] = -1
-    prices[3] = numerator * k
-    capacities[3] = -1
+    # Prices per window times scale. A unit's first column (at most units * k windows) is
+    # never dearer than its further ones; the two unlimited kinds count as the cheaper one.
+    first_price = ambiguous_loss * denominator
+    further_price = ambiguous_loss * scale
+    unlimited_price = min(s_max * scale, numerator * k)
     left = missing
     total = 0
-    used = np.zeros(4, np.bool_)
-    while left > 0:
-        cheapest = -1
-        for tier in range(4):
-            if not used[tier] and (cheapest < 0 or prices[tier] < prices[cheapest]):
-                cheapest = tier
-        used[cheapest] = True
-        taken = left if capacities[cheapest] < 0 else min(left, capacities[cheapest])
-        total += taken * prices[cheapest]
+    if first_price < unlimited_price:
+        taken = min(left, units * k)
+        total += taken * first_price
         left -= taken
+        if further_price < unlimited_price:
+            taken = min(left, letters - units)
+            total += taken * further_price
+            left -= taken
+    total += left * unlimited_price
     return _ceil_ratio(total, scale)
 
 
@@ -388,6 +381,41 @@ def grouped_cover_loss(
         >>> int(grouped_cover_loss(absent, 4, 3, 5, 2, 1, False, False, 1, 1))
         21
     """
+    covered = np.empty((runs + 1, len(absent) + 1), np.int64)
+    states = np.empty((2, runs + 1), np.int64)
+    return _grouped_cover(
+        absent,
+        k,
+        mismatch_loss,
+        gap_open,
+        gap_extend,
+        s_max,
+        start_free,
+        end_free,
+        runs,
+        run_loss,
+        covered,
+        states,
+    )
+
+
+@njit(nogil=True, cache=True)
+def _grouped_cover(
+    absent,
+    k,
+    mismatch_loss,
+    gap_open,
+    gap_extend,
+    s_max,
+    start_free,
+    end_free,
+    runs,
+    run_loss,
+    covered,
+    states,
+):
+    """:func:`grouped_cover_loss` in caller-given tables (``covered`` at least ``runs + 1`` by
+    ``len(absent) + 1``, ``states`` at least 2 by ``runs + 1``): no allocation per call."""
     count = len(absent)
     infinity = NO_BOUND
     mismatch_loss = min(mismatch_loss, _LARGEST)
@@ -396,10 +424,11 @@ def grouped_cover_loss(
     run_loss = min(run_loss, _LARGEST)
     further = min(run_loss, s_max)
     # covered[t, j]: the missing windows before j covered with at most t runs.
-    covered = np.empty((runs + 1, count + 1), np.int64)
-    covered[:, 0] = 0
-    inserting = np.full(runs + 1, infinity, np.int64)
-    grouping = np.full(runs + 1, infinity, np.int64)
+    covered[: runs + 1, 0] = 0
+    inserting = states[0]
+    grouping = states[1]
+    inserting[: runs + 1] = infinity
+    grouping[: runs + 1] = infinity
     for window in range(count):
         first = max(window - k + 1, 0)
         for used in range(runs + 1):
@@ -451,12 +480,16 @@ def span_bound(
     (``span_runs[j]``) of the reference's most ambiguous stretch of ``SPANS[j]`` letters: for
     each stretch at least as long as the query, the larger of that bound and the best score of
     an alignment deleting more than ``SPANS[j] - query_length`` reference letters between its
-    columns; the smallest over ``j`` (see the module). :data:`NO_BOUND` if no stretch fits."""
+    columns; the smallest over ``j`` (see the module), stopping at the first stretch whose
+    deletion bound is below its count's. :data:`NO_BOUND` if no stretch fits."""
     result = NO_BOUND
     for span in range(len(SPANS)):
         extra = SPANS[span] - query_length
         if extra < 0:
             continue
+        floor = query_length * s_max - _gap_run(extra + 1, gap_open, gap_extend)
+        if floor >= result:
+            continue  # this span's bound is at least its floor
         value = score_bound(
             query_length,
             shortest_reference,
@@ -473,9 +506,13 @@ def span_bound(
             query_end_free,
             reference_fixed,
         )
-        if value < NO_BOUND:
-            value = max(value, query_length * s_max - _gap_run(extra + 1, gap_open, gap_extend))
-        result = min(result, value)
+        if value >= NO_BOUND:
+            return NO_BOUND
+        result = min(result, max(value, floor))
+        if floor <= value:
+            # Longer stretches hold at least as many ambiguous letters and runs, so their
+            # counts' bounds are at least this one: none does better.
+            break
     return result
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .bounds import NO_BOUND, cover_loss, grouped_cover_loss, score_bound, span_bound
+from .bounds import NO_BOUND, _grouped_cover, cover_loss, score_bound, span_bound
 
 
 @njit(nogil=True, cache=True)
@@ -413,6 +413,8 @@ def member_evidence(
     window_count = window_offsets[query + 1] - first_window
     absent = np.empty(window_count, np.bool_)
     absent_exact = np.empty(window_count, np.bool_)
+    grouped_table = np.empty((_GROUPED_RUNS + 1, window_count + 1), np.int64)
+    grouped_states = np.empty((2, _GROUPED_RUNS + 1), np.int64)
     for member_number in range(len(members)):
         reference = members[member_number]
         total = 0
@@ -462,7 +464,7 @@ def member_evidence(
                 for window in range(window_count):
                     slot = slots[first_window + window]
                     absent_exact[window] = slot < 0 or stamp[slot] != member_number
-                grouped = grouped_cover_loss(
+                grouped = _grouped_cover(
                     absent_exact,
                     k,
                     mismatch_loss,
@@ -473,6 +475,8 @@ def member_evidence(
                     end_free,
                     runs,
                     run_loss,
+                    grouped_table,
+                    grouped_states,
                 )
                 losses[member_number] = max(losses[member_number], grouped)
     return result, losses
