@@ -29,8 +29,8 @@ from streamalign.search.bounds import (
     SPANS,
     BoundModel,
     cover_loss,
+    gene_bound,
     grouped_cover_loss,
-    span_bound,
     span_counts,
 )
 from streamalign.search.index import build_index
@@ -173,27 +173,9 @@ def test_bound_against_the_slow_reference_and_real_genes():
 def brute_force_cover(absent, k, mismatch, gap_open, gap_extend, s_max, start, end):
     """Cheapest set of defects covering every absent window, by trying every placement (tiny
     rows only): mismatches and deletions at each position, insertion runs, end clips."""
-    count = len(absent)
-    needed = {window for window in range(count) if absent[window]}
-    options = []
-    for position in range(count + k):  # query positions touching some window
-        options.append((mismatch, set(range(position - k + 1, position + 1))))
-        options.append((gap_open, set(range(position - k + 2, position + 1))))
-        for run in range(1, count + 1):
-            cost = run * s_max + gap_open + (run - 1) * gap_extend
-            options.append((cost, set(range(position - k + 1, position + run))))
-    for length in range(1, count + 1):
-        if start:
-            options.append((length * s_max, set(range(length))))
-        if end:
-            options.append((length * s_max, set(range(count - length, count))))
-    best = NO_BOUND
-    for size in range(0, 3):
-        for chosen in itertools.combinations(options, size):
-            covered = set().union(*(windows for _, windows in chosen)) if chosen else set()
-            if needed <= covered:
-                best = min(best, sum(cost for cost, _ in chosen))
-    return best
+    return brute_force_grouped_cover(
+        absent, k, mismatch, gap_open, gap_extend, s_max, start, end, runs=0, run_loss=0
+    )
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -431,8 +413,7 @@ def test_cluster_order_is_a_stable_descending_sort(values: list[int]) -> None:
 @pytest.mark.parametrize("mode", ["semiglobal", "global", "overlap"])
 def test_cluster_bounds_equal_the_bound_of_their_counts(mode: str) -> None:
     """Every listed cluster's bound (some taken from a per-count memo, some computed) is
-    ``score_bound`` of its shared count and its letters, lengths and ambiguity."""
-    from streamalign.search.bounds import score_bound
+    ``gene_bound`` of its shared count and its letters, lengths and ambiguity."""
     from test_search import real_genes, real_reads
 
     genes = real_genes()
@@ -448,7 +429,7 @@ def test_cluster_bounds_equal_the_bound_of_their_counts(mode: str) -> None:
         for position in range(start, end):
             cluster = int(state.clusters[position])
             mask_id = int(search.cluster_mask_ids[cluster])
-            expected = score_bound(
+            expected = gene_bound(
                 int(state.query_lengths[query]),
                 int(search.cluster_shortest[cluster]),
                 int(search.cluster_longest[cluster]),
@@ -457,33 +438,15 @@ def test_cluster_bounds_equal_the_bound_of_their_counts(mode: str) -> None:
                 best[query, mask_id],
                 plain[query, mask_id],
                 ambiguous[query, mask_id],
-                int(state.query_ambiguous[query]) + int(search.cluster_ambiguous[cluster]),
-                int(state.query_ambiguous[query]) + int(search.cluster_ambiguous_runs[cluster]),
+                int(state.query_ambiguous[query]),
+                int(search.cluster_ambiguous[cluster]),
+                int(search.cluster_ambiguous_runs[cluster]),
+                search.cluster_span_letters[cluster],
+                search.cluster_span_runs[cluster],
                 model.gap_open,
                 model.gap_extend,
                 model.query_end_free,
                 model.reference_ends_penalized,
             )
-            if search.cluster_ambiguous[cluster] > 0:
-                expected = min(
-                    expected,
-                    span_bound(
-                        int(state.query_lengths[query]),
-                        int(search.cluster_shortest[cluster]),
-                        int(search.cluster_longest[cluster]),
-                        int(state.shared[position]),
-                        model.k,
-                        best[query, mask_id],
-                        plain[query, mask_id],
-                        ambiguous[query, mask_id],
-                        int(state.query_ambiguous[query]),
-                        search.cluster_span_letters[cluster],
-                        search.cluster_span_runs[cluster],
-                        model.gap_open,
-                        model.gap_extend,
-                        model.query_end_free,
-                        model.reference_ends_penalized,
-                    ),
-                )
             assert state.bounds[position] == expected
         assert (np.diff(state.bounds[start:end]) <= 0).all()

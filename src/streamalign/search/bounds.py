@@ -517,6 +517,69 @@ def span_bound(
 
 
 @njit(nogil=True, cache=True)
+def gene_bound(
+    query_length,
+    shortest_reference,
+    longest_reference,
+    shared,
+    k,
+    s_max,
+    s_plain,
+    s_ambiguous,
+    query_ambiguous,
+    letters,
+    runs,
+    span_letters,
+    span_runs,
+    gap_open,
+    gap_extend,
+    query_end_free,
+    reference_fixed,
+):
+    """:func:`score_bound` of references (a cluster's, or one) holding at most ``letters``
+    ambiguous letters in ``runs`` runs, and for those holding any the smaller of that and
+    :func:`span_bound` with their stretches' counts."""
+    value = score_bound(
+        query_length,
+        shortest_reference,
+        longest_reference,
+        shared,
+        k,
+        s_max,
+        s_plain,
+        s_ambiguous,
+        query_ambiguous + letters,
+        query_ambiguous + runs,
+        gap_open,
+        gap_extend,
+        query_end_free,
+        reference_fixed,
+    )
+    if letters > 0:
+        value = min(
+            value,
+            span_bound(
+                query_length,
+                shortest_reference,
+                longest_reference,
+                shared,
+                k,
+                s_max,
+                s_plain,
+                s_ambiguous,
+                query_ambiguous,
+                span_letters,
+                span_runs,
+                gap_open,
+                gap_extend,
+                query_end_free,
+                reference_fixed,
+            ),
+        )
+    return value
+
+
+@njit(nogil=True, cache=True)
 def span_counts(codes, offsets, selected):
     """For each sequence ``selected``: its letters other than ``A C G T``, its runs of them,
     and for each of :data:`SPANS` at most how many such letters and runs any stretch of that
@@ -605,7 +668,11 @@ def score_bound(
     kmer_loss = 0
     if missing > 0:
         covered = min(missing, ambiguous_letters * k)
+        # Runs of ambiguous reference letters: a run's first column covers k windows, every
+        # further one (or inserted letter within it) one more (see the module).
+        grouping = 0 < ambiguous_units < ambiguous_letters
         kmer_loss = NO_BOUND
+        grouped = NO_BOUND
         # The defect ratios (numerator, denominator) of the module, cheapest taken below.
         for kind in range(5):
             if kind == 0:
@@ -626,23 +693,7 @@ def score_bound(
                     value, _covering_loss(missing, covered, ambiguous, k, numerator, denominator)
                 )
             kmer_loss = min(kmer_loss, value)
-        if 0 < ambiguous_units < ambiguous_letters:
-            # Runs of ambiguous reference letters: a run's first column covers k windows,
-            # every further one (or inserted letter within it) one more (see the module).
-            grouped = NO_BOUND
-            for kind in range(5):
-                if kind == 0:
-                    numerator, denominator = plain, k
-                elif kind == 1:
-                    numerator, denominator = gap_open, k - 1
-                elif kind == 2:
-                    numerator, denominator = s_max + gap_open, k
-                elif kind == 3:
-                    numerator, denominator = s_max + gap_extend, 1
-                else:
-                    if not query_end_free:
-                        continue
-                    numerator, denominator = s_max, 1
+            if grouping:
                 grouped = min(
                     grouped,
                     _grouped_loss(
@@ -656,6 +707,7 @@ def score_bound(
                         denominator,
                     ),
                 )
+        if grouping:
             kmer_loss = max(kmer_loss, grouped)
     if shortest_reference <= query_length <= longest_reference:
         loss_of_lengths = 0

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .bounds import NO_BOUND, _grouped_cover, cover_loss, score_bound, span_bound
+from .bounds import NO_BOUND, _grouped_cover, cover_loss, gene_bound
 
 
 @njit(nogil=True, cache=True)
@@ -155,7 +155,7 @@ def cluster_bounds(
             for cluster in range(cluster_count):
                 if counts[cluster] == 0:
                     mask_id = cluster_mask_ids[cluster]
-                    value = score_bound(
+                    value = gene_bound(
                         length,
                         cluster_shortest[cluster],
                         cluster_longest[cluster],
@@ -164,34 +164,16 @@ def cluster_bounds(
                         pair_best[query, mask_id],
                         pair_plain[query, mask_id],
                         pair_ambiguous[query, mask_id],
-                        query_ambiguous[query] + cluster_ambiguous[cluster],
-                        query_ambiguous[query] + cluster_ambiguous_runs[cluster],
+                        query_ambiguous[query],
+                        cluster_ambiguous[cluster],
+                        cluster_ambiguous_runs[cluster],
+                        cluster_span_letters[cluster],
+                        cluster_span_runs[cluster],
                         gap_open,
                         gap_extend,
                         query_end_free,
                         reference_fixed,
                     )
-                    if cluster_ambiguous[cluster] > 0:
-                        value = min(
-                            value,
-                            span_bound(
-                                length,
-                                cluster_shortest[cluster],
-                                cluster_longest[cluster],
-                                0,
-                                k,
-                                pair_best[query, mask_id],
-                                pair_plain[query, mask_id],
-                                pair_ambiguous[query, mask_id],
-                                query_ambiguous[query],
-                                cluster_span_letters[cluster],
-                                cluster_span_runs[cluster],
-                                gap_open,
-                                gap_extend,
-                                query_end_free,
-                                reference_fixed,
-                            ),
-                        )
                     best_unshared = max(best_unshared, value)
         unshared[query] = best_unshared
         if touched_count * 8 >= cluster_count:
@@ -215,9 +197,8 @@ def cluster_bounds(
             count = counts[cluster]
             shared_counts[position] = count
             mask_id = cluster_mask_ids[cluster]
-            ambiguous = query_ambiguous[query] + cluster_ambiguous[cluster]
             plain = (
-                ambiguous == 0
+                query_ambiguous[query] + cluster_ambiguous[cluster] == 0
                 and mask_id == common_mask
                 and count < by_count.shape[0]
                 and cluster_shortest[cluster] >= length
@@ -226,7 +207,7 @@ def cluster_bounds(
             if plain and by_count[count] != NO_BOUND:
                 values[position] = by_count[count]
             else:
-                values[position] = score_bound(
+                values[position] = gene_bound(
                     length,
                     cluster_shortest[cluster],
                     cluster_longest[cluster],
@@ -235,34 +216,16 @@ def cluster_bounds(
                     pair_best[query, mask_id],
                     pair_plain[query, mask_id],
                     pair_ambiguous[query, mask_id],
-                    ambiguous,
-                    query_ambiguous[query] + cluster_ambiguous_runs[cluster],
+                    query_ambiguous[query],
+                    cluster_ambiguous[cluster],
+                    cluster_ambiguous_runs[cluster],
+                    cluster_span_letters[cluster],
+                    cluster_span_runs[cluster],
                     gap_open,
                     gap_extend,
                     query_end_free,
                     reference_fixed,
                 )
-                if cluster_ambiguous[cluster] > 0:
-                    values[position] = min(
-                        values[position],
-                        span_bound(
-                            length,
-                            cluster_shortest[cluster],
-                            cluster_longest[cluster],
-                            count,
-                            k,
-                            pair_best[query, mask_id],
-                            pair_plain[query, mask_id],
-                            pair_ambiguous[query, mask_id],
-                            query_ambiguous[query],
-                            cluster_span_letters[cluster],
-                            cluster_span_runs[cluster],
-                            gap_open,
-                            gap_extend,
-                            query_end_free,
-                            reference_fixed,
-                        ),
-                    )
                 if plain:
                     by_count[count] = values[position]
             counts[cluster] = 0

@@ -42,15 +42,7 @@ from .. import _config
 from ..alphabet import encode  # noqa: F401  (used by the module example)
 from ..kernels import differences, multireference
 from ..records import SequenceBatch, _gather_indices
-from .bounds import (
-    SPANS,
-    BoundModel,
-    _pair_scores,
-    length_loss,
-    score_bound,
-    span_bound,
-    span_counts,
-)
+from .bounds import SPANS, BoundModel, _pair_scores, gene_bound, length_loss, span_counts
 from .counting import cluster_bounds, member_evidence, query_windows
 from .index import KmerIndex, _letter_masks, build_index  # noqa: F401  (build_index: example)
 
@@ -888,8 +880,7 @@ def _bounds_of(
     for position in range(len(members)):
         member = members[position]
         mask_id = mask_ids[member]
-        ambiguous_letters = query_ambiguous + ambiguous_counts[member]
-        value = score_bound(
+        value = gene_bound(
             query_length,
             lengths[member],
             lengths[member],
@@ -898,34 +889,16 @@ def _bounds_of(
             pair_best[mask_id],
             pair_plain[mask_id],
             pair_ambiguous[mask_id],
-            ambiguous_letters,
-            query_ambiguous + ambiguous_runs[member],
+            query_ambiguous,
+            ambiguous_counts[member],
+            ambiguous_runs[member],
+            span_letters[member],
+            span_runs[member],
             gap_open,
             gap_extend,
             query_end_free,
             reference_fixed,
         )
-        if ambiguous_counts[member] > 0:
-            value = min(
-                value,
-                span_bound(
-                    query_length,
-                    lengths[member],
-                    lengths[member],
-                    counts[position],
-                    k,
-                    pair_best[mask_id],
-                    pair_plain[mask_id],
-                    pair_ambiguous[mask_id],
-                    query_ambiguous,
-                    span_letters[member],
-                    span_runs[member],
-                    gap_open,
-                    gap_extend,
-                    query_end_free,
-                    reference_fixed,
-                ),
-            )
         if 0 < cover_s_max <= 2**32:
             # Reference letters other than ACGT were wildcards: only the query's may save.
             loss = cover_losses[position] - query_ambiguous * ambiguous_saving
