@@ -329,8 +329,7 @@ def _grouped_loss(missing, units, letters, ambiguous_loss, s_max, k, numerator, 
 @njit(nogil=True, cache=True)
 def cover_loss(absent, k, mismatch_loss, gap_open, gap_extend, s_max, start_free, end_free):
     """The least loss of defects touching every window where ``absent`` is set (see the
-    module): ``f[j]`` covers the missing windows before ``j``, ``inserting`` the same with an
-    insertion's interval still open at window ``j - 1``.
+    module); :func:`grouped_cover_loss` without runs.
 
     Example:
         >>> import numpy as np
@@ -338,29 +337,9 @@ def cover_loss(absent, k, mismatch_loss, gap_open, gap_extend, s_max, start_free
         >>> int(cover_loss(absent, 4, 3, 5, 2, 1, False, False))  # two mismatches
         6
     """
-    count = len(absent)
-    infinity = NO_BOUND
-    mismatch_loss = min(mismatch_loss, _LARGEST)
-    gap_open = min(gap_open, _LARGEST)
-    gap_extend = min(gap_extend, _LARGEST)
-    covered = np.empty(count + 1, np.int64)
-    covered[0] = 0
-    inserting = infinity
-    for window in range(count):
-        value = covered[window] if not absent[window] else infinity
-        first = max(window - k + 1, 0)
-        value = min(value, covered[first] + mismatch_loss)
-        value = min(value, covered[max(window - k + 2, 0)] + gap_open)
-        inserting = min(inserting + s_max + gap_extend, covered[first] + s_max + gap_open)
-        value = min(value, inserting)
-        if start_free:
-            value = min(value, (window + 1) * s_max)
-        covered[window + 1] = value
-    result = covered[count]
-    if end_free:
-        for start in range(count):
-            result = min(result, covered[start] + (count - start) * s_max)
-    return result
+    return grouped_cover_loss(
+        absent, k, mismatch_loss, gap_open, gap_extend, s_max, start_free, end_free, 0, 0
+    )
 
 
 @njit(nogil=True, cache=True)
@@ -415,7 +394,11 @@ def _grouped_cover(
     states,
 ):
     """:func:`grouped_cover_loss` in caller-given tables (``covered`` at least ``runs + 1`` by
-    ``len(absent) + 1``, ``states`` at least 2 by ``runs + 1``): no allocation per call."""
+    ``len(absent) + 1``, ``states`` at least 2 by ``runs + 1``): no allocation per call.
+
+    ``covered[t, j]`` covers the missing windows before ``j`` with at most ``t`` runs;
+    ``inserting[t]`` the same with an insertion's interval still open at window ``j - 1``,
+    ``grouping[t]`` with a run's."""
     count = len(absent)
     infinity = NO_BOUND
     mismatch_loss = min(mismatch_loss, _LARGEST)
@@ -423,7 +406,6 @@ def _grouped_cover(
     gap_extend = min(gap_extend, _LARGEST)
     run_loss = min(run_loss, _LARGEST)
     further = min(run_loss, s_max)
-    # covered[t, j]: the missing windows before j covered with at most t runs.
     covered[: runs + 1, 0] = 0
     inserting = states[0]
     grouping = states[1]

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .bounds import NO_BOUND, _grouped_cover, cover_loss, gene_bound
+from .bounds import NO_BOUND, _grouped_cover, gene_bound
 
 
 @njit(nogil=True, cache=True)
@@ -339,10 +339,10 @@ def member_evidence(
     every other letter (no defect of the bound's proof is then needed there, whatever the
     ambiguous columns score), so the cover's loss needs no allowance for the reference's
     ambiguous letters. A reference with at most ``_GROUPED_RUNS`` runs of such letters also
-    gets the cover of its exact k-mers where each run is a defect at ``run_loss`` (if not
-    negative; a run of
-    ``k`` or more makes every window present as a wildcard; see
-    :func:`~streamalign.search.bounds.grouped_cover_loss`), and the larger loss is taken.
+    gets the cover of its exact k-mers where each run is a defect at ``run_loss`` (unless
+    ``run_loss`` is negative; see :func:`~streamalign.search.bounds.grouped_cover_loss`), and
+    the larger loss is taken: next to a run of ``k`` or more, every window is present as a
+    wildcard.
 
     The query's k-mers are set in a bit table of all k-mers first (one L2-resident bit per
     k-mer), so a reference k-mer absent from the query costs one bit test; a present one is
@@ -420,8 +420,19 @@ def member_evidence(
                 absent[window] = slot < 0 or (
                     stamp[slot] != member_number and wild[slot] != member_number
                 )
-            losses[member_number] = cover_loss(
-                absent, k, mismatch_loss, gap_open, gap_extend, s_max, start_free, end_free
+            losses[member_number] = _grouped_cover(
+                absent,
+                k,
+                mismatch_loss,
+                gap_open,
+                gap_extend,
+                s_max,
+                start_free,
+                end_free,
+                0,
+                0,
+                grouped_table,
+                grouped_states,
             )
             if run_loss >= 0 and 0 < runs <= _GROUPED_RUNS:
                 for window in range(window_count):

@@ -99,10 +99,9 @@ class DatabaseSearch:
         self.cluster_longest = np.maximum.reduceat(member_lengths, starts)
         cluster_masks = np.bitwise_or.reduceat(index.letter_masks[members], starts)
         del cluster_of_position
-        # Letters other than A C G T per reference: counted only in references whose letter
-        # mask holds one (not a pass over every base of the database, in every process).
-        # And the runs of them (a run of N bounds like one N, see bounds.py).
-        # And the most of them in any stretch of bounds.SPANS letters.
+        # Letters other than A C G T per reference, their runs, and the most of both in any
+        # stretch of bounds.SPANS letters (see bounds.py): counted only in references whose
+        # letter mask holds one (not a pass over every base of the database, in every process).
         self.ambiguous = np.zeros(index.reference_count, dtype=np.int64)
         self.ambiguous_runs = np.zeros(index.reference_count, dtype=np.int64)
         self.span_letters = np.zeros((index.reference_count, len(SPANS)), dtype=np.int64)
