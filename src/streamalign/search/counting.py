@@ -113,10 +113,13 @@ def cluster_bounds(
     gap_extend,
     query_end_free,
     reference_fixed,
+    by_count,
 ):
     """For each query: the bound of every cluster some of its k-mers reach, in decreasing order
     of bound (ties: lower cluster first), and the highest bound of the clusters it shares no
-    k-mer with.
+    k-mer with. With ``by_count`` (the fast search: it ranks by count), no bound is computed:
+    the clusters come in decreasing order of count (ties: lower cluster first), ``bounds``
+    holds the counts and ``unshared_bound`` is 0.
 
     ``pair_best[q, id]``, ``pair_plain[q, id]``, ``pair_ambiguous[q, id]`` are ``s_max``,
     ``s_plain``, ``s_amb`` of query ``q`` against the letters of mask ``id``;
@@ -151,7 +154,9 @@ def cluster_bounds(
                 counts[cluster] += weight
         length = query_lengths[query]
         best_unshared = -(2**62)
-        if touched_count < cluster_count:
+        if by_count:
+            best_unshared = 0
+        elif touched_count < cluster_count:
             for cluster in range(cluster_count):
                 if counts[cluster] == 0:
                     mask_id = cluster_mask_ids[cluster]
@@ -191,7 +196,7 @@ def cluster_bounds(
         # Bounds of clusters without ambiguous letters, by count, for the commonest mask
         # (lengths apart, the bound depends on nothing else): computed once per count.
         common_mask = cluster_mask_ids[chosen[0]] if touched_count else 0
-        by_count = np.full(max(length - k + 2, 1), NO_BOUND, np.int64)
+        memo = np.full(max(length - k + 2, 1), NO_BOUND, np.int64)
         for position in range(touched_count):
             cluster = chosen[position]
             count = counts[cluster]
@@ -200,12 +205,14 @@ def cluster_bounds(
             plain = (
                 query_ambiguous[query] + cluster_ambiguous[cluster] == 0
                 and mask_id == common_mask
-                and count < by_count.shape[0]
+                and count < memo.shape[0]
                 and cluster_shortest[cluster] >= length
                 and not reference_fixed
             )
-            if plain and by_count[count] != NO_BOUND:
-                values[position] = by_count[count]
+            if by_count:
+                values[position] = count
+            elif plain and memo[count] != NO_BOUND:
+                values[position] = memo[count]
             else:
                 values[position] = gene_bound(
                     length,
@@ -227,7 +234,7 @@ def cluster_bounds(
                     reference_fixed,
                 )
                 if plain:
-                    by_count[count] = values[position]
+                    memo[count] = values[position]
             counts[cluster] = 0
         order = _descending_order(values)
         pieces_clusters.append(chosen[order])

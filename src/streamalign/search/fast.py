@@ -131,7 +131,7 @@ def fast_best(
     if settings is None:
         settings = search.aligner.search
     assert isinstance(settings, FastSearch)
-    state, sources = search.start(batch, codes, reverse_batch, reverse_codes)
+    state, sources = search.start(batch, codes, reverse_batch, reverse_codes, by_count=True)
     ranking = _Ranking(state)
     count = len(batch)
     accepted = np.zeros(count, dtype=np.int64)
@@ -236,12 +236,10 @@ class _Ranking:
         self.clusters: list[np.ndarray] = []
         self.shared: list[np.ndarray] = []
         for query in range(state.strands * state.count):
+            # Listed in decreasing count, then cluster (``start(..., by_count=True)``).
             start, end = int(state.cluster_offsets[query]), int(state.cluster_offsets[query + 1])
-            listed = state.clusters[start:end]
-            counts = state.shared[start:end]
-            order = np.lexsort((listed, -counts))
-            self.clusters.append(listed[order])
-            self.shared.append(counts[order])
+            self.clusters.append(state.clusters[start:end])
+            self.shared.append(state.shared[start:end])
         self.cursor = np.zeros(state.strands * state.count, dtype=np.int64)
         self.opening = np.ones(state.strands * state.count, dtype=np.int64)
         self.unshared_done = np.zeros(state.strands * state.count, dtype=bool)

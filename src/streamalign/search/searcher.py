@@ -32,6 +32,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import heapq
 from typing import Any
 
@@ -195,8 +196,10 @@ class DatabaseSearch:
         codes: np.ndarray,
         reverse_batch: SequenceBatch | None,
         reverse_codes: np.ndarray | None,
+        by_count: bool = False,
     ) -> tuple[_SearchState, list[tuple[SequenceBatch, np.ndarray]]]:
-        """The search state of a batch (every read's clusters in decreasing bound) and the
+        """The search state of a batch (every read's clusters in decreasing bound, or with
+        ``by_count`` in decreasing count of shared k-mers, no bound computed) and the
         per-strand ``(batch, codes)`` sources that :meth:`score_pairs` takes."""
         strands = 1 if reverse_codes is None else 2
         count = len(batch)
@@ -209,7 +212,7 @@ class DatabaseSearch:
             )
         else:  # query-strand ``strand * count + read``
             all_codes, all_offsets = codes, offsets
-        state = self._prepare(all_codes, all_offsets, strands, count)
+        state = self._prepare(all_codes, all_offsets, strands, count, by_count)
         sources = [(batch, codes)]
         if strands == 2:
             assert reverse_batch is not None and reverse_codes is not None
@@ -217,9 +220,15 @@ class DatabaseSearch:
         return state, sources
 
     def _prepare(
-        self, all_codes: np.ndarray, all_offsets: np.ndarray, strands: int, count: int
+        self,
+        all_codes: np.ndarray,
+        all_offsets: np.ndarray,
+        strands: int,
+        count: int,
+        by_count: bool = False,
     ) -> _SearchState:
-        """k-mers, letter tables and sorted cluster bounds of every query-strand."""
+        """k-mers, letter tables and sorted cluster bounds (``by_count``: counts) of every
+        query-strand."""
         k = self.index.k
         kmers, multiplicities, kmer_offsets, slots, window_offsets = query_windows(
             all_codes, all_offsets, k
@@ -254,6 +263,7 @@ class DatabaseSearch:
             self.model.gap_extend,
             self.model.query_end_free,
             self.model.reference_ends_penalized,
+            by_count,
         )
         state = _SearchState(
             self,
@@ -454,12 +464,19 @@ class _SearchState:
         #: per read: members whose own bound was computed (for exhausts())
         self.expanded = np.zeros(count, dtype=np.int64)
         self.pools: list[list[tuple[int, int, int]]] = [[] for _ in range(count)]
-        # For exhausts(): bounds negated (ascending per query-strand) and running sums of
-        # the listed clusters' sizes.
-        self.negative_bounds = -bounds
-        sizes = np.diff(search.index.cluster_offsets)[clusters]
-        self.size_sums = np.zeros(len(clusters) + 1, dtype=np.int64)
-        np.cumsum(sizes, out=self.size_sums[1:])
+
+    @functools.cached_property
+    def negative_bounds(self) -> np.ndarray:
+        """For :meth:`exhausts`: the listed bounds negated (ascending per query-strand)."""
+        return -self.bounds
+
+    @functools.cached_property
+    def size_sums(self) -> np.ndarray:
+        """For :meth:`exhausts`: running sums of the listed clusters' sizes."""
+        sizes = np.diff(self.search.index.cluster_offsets)[self.clusters]
+        sums = np.zeros(len(self.clusters) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=sums[1:])
+        return sums
 
     def exhausts(self, read: int) -> bool:
         """Whether the references that can still beat ``read``'s best, by their clusters'
