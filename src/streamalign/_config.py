@@ -100,9 +100,10 @@ BAND_FROM_STARTS_CELLS = 2**62
 SEARCH_K = 8
 #: references per cluster of the index's postings when there are more than
 #: SEARCH_SINGLETON_REFERENCES references (below that, every reference is its own cluster:
-#: each reference's exact count, no member scans; at 40,000 mutated 16S genes the exact search
-#: takes half the time of clusters of 16 and --search fast a third more, with an index twice
-#: as large: `benchmarks/search.py --part growth`);
+#: each reference's exact count, no member scans; on the 40,000-gene prefix of
+#: `benchmarks/search.py --part growth`, `streamalign index --cluster-size 1` against 16
+#: halves the exact search's time and shortens --search fast's, for an index 1.5x as large;
+#: above it, each read's listing of every reference costs too much memory);
 SEARCH_CLUSTER_SIZE = 16
 SEARCH_SINGLETON_REFERENCES = 50_000
 #: an index file (``streamalign index``) whose arrays hold at most this many bytes has every
