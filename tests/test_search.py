@@ -185,6 +185,27 @@ def test_reads_close_to_no_gene_are_exhausted_and_stay_exact(monkeypatch) -> Non
     assert (searched.aligned_candidates[:4] >= 0.5 * 2 * len(genes)).all()
 
 
+def test_reads_far_from_every_gene_are_half_aligned_and_stay_exact() -> None:
+    """Reads with 8% substitutions (best scores far below perfect, where every k-mer bound
+    reaches the best) and real reads of genera missing from the genes: most pairs end
+    after half an alignment (``DatabaseSearch.half_bounds``), the answer is the exhaustive
+    one, both strands."""
+    rng = random.Random(12)
+    genes = real_genes()
+    reads = []
+    for _ in range(12):
+        _, gene = genes[rng.randrange(len(genes))]
+        start = rng.randint(0, len(gene) - 250)
+        reads.append(mutate(rng, gene[start : start + 250], 0.08, 0.01))
+    reads += [sequence for _, sequence in real_reads(12)]
+    searched = Aligner(genes, "semiglobal").align_many(reads, strand="both")
+    exhaustive = Aligner(genes, "semiglobal", search="exhaustive").align_many(reads, strand="both")
+    assert_same_batches(searched, exhaustive)
+    assert searched.aligned_candidates is not None
+    assert searched.half_aligned_candidates is not None
+    assert searched.half_aligned_candidates.sum() > 2 * searched.aligned_candidates.sum()
+
+
 def test_exhausting_waits_for_the_members_own_bounds() -> None:
     """The rule of ``_SearchState.exhausts``: once enough candidates are aligned and the
     clusters' bounds let most pairs through, a read is exhausted, unless the members opened
@@ -269,6 +290,7 @@ def test_cli_search_writes_the_exhaustive_bytes(jobs: str, tmp_path: Path) -> No
             assert document["search_pairs_per_record"] == 200
             assert 0.3 < document["pruned_fraction"] < 1
             assert document["candidates_aligned_max"] >= document["candidates_aligned_mean"] >= 1
+            assert document["candidates_half_aligned_mean"] >= 0
         else:
             assert document["searched_records"] == 0
     assert outputs["exact"] == outputs["exhaustive"]

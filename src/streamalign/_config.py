@@ -126,6 +126,12 @@ SEARCH_MAX_ROUND_CANDIDATES = 1024
 #: or fewer candidates first, send reads that the bounds would have pruned to the kernel.
 SEARCH_EXHAUST_SHARE = 0.8
 SEARCH_EXHAUST_AFTER = 64
+#: the exact search bounds a pair, before aligning it in full, by aligning this share of the
+#: query's letters (its end) and bounding the rest by k-mers (``DatabaseSearch.half_bounds``):
+#: on sam1F against ten_16s (``benchmarks/search.py --part exact``), a quarter or a third of
+#: the query prunes fewer pairs for as much time (a pass costs a fixed 2 us per pair whatever
+#: the query's length), and a first pass on a fifth then one on half as much.
+SEARCH_TAIL_SHARE = 0.5
 #: the fast search opens a read-strand's clusters 1, 2, 4, ... at a time, up to this many
 #: (one bound call for many clusters: fewer calls where a read opens hundreds of them).
 SEARCH_FAST_OPEN = 64

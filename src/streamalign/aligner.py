@@ -517,6 +517,8 @@ class Aligner:
             positions.append(members)
         result = _scatter(groups, positions, batch, reverse_batch)
         result.aligned_candidates = found.aligned
+        if not isinstance(self.search, FastSearch):  # (the fast search aligns whole reads)
+            result.half_aligned_candidates = found.halved
         return result
 
     def _scores_against(

@@ -92,6 +92,8 @@ class BatchOutcome:
     searched: int = 0
     candidates: int = 0
     most_candidates: int = 0
+    #: the pairs it aligned only half of the query for (their bound then fell short)
+    half_candidates: int = 0
 
 
 @dataclass
@@ -119,6 +121,9 @@ class RunStatistics:
     searched_records: int = 0
     candidates_aligned: int = 0
     candidates_aligned_max: int = 0
+    #: pairs the search only half aligned (the bound of half the query's alignment fell
+    #: short; not counted as aligned above)
+    candidates_half_aligned: int = 0
 
     @property
     def records_per_second(self) -> float:
@@ -128,6 +133,13 @@ class RunStatistics:
     def candidates_aligned_mean(self) -> float:
         """(Reference, strand) pairs the search aligned per record, on average."""
         return self.candidates_aligned / self.searched_records if self.searched_records else 0.0
+
+    @property
+    def candidates_half_aligned_mean(self) -> float:
+        """Pairs the search only half aligned per record, on average."""
+        if not self.searched_records:
+            return 0.0
+        return self.candidates_half_aligned / self.searched_records
 
     @property
     def pruned_fraction(self) -> float:
@@ -149,6 +161,7 @@ class RunStatistics:
         document = {"schema_version": STATISTICS_SCHEMA_VERSION, **asdict(self)}
         document["records_per_second"] = round(self.records_per_second, 3)
         document["candidates_aligned_mean"] = round(self.candidates_aligned_mean, 3)
+        document["candidates_half_aligned_mean"] = round(self.candidates_half_aligned_mean, 3)
         document["pruned_fraction"] = round(self.pruned_fraction, 6)
         document["wall_seconds"] = round(self.wall_seconds, 6)
         return json.dumps(document, indent=2, sort_keys=True) + "\n"
@@ -169,6 +182,11 @@ class RunStatistics:
                 f"{self.search_pairs_per_record:,} reference-strands aligned per record "
                 f"(max {self.candidates_aligned_max:,}; {100 * self.pruned_fraction:.2f}% pruned)"
             )
+            if self.candidates_half_aligned:
+                lines.append(
+                    f"             {self.candidates_half_aligned_mean:>12,.1f} more half aligned "
+                    "per record (their bound fell short)"
+                )
         for worker, count in sorted(self.records_per_worker.items(), key=lambda item: item[0]):
             lines.append(f"  worker-{worker} done with {count:,} records")
         if self.interrupted:
@@ -196,7 +214,8 @@ class AlignBatchTask:
     def __call__(self, batch: SequenceBatch) -> BatchOutcome:
         kept, rejects, reasons, error = self._screen(batch)
         pieces: list[bytes] = []
-        counts = [0, 0, 0, 0, 0]  # records written, of which mapped; search: records, pairs, most
+        # records written, of which mapped; search: records, pairs, most, pairs half aligned
+        counts = [0, 0, 0, 0, 0, 0]
         failed: list[int] = []
         self._align_isolating(kept, np.arange(len(kept)), pieces, counts, failed, reasons)
         if failed:  # records that could not be aligned go where rejected records go
@@ -213,6 +232,7 @@ class AlignBatchTask:
             searched=counts[2],
             candidates=counts[3],
             most_candidates=counts[4],
+            half_candidates=counts[5],
         )
 
     def _align_isolating(
@@ -286,6 +306,8 @@ class AlignBatchTask:
             counts[2] += len(alignments.aligned_candidates)
             counts[3] += int(alignments.aligned_candidates.sum())
             counts[4] = max(counts[4], int(alignments.aligned_candidates.max()))
+        if alignments.half_aligned_candidates is not None:
+            counts[5] += int(alignments.half_aligned_candidates.sum())
         return formatted
 
     def _screen(
@@ -473,6 +495,7 @@ def run(
             statistics.rejection_reasons.extend(outcome.reasons)
             statistics.searched_records += outcome.searched
             statistics.candidates_aligned += outcome.candidates
+            statistics.candidates_half_aligned += outcome.half_candidates
             statistics.candidates_aligned_max = max(
                 statistics.candidates_aligned_max, outcome.most_candidates
             )
@@ -552,6 +575,7 @@ class CrashIsolator:
             searched=sum(outcome.searched for outcome in outcomes),
             candidates=sum(outcome.candidates for outcome in outcomes),
             most_candidates=max((outcome.most_candidates for outcome in outcomes), default=0),
+            half_candidates=sum(outcome.half_candidates for outcome in outcomes),
         )
 
     def _bisect(self, batch: SequenceBatch, error: Exception, outcomes: list[BatchOutcome]) -> None:

@@ -126,6 +126,24 @@ length nearest ``m``; ``U`` grows with ``C``, ``s_plain``, ``s_amb``, ``A``, ``R
 ``L``, so the cluster's bound is at least each
 member's.
 
+*Half an alignment.* The k-mer bounds cannot fall below ``m * s_max`` less the loss of one
+mismatch per ``k`` windows (with the default scores, about 63% of a perfect score), so a read
+close to no reference (its best score lower) would be aligned against every reference. When
+the query is aligned in full and the reference's ends are free (semiglobal), split the query
+into a *head* ``H`` (its first ``h`` letters) and a *tail* ``T`` (the rest). Cut an alignment
+between the columns of ``H`` and those of ``T``: the deletion run between the two parts, if
+any, is dropped (its cost is ``>= 0``), and an insertion run holding letters of both is
+charged its opening cost in the tail part. The tail part is then an alignment of ``T`` with
+the reference's ends free, so it scores at most ``opt(T)``, the optimal score of ``T`` against
+the reference. The head part is an alignment of ``H`` whose last letters may be inserted at
+``e`` each without an opening cost; each such letter still loses ``s_max + e >= s_max`` and
+touches only the windows ending in the inserted letters, as letters left out at a free end do,
+so the cover bound above with ``H``'s end free bounds it. The score is therefore at most
+``opt(T) + U_H``. The search computes ``opt(T)`` with the score-only kernel, at about half the
+cost of the full alignment, and aligns in full only the pairs whose ``opt(T) + U_H`` still
+reaches the best (:meth:`~streamalign.search.searcher.DatabaseSearch.half_bounds`; on the
+real reads that no k-mer bound prunes, fewer than one pair in twenty).
+
 Tested with hypothesis in ``tests/test_search_bounds.py``: ``U >= `` the exact score on random,
 mutated and adversarial pairs, in every mode, for random scorings.
 

@@ -630,6 +630,7 @@ def align_passing(
     sources = [(batch, codes), (reverse_batch, reverse_codes)]
     pairs = plan.pairs
     aligned = np.bincount(pairs[:, 0], minlength=count).astype(np.int64)
+    half_aligned = np.zeros(count, dtype=np.int64)
     # 1. The surviving pairs, grouped by (reference, strand): the reads are the lanes.
     groups, group_of, position_of = _align_groups(aligner, pairs, sources, traceback)
     scores = np.empty(len(pairs), np.int64)
@@ -672,6 +673,8 @@ def align_passing(
         )
         if found.aligned_candidates is not None:
             aligned[searched] += found.aligned_candidates
+        if found.half_aligned_candidates is not None:
+            half_aligned[searched] += found.half_aligned_candidates
         pieces.append(found)
         chosen_rows.append(
             _rows(searched, np.full(len(searched), len(groups)), np.arange(len(searched)))
@@ -682,6 +685,7 @@ def align_passing(
     result = AlignmentBatch.concatenate(pieces).take(starts[rows[:, 1]] + rows[:, 2])
     result.record_queries = rows[:, 0]
     result.aligned_candidates = aligned
+    result.half_aligned_candidates = half_aligned
     return result
 
 

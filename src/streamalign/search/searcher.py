@@ -52,13 +52,15 @@ _NONE = -(2**62)
 
 @dataclasses.dataclass
 class SearchResult:
-    """Per read: the winning reference, strand (True: reverse) and integer score, and how many
-    (reference, strand) pairs were aligned to find it."""
+    """Per read: the winning reference, strand (True: reverse) and integer score, how many
+    (reference, strand) pairs were aligned to find it, and how many more only half aligned
+    (:meth:`DatabaseSearch.half_bounds`)."""
 
     references: np.ndarray
     reverse: np.ndarray
     scores: np.ndarray
     aligned: np.ndarray
+    halved: np.ndarray
 
 
 class DatabaseSearch:
@@ -132,6 +134,16 @@ class DatabaseSearch:
                 aligner.flags,
             )
         )
+        #: Whether pairs are first bounded from half an alignment (see :meth:`half_bounds`):
+        #: the query aligned in full, the reference's ends free, the difference kernel.
+        self.half_aligns = (
+            self.lane_pairs
+            and aligner.reference_start_free
+            and aligner.reference_end_free
+            and not aligner.query_start_free
+            and not aligner.query_end_free
+            and aligner.mode != "local"
+        )
         self.masks = masks.astype(np.int64)
         self.reference_mask_ids = inverse[: index.reference_count].astype(np.int64)
         self.cluster_mask_ids = inverse[index.reference_count :].astype(np.int64)
@@ -174,6 +186,8 @@ class DatabaseSearch:
             if not pairs and not exhausted:
                 break
             table = np.concatenate([np.array(pairs, dtype=np.int64).reshape(-1, 3), *exhausted])
+            if self.half_aligns:
+                table = table[self._halves_may_win(table, state)]
             scores = self.score_pairs(table, sources)
             for strand in range(state.strands):
                 on = table[:, 1] == strand
@@ -188,6 +202,7 @@ class DatabaseSearch:
             reverse=(state.best_key % 2).astype(bool),
             scores=state.best_score,
             aligned=state.aligned,
+            halved=state.halved,
         )
 
     def start(
@@ -283,6 +298,8 @@ class DatabaseSearch:
             window_offsets,
         )
         state.shared = shared
+        state.codes = all_codes
+        state.offsets = all_offsets
         return state
 
     def reference_bounds(self, codes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -305,6 +322,89 @@ class DatabaseSearch:
                 clusters[query, own] = cluster_bound[cluster]
                 members[query, own] = state._member_bounds(query, cluster, own)
         return clusters, members
+
+    def half_bounds(self, table: np.ndarray, state: _SearchState) -> np.ndarray:
+        """Upper bounds on the scores of the ``(reference, strand, read)`` rows of ``table``
+        from half an alignment (see :mod:`streamalign.search.bounds`, *Half an alignment*):
+        the score-only alignment of each query's tail (its last
+        ``_config.SEARCH_TAIL_SHARE`` of letters) plus the bound of the missing windows'
+        cover of its head, that head's end free. Only where :attr:`half_aligns` holds."""
+        halves = state.halves
+        queries = table[:, 1] * state.count + table[:, 2]
+        references = table[:, 0]
+        index = self.index
+        starts = index.reference_offsets[references].astype(np.int64)
+        scoring = self.aligner.scoring
+        tails = multireference.score_pairs(
+            halves.tail_codes,
+            halves.tail_offsets,
+            queries,
+            index.reference_codes,
+            starts,
+            index.reference_offsets[references + 1] - starts,
+            scoring.integer_matrix,
+            int(scoring.integer_gap_open),
+            int(scoring.integer_gap_extend),
+            self.aligner.flags,
+        )
+        heads = np.empty(len(table), dtype=np.int64)
+        order = np.argsort(queries, kind="stable")
+        sorted_queries = queries[order]
+        boundaries = np.flatnonzero(np.diff(sorted_queries)) + 1
+        group_starts = np.concatenate(([0], boundaries))
+        group_ends = np.concatenate((boundaries, [len(order)]))
+        model = self.model
+        best, plain, ambiguous = state.pairs
+        for first, last in zip(group_starts.tolist(), group_ends.tolist(), strict=True):
+            query = int(sorted_queries[first])
+            chosen = order[first:last]
+            s_max = int(best[query].max())
+            s_plain = int(plain[query].max())
+            s_ambiguous = int(ambiguous[query].max())
+            if s_max <= 0:
+                heads[chosen] = 2**40  # no bound claimed
+                continue
+            _, losses = member_evidence(
+                halves.kmers,
+                halves.multiplicities,
+                halves.kmer_offsets,
+                halves.slots,
+                halves.window_offsets,
+                query,
+                index.reference_codes,
+                index.reference_offsets,
+                references[chosen].astype(np.int32),
+                index.k,
+                max(s_max - s_plain, 0),
+                model.gap_open,
+                model.gap_extend,
+                s_max,
+                False,
+                True,
+                -1,
+            )
+            saving = min(max(s_ambiguous - s_plain, 0), 2**32)
+            losses = np.maximum(losses - int(halves.ambiguous[query]) * saving, 0)
+            heads[chosen] = int(halves.head_lengths[query]) * s_max - losses
+        return tails + heads
+
+    def _halves_may_win(self, table: np.ndarray, state: _SearchState) -> np.ndarray:
+        """Which rows of ``table`` may still beat their read's best: every row of a read
+        with no best yet, the others by :meth:`half_bounds` (counted in ``state.halved``
+        when they cannot)."""
+        keep = np.ones(len(table), dtype=bool)
+        rows = np.flatnonzero(state.best_score[table[:, 2]] > _NONE)
+        if not len(rows):
+            return keep
+        bounds = self.half_bounds(table[rows], state)
+        reads = table[rows, 2]
+        best_scores = state.best_score[reads]
+        keys = table[rows, 0] * 2 + table[rows, 1]
+        keep[rows] = (bounds > best_scores) | (
+            (bounds == best_scores) & (keys < state.best_key[reads])
+        )
+        np.add.at(state.halved, reads[~keep[rows]], 1)
+        return keep
 
     def score_pairs(
         self, pairs: np.ndarray, sources: list[tuple[SequenceBatch, np.ndarray]]
@@ -463,7 +563,16 @@ class _SearchState:
         self.aligned = np.zeros(count, dtype=np.int64)
         #: per read: members whose own bound was computed (for exhausts())
         self.expanded = np.zeros(count, dtype=np.int64)
+        #: per read: pairs only half aligned (their bound from it fell short)
+        self.halved = np.zeros(count, dtype=np.int64)
+        self.codes = np.zeros(0, dtype=np.uint8)
+        self.offsets = np.zeros(1, dtype=np.int64)
         self.pools: list[list[tuple[int, int, int]]] = [[] for _ in range(count)]
+
+    @functools.cached_property
+    def halves(self) -> _Halves:
+        """The queries split in two, for :meth:`DatabaseSearch.half_bounds`."""
+        return _Halves.of(self.codes, self.offsets, self.search.index.k, _config.SEARCH_TAIL_SHARE)
 
     @functools.cached_property
     def negative_bounds(self) -> np.ndarray:
@@ -486,7 +595,9 @@ class _SearchState:
         for themselves (a read close to no reference: every bound is far above its best
         score), and :meth:`exhaust` takes them all. Aligning a candidate more never changes
         the winner, so either way the result is exact."""
-        if int(self.aligned[read]) < _config.SEARCH_EXHAUST_AFTER:
+        # (pairs bounded from half an alignment count as aligned: they cost about as much)
+        aligned = int(self.aligned[read]) + int(self.halved[read])
+        if aligned < _config.SEARCH_EXHAUST_AFTER:
             return False  # its first rounds, which usually find a best close to the bounds
         share = _config.SEARCH_EXHAUST_SHARE
         best = int(self.best_score[read])
@@ -496,7 +607,7 @@ class _SearchState:
             # the best. Fewer than the share: the clusters' bounds are loose (clusters of
             # different genes), not the members', and opening clusters prunes.
             able = sum(1 for negative, _, _ in self.pools[read] if -negative >= best)
-            if able + int(self.aligned[read]) < share * expanded:
+            if able + aligned < share * expanded:
                 return False
         index = self.search.index
         remaining = len(self.pools[read])  # (some may no longer beat the best: an estimate)
@@ -831,6 +942,48 @@ class _SearchState:
             if score > best or (score == best and key < int(self.best_key[read])):
                 self.best_score[read] = score
                 self.best_key[read] = key
+
+
+@dataclasses.dataclass
+class _Halves:
+    """Each query split in two: its last ``ceil(share * m)`` letters (the *tail*) as codes
+    to align, the letters before them (the *head*) as k-mer windows to bound."""
+
+    tail_codes: np.ndarray
+    tail_offsets: np.ndarray
+    head_lengths: np.ndarray
+    kmers: np.ndarray
+    multiplicities: np.ndarray
+    kmer_offsets: np.ndarray
+    slots: np.ndarray
+    window_offsets: np.ndarray
+    ambiguous: np.ndarray
+
+    @classmethod
+    def of(cls, codes: np.ndarray, offsets: np.ndarray, k: int, share: float) -> _Halves:
+        lengths = np.diff(offsets)
+        tail_lengths = np.ceil(lengths * share).astype(np.int64)
+        head_lengths = lengths - tail_lengths
+        tail_offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(tail_lengths, out=tail_offsets[1:])
+        head_offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(head_lengths, out=head_offsets[1:])
+        tail_codes = codes[_gather_indices(offsets[:-1] + head_lengths, tail_lengths)]
+        head_codes = codes[_gather_indices(offsets[:-1], head_lengths)]
+        kmers, multiplicities, kmer_offsets, slots, window_offsets = query_windows(
+            head_codes, head_offsets, k
+        )
+        return cls(
+            tail_codes,
+            tail_offsets,
+            head_lengths,
+            kmers,
+            multiplicities,
+            kmer_offsets,
+            slots,
+            window_offsets,
+            _ambiguous_counts(head_codes, head_offsets),
+        )
 
 
 @njit(nogil=True, cache=True)
