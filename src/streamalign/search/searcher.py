@@ -164,10 +164,10 @@ class DatabaseSearch:
         count = len(batch)
         # Candidates per read and round: one first (usually the winner), then a growing number
         # for the reads that need more (many near-equal references: fewer kernel calls).
-        per_round = _config.SEARCH_FIRST_ROUND_CANDIDATES
+        sizes = np.full(count, _config.SEARCH_FIRST_ROUND_CANDIDATES, dtype=np.int64)
         active = list(range(count))
         while active:
-            pairs: list[tuple[int, int, int]] = []
+            pairs: list[tuple[int, int, int, int]] = []
             exhausted: list[np.ndarray] = []
             still = []
             for read in active:
@@ -178,25 +178,35 @@ class DatabaseSearch:
                     if len(table):
                         exhausted.append(table)
                         still.append(read)
+                        sizes[read] = _config.SEARCH_ROUND_CANDIDATES
                     continue
-                chosen = state.next_candidates(read, per_round)
+                chosen = state.next_candidates(read, int(sizes[read]))
                 if chosen:
-                    pairs.extend((reference, strand, read) for reference, strand in chosen)
+                    pairs.extend(
+                        (reference, strand, read, half) for reference, strand, half in chosen
+                    )
                     still.append(read)
+                sizes[read] = min(
+                    max(sizes[read] * _config.SEARCH_ROUND_GROWTH, _config.SEARCH_ROUND_CANDIDATES),
+                    _config.SEARCH_MAX_ROUND_CANDIDATES,
+                )
+            active = still
+            if exhausted and self.half_aligns:
+                # Half aligned first, then back in the reads' pools with those bounds: the
+                # pairs most likely to win are aligned in full first, and few others after.
+                rows = np.concatenate(exhausted)
+                state.pool_halves(rows, self.half_bounds(rows, state))
+                exhausted = []
             if not pairs and not exhausted:
-                break
-            table = np.concatenate([np.array(pairs, dtype=np.int64).reshape(-1, 3), *exhausted])
+                continue
+            listed = np.array(pairs, dtype=np.int64).reshape(-1, 4)
+            table = np.concatenate([listed[:, :3], *exhausted])
             if self.half_aligns:
-                table = table[self._halves_may_win(table, state)]
+                table = table[self._halves_may_win(table, state, listed[:, 3])]
             scores = self.score_pairs(table, sources)
             for strand in range(state.strands):
                 on = table[:, 1] == strand
                 state.record(table[on, 2], table[on, 0], strand, scores[on])
-            active = still
-            per_round = min(
-                max(per_round * _config.SEARCH_ROUND_GROWTH, _config.SEARCH_ROUND_CANDIDATES),
-                _config.SEARCH_MAX_ROUND_CANDIDATES,
-            )
         return SearchResult(
             references=state.best_key // 2,
             reverse=(state.best_key % 2).astype(bool),
@@ -388,16 +398,21 @@ class DatabaseSearch:
             heads[chosen] = int(halves.head_lengths[query]) * s_max - losses
         return tails + heads
 
-    def _halves_may_win(self, table: np.ndarray, state: _SearchState) -> np.ndarray:
+    def _halves_may_win(
+        self, table: np.ndarray, state: _SearchState, bounded: np.ndarray
+    ) -> np.ndarray:
         """Which rows of ``table`` may still beat their read's best: every row of a read
-        with no best yet, the others by :meth:`half_bounds` (counted in ``state.halved``
-        when they cannot)."""
+        with no best yet, or half aligned already (``bounded``, for its first rows), the
+        others by :meth:`half_bounds` (counted in ``state.halved`` when they cannot)."""
         keep = np.ones(len(table), dtype=bool)
-        rows = np.flatnonzero(state.best_score[table[:, 2]] > _NONE)
+        reads = table[:, 2]
+        unbounded = np.ones(len(table), dtype=bool)
+        unbounded[: len(bounded)] = bounded == 0
+        rows = np.flatnonzero((state.best_score[reads] > _NONE) & unbounded)
         if not len(rows):
             return keep
         bounds = self.half_bounds(table[rows], state)
-        reads = table[rows, 2]
+        reads = reads[rows]
         best_scores = state.best_score[reads]
         keys = table[rows, 0] * 2 + table[rows, 1]
         keep[rows] = (bounds > best_scores) | (
@@ -565,6 +580,8 @@ class _SearchState:
         self.expanded = np.zeros(count, dtype=np.int64)
         #: per read: pairs only half aligned (their bound from it fell short)
         self.halved = np.zeros(count, dtype=np.int64)
+        #: per read: whether :meth:`exhaust` took its pairs (it continues from its pool)
+        self.exhausted = np.zeros(count, dtype=bool)
         self.codes = np.zeros(0, dtype=np.uint8)
         self.offsets = np.zeros(1, dtype=np.int64)
         self.pools: list[list[tuple[int, int, int]]] = [[] for _ in range(count)]
@@ -595,6 +612,8 @@ class _SearchState:
         for themselves (a read close to no reference: every bound is far above its best
         score), and :meth:`exhaust` takes them all. Aligning a candidate more never changes
         the winner, so either way the result is exact."""
+        if self.exhausted[read]:
+            return False
         # (pairs bounded from half an alignment count as aligned: they cost about as much)
         aligned = int(self.aligned[read]) + int(self.halved[read])
         if aligned < _config.SEARCH_EXHAUST_AFTER:
@@ -631,6 +650,7 @@ class _SearchState:
         bound reaches the best (clusters below it never can: the best only rises), and the
         clusters sharing no k-mer if their bound reaches it. No cluster or pool entry is
         left for the read."""
+        self.exhausted[read] = True
         best = int(self.best_score[read])
         index = self.search.index
         pieces = []
@@ -668,6 +688,20 @@ class _SearchState:
         table[:, 2] = read
         return table
 
+    def pool_halves(self, rows: np.ndarray, bounds: np.ndarray) -> None:
+        """Put the ``(reference, strand, read)`` rows, half aligned with ``bounds``, in their
+        reads' pools (those that can still beat the best), marked as half aligned; count
+        every row as half aligned (:meth:`record` takes back those aligned in full)."""
+        keys = rows[:, 0] * 2 + rows[:, 1]
+        reads = rows[:, 2]
+        best = self.best_score[reads]
+        beats = (bounds > best) | ((bounds == best) & (keys < self.best_key[reads]))
+        np.add.at(self.halved, reads, 1)
+        for key, bound, read in zip(
+            keys[beats].tolist(), bounds[beats].tolist(), reads[beats].tolist(), strict=True
+        ):
+            heapq.heappush(self.pools[read], (-bound, key, 1))
+
     def _beats(self, read: int, bound: int, key: int) -> bool:
         best = int(self.best_score[read])
         return bound > best or (bound == best and key < int(self.best_key[read]))
@@ -693,11 +727,11 @@ class _SearchState:
             value = int(self.unshared[query])
         return value
 
-    def next_candidates(self, read: int, most: int) -> list[tuple[int, int]]:
-        """Up to ``most`` (reference, strand) pairs to align next for ``read``, best bound
-        first; empty when no bound left can beat its best."""
+    def next_candidates(self, read: int, most: int) -> list[tuple[int, int, int]]:
+        """Up to ``most`` (reference, strand, half aligned) to align next for ``read``, best
+        bound first; empty when no bound left can beat its best."""
         pool = self.pools[read]
-        chosen: list[tuple[int, int]] = []
+        chosen: list[tuple[int, int, int]] = []
         best = int(self.best_score[read])
         # Only an expansion moves the frontier (scores arrive between calls).
         frontier, strand = self._frontier(read)
@@ -711,9 +745,10 @@ class _SearchState:
                 continue
             if not pool:
                 break
-            negative_bound, key, _ = heapq.heappop(pool)
+            negative_bound, key, half = heapq.heappop(pool)
             if self._beats(read, -negative_bound, key):
-                chosen.append((key // 2, key % 2))
+                chosen.append((key // 2, key % 2, half))
+                self.halved[read] -= half  # (aligned in full after all)
         return chosen
 
     def _expand(self, read: int, strand: int, most: int) -> None:
