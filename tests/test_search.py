@@ -185,11 +185,26 @@ def test_reads_close_to_no_gene_are_exhausted_and_stay_exact(monkeypatch) -> Non
     assert (searched.aligned_candidates[:4] >= 0.5 * 2 * len(genes)).all()
 
 
-def test_reads_far_from_every_gene_are_half_aligned_and_stay_exact() -> None:
+@pytest.mark.parametrize("rows", [1 << 20, 150])
+def test_reads_far_from_every_gene_are_half_aligned_and_stay_exact(rows: int, monkeypatch) -> None:
     """Reads with 8% substitutions (best scores far below perfect, where every k-mer bound
     reaches the best) and real reads of genera missing from the genes: most pairs end
-    after half an alignment (``DatabaseSearch.half_bounds``), the answer is the exhaustive
-    one, both strands."""
+    after half an alignment (``DatabaseSearch.half_bounds``), those of exhausted reads
+    half aligned in calls of at most about ``rows`` rows, then aligned in full in order of
+    that bound; the answer is the exhaustive one, both strands."""
+    from streamalign import _config
+    from streamalign.search.searcher import _SearchState
+
+    calls = []
+    original = _SearchState.pool_halves
+
+    def counting(self, table, bounds):  # type: ignore[no-untyped-def]
+        calls.append(len(table))
+        return original(self, table, bounds)
+
+    monkeypatch.setattr(_SearchState, "pool_halves", counting)
+    monkeypatch.setattr(_config, "SEARCH_EXHAUST_AFTER", 8)
+    monkeypatch.setattr(_config, "SEARCH_HALF_ROWS", rows)
     rng = random.Random(12)
     genes = real_genes()
     reads = []
@@ -204,6 +219,9 @@ def test_reads_far_from_every_gene_are_half_aligned_and_stay_exact() -> None:
     assert searched.aligned_candidates is not None
     assert searched.half_aligned_candidates is not None
     assert searched.half_aligned_candidates.sum() > 2 * searched.aligned_candidates.sum()
+    assert calls and max(calls) <= max(rows, 2 * len(genes))
+    if rows < 2 * len(genes):
+        assert len(calls) >= 2
 
 
 def test_exhausting_waits_for_the_members_own_bounds() -> None:

@@ -130,8 +130,12 @@ SEARCH_EXHAUST_AFTER = 64
 #: query's letters (its end) and bounding the rest by k-mers (``DatabaseSearch.half_bounds``):
 #: on sam1F against ten_16s (``benchmarks/search.py --part exact``), a quarter or a third of
 #: the query prunes fewer pairs for as much time (a pass costs a fixed 2 us per pair whatever
-#: the query's length), and a first pass on a fifth then one on half as much.
+#: the query's length), and so does a first pass on a fifth, then one on half, for all pairs
+#: or only on a read's strand sharing a third as many k-mers as its other (69% pruned there).
 SEARCH_TAIL_SHARE = 0.5
+#: exhausted reads' pairs are half aligned in calls of about this many rows at most (a read's
+#: table holds every reference on both strands: 800,000 rows at 400,000 references).
+SEARCH_HALF_ROWS = 1 << 20
 #: the fast search opens a read-strand's clusters 1, 2, 4, ... at a time, up to this many
 #: (one bound call for many clusters: fewer calls where a read opens hundreds of them).
 SEARCH_FAST_OPEN = 64

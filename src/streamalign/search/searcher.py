@@ -173,7 +173,8 @@ class DatabaseSearch:
             for read in active:
                 if state.exhausts(read):
                     # Bounds prune too little for this read: everything left that could
-                    # still win, at once (see _SearchState.exhausts).
+                    # still win, at once (see _SearchState.exhausts), half aligned where the
+                    # mode allows, else aligned in full.
                     table = state.exhaust(read)
                     if len(table):
                         exhausted.append(table)
@@ -194,9 +195,19 @@ class DatabaseSearch:
             if exhausted and self.half_aligns:
                 # Half aligned first, then back in the reads' pools with those bounds: the
                 # pairs most likely to win are aligned in full first, and few others after.
-                rows = np.concatenate(exhausted)
-                state.pool_halves(rows, self.half_bounds(rows, state))
-                exhausted = []
+                # (A few reads' tables at a time: each can hold every reference twice.)
+                while exhausted:
+                    taken = 1
+                    size = len(exhausted[0])
+                    while (
+                        taken < len(exhausted)
+                        and size + len(exhausted[taken]) <= _config.SEARCH_HALF_ROWS
+                    ):
+                        size += len(exhausted[taken])
+                        taken += 1
+                    rows = np.concatenate(exhausted[:taken])
+                    del exhausted[:taken]
+                    state.pool_halves(rows, self.half_bounds(rows, state))
             if not pairs and not exhausted:
                 continue
             listed = np.array(pairs, dtype=np.int64).reshape(-1, 4)
@@ -585,6 +596,9 @@ class _SearchState:
         self.codes = np.zeros(0, dtype=np.uint8)
         self.offsets = np.zeros(1, dtype=np.int64)
         self.pools: list[list[tuple[int, int, int]]] = [[] for _ in range(count)]
+        #: per exhausted read (see :meth:`pool_halves`): its half-aligned pairs' bounds and
+        #: keys in decreasing bound, and the position of the next
+        self.half_pools: dict[int, list[Any]] = {}
 
     @functools.cached_property
     def halves(self) -> _Halves:
@@ -610,8 +624,9 @@ class _SearchState:
         ``_config.SEARCH_EXHAUST_SHARE`` of all (reference, strand) pairs, once
         ``_config.SEARCH_EXHAUST_AFTER`` are aligned: then bounds prune too little to pay
         for themselves (a read close to no reference: every bound is far above its best
-        score), and :meth:`exhaust` takes them all. Aligning a candidate more never changes
-        the winner, so either way the result is exact."""
+        score), and :meth:`exhaust` takes them all (once per read: it goes on from its
+        pool). Aligning a candidate more never changes the winner, so either way the result
+        is exact."""
         if self.exhausted[read]:
             return False
         # (pairs bounded from half an alignment count as aligned: they cost about as much)
@@ -689,18 +704,35 @@ class _SearchState:
         return table
 
     def pool_halves(self, rows: np.ndarray, bounds: np.ndarray) -> None:
-        """Put the ``(reference, strand, read)`` rows, half aligned with ``bounds``, in their
-        reads' pools (those that can still beat the best), marked as half aligned; count
-        every row as half aligned (:meth:`record` takes back those aligned in full)."""
+        """Give the ``(reference, strand, read)`` rows, half aligned with ``bounds``, to their
+        reads (exhausted ones: nothing else left), in the pools' order (decreasing bound,
+        then key); count every row as half aligned (:meth:`next_candidates` takes back those
+        it hands out to be aligned in full)."""
         keys = rows[:, 0] * 2 + rows[:, 1]
         reads = rows[:, 2]
-        best = self.best_score[reads]
-        beats = (bounds > best) | ((bounds == best) & (keys < self.best_key[reads]))
         np.add.at(self.halved, reads, 1)
-        for key, bound, read in zip(
-            keys[beats].tolist(), bounds[beats].tolist(), reads[beats].tolist(), strict=True
-        ):
-            heapq.heappush(self.pools[read], (-bound, key, 1))
+        order = np.lexsort((keys, -bounds, reads))
+        reads = reads[order]
+        boundaries = np.flatnonzero(np.diff(reads)) + 1
+        starts = np.concatenate(([0], boundaries)).tolist()
+        ends = np.concatenate((boundaries, [len(reads)])).tolist()
+        for start, end in zip(starts, ends, strict=True):
+            chosen = order[start:end]
+            self.half_pools[int(reads[start])] = [bounds[chosen], keys[chosen], 0]
+
+    def _next_halves(self, read: int, most: int) -> list[tuple[int, int, int]]:
+        """:meth:`next_candidates` from the read's half-aligned pairs: the next ``most`` that
+        can still beat its best (in their order, those that can are a prefix)."""
+        bounds, keys, cursor = self.half_pools[read]
+        best = int(self.best_score[read])
+        best_key = int(self.best_key[read])
+        top_bounds = bounds[cursor : cursor + most]
+        top_keys = keys[cursor : cursor + most]
+        beats = (top_bounds > best) | ((top_bounds == best) & (top_keys < best_key))
+        taken = len(beats) if beats.all() else int(np.argmin(beats))
+        self.half_pools[read][2] = cursor + taken if taken == most else len(bounds)
+        self.halved[read] -= taken  # (aligned in full after all)
+        return [(key // 2, key % 2, 1) for key in top_keys[:taken].tolist()]
 
     def _beats(self, read: int, bound: int, key: int) -> bool:
         best = int(self.best_score[read])
@@ -730,6 +762,8 @@ class _SearchState:
     def next_candidates(self, read: int, most: int) -> list[tuple[int, int, int]]:
         """Up to ``most`` (reference, strand, half aligned) to align next for ``read``, best
         bound first; empty when no bound left can beat its best."""
+        if read in self.half_pools:
+            return self._next_halves(read, most)
         pool = self.pools[read]
         chosen: list[tuple[int, int, int]] = []
         best = int(self.best_score[read])
@@ -745,10 +779,9 @@ class _SearchState:
                 continue
             if not pool:
                 break
-            negative_bound, key, half = heapq.heappop(pool)
+            negative_bound, key, _ = heapq.heappop(pool)
             if self._beats(read, -negative_bound, key):
-                chosen.append((key // 2, key % 2, half))
-                self.halved[read] -= half  # (aligned in full after all)
+                chosen.append((key // 2, key % 2, 0))
         return chosen
 
     def _expand(self, read: int, strand: int, most: int) -> None:
