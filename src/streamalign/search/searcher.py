@@ -349,7 +349,10 @@ class DatabaseSearch:
         from half an alignment (see :mod:`streamalign.search.bounds`, *Half an alignment*):
         the score-only alignment of each query's tail (its last
         ``_config.SEARCH_TAIL_SHARE`` of letters) plus the bound of the missing windows'
-        cover of its head, that head's end free. Only where :attr:`half_aligns` holds."""
+        cover of its head, that head's end free. Only where :attr:`half_aligns` holds.
+
+        A row whose tail alone, with every head letter scoring ``s_max``, stays below its
+        read's best keeps that bound (its head is not scanned: it cannot win either way)."""
         halves = state.halves
         queries = table[:, 1] * state.count + table[:, 2]
         references = table[:, 0]
@@ -368,23 +371,29 @@ class DatabaseSearch:
             int(scoring.integer_gap_extend),
             self.aligner.flags,
         )
-        heads = np.empty(len(table), dtype=np.int64)
-        order = np.argsort(queries, kind="stable")
+        best, plain, ambiguous = state.pairs
+        s_maxima = best.max(axis=1)
+        # The head with every letter at s_max (no k-mer evidence), and (if s_max > 0) its
+        # cover's bound where that may still reach the best.
+        heads = halves.head_lengths[queries] * np.maximum(s_maxima[queries], 0)
+        heads[s_maxima[queries] <= 0] = 2**40  # no bound claimed
+        scanned = np.flatnonzero(
+            (tails + heads >= state.best_score[table[:, 2]]) & (s_maxima[queries] > 0)
+        )
+        order = scanned[np.argsort(queries[scanned], kind="stable")]
         sorted_queries = queries[order]
         boundaries = np.flatnonzero(np.diff(sorted_queries)) + 1
         group_starts = np.concatenate(([0], boundaries))
         group_ends = np.concatenate((boundaries, [len(order)]))
         model = self.model
-        best, plain, ambiguous = state.pairs
         for first, last in zip(group_starts.tolist(), group_ends.tolist(), strict=True):
+            if first == last:
+                continue
             query = int(sorted_queries[first])
             chosen = order[first:last]
-            s_max = int(best[query].max())
+            s_max = int(s_maxima[query])
             s_plain = int(plain[query].max())
             s_ambiguous = int(ambiguous[query].max())
-            if s_max <= 0:
-                heads[chosen] = 2**40  # no bound claimed
-                continue
             _, losses = member_evidence(
                 halves.kmers,
                 halves.multiplicities,
