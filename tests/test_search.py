@@ -198,9 +198,9 @@ def test_reads_far_from_every_gene_are_half_aligned_and_stay_exact(rows: int, mo
     calls = []
     original = _SearchState.pool_halves
 
-    def counting(self, table, bounds):  # type: ignore[no-untyped-def]
+    def counting(self, table, tails, bounds):  # type: ignore[no-untyped-def]
         calls.append(len(table))
-        return original(self, table, bounds)
+        return original(self, table, tails, bounds)
 
     monkeypatch.setattr(_SearchState, "pool_halves", counting)
     monkeypatch.setattr(_config, "SEARCH_EXHAUST_AFTER", 8)

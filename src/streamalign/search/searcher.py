@@ -48,6 +48,8 @@ from .counting import cluster_bounds, member_evidence, query_windows
 from .index import KmerIndex, _letter_masks, build_index  # noqa: F401  (build_index: example)
 
 _NONE = -(2**62)
+#: A bound above every score (no bound claimed).
+_NO_CLAIM = 2**40
 
 
 @dataclasses.dataclass
@@ -207,7 +209,7 @@ class DatabaseSearch:
                         taken += 1
                     rows = np.concatenate(exhausted[:taken])
                     del exhausted[:taken]
-                    state.pool_halves(rows, self.half_bounds(rows, state))
+                    state.pool_halves(rows, *self.tail_bounds(rows, state))
             if not pairs and not exhausted:
                 continue
             listed = np.array(pairs, dtype=np.int64).reshape(-1, 4)
@@ -353,6 +355,14 @@ class DatabaseSearch:
 
         A row whose tail alone, with every head letter scoring ``s_max``, stays below its
         read's best keeps that bound (its head is not scanned: it cannot win either way)."""
+        tails, bounds = self.tail_bounds(table, state)
+        scanned = np.flatnonzero((bounds >= state.best_score[table[:, 2]]) & (bounds < _NO_CLAIM))
+        bounds[scanned] = tails[scanned] + self.head_bounds(table[scanned], state)
+        return bounds
+
+    def tail_bounds(self, table: np.ndarray, state: _SearchState) -> tuple[np.ndarray, ...]:
+        """For the rows of :meth:`half_bounds`: the tails' optimal scores, and the bounds
+        with every head letter at ``s_max`` (``_NO_CLAIM`` where ``s_max <= 0``)."""
         halves = state.halves
         queries = table[:, 1] * state.count + table[:, 2]
         references = table[:, 0]
@@ -371,29 +381,37 @@ class DatabaseSearch:
             int(scoring.integer_gap_extend),
             self.aligner.flags,
         )
+        s_maxima = state.pairs[0].max(axis=1)[queries]
+        bounds = tails + halves.head_lengths[queries] * np.maximum(s_maxima, 0)
+        bounds[s_maxima <= 0] = _NO_CLAIM
+        return tails, bounds
+
+    def head_bounds(self, table: np.ndarray, state: _SearchState) -> np.ndarray:
+        """For the rows of :meth:`half_bounds`: the bounds of the heads by the cover of their
+        missing windows, the head's end free (``_NO_CLAIM`` where ``s_max <= 0``)."""
+        halves = state.halves
+        queries = table[:, 1] * state.count + table[:, 2]
+        references = table[:, 0]
+        index = self.index
+        model = self.model
         best, plain, ambiguous = state.pairs
-        s_maxima = best.max(axis=1)
-        # The head with every letter at s_max (no k-mer evidence), and (if s_max > 0) its
-        # cover's bound where that may still reach the best.
-        heads = halves.head_lengths[queries] * np.maximum(s_maxima[queries], 0)
-        heads[s_maxima[queries] <= 0] = 2**40  # no bound claimed
-        scanned = np.flatnonzero(
-            (tails + heads >= state.best_score[table[:, 2]]) & (s_maxima[queries] > 0)
-        )
-        order = scanned[np.argsort(queries[scanned], kind="stable")]
+        heads = np.empty(len(table), dtype=np.int64)
+        order = np.argsort(queries, kind="stable")
         sorted_queries = queries[order]
         boundaries = np.flatnonzero(np.diff(sorted_queries)) + 1
-        group_starts = np.concatenate(([0], boundaries))
-        group_ends = np.concatenate((boundaries, [len(order)]))
-        model = self.model
-        for first, last in zip(group_starts.tolist(), group_ends.tolist(), strict=True):
+        group_starts = np.concatenate(([0], boundaries)).tolist()
+        group_ends = np.concatenate((boundaries, [len(order)])).tolist()
+        for first, last in zip(group_starts, group_ends, strict=True):
             if first == last:
                 continue
             query = int(sorted_queries[first])
             chosen = order[first:last]
-            s_max = int(s_maxima[query])
+            s_max = int(best[query].max())
             s_plain = int(plain[query].max())
             s_ambiguous = int(ambiguous[query].max())
+            if s_max <= 0:
+                heads[chosen] = _NO_CLAIM
+                continue
             _, losses = member_evidence(
                 halves.kmers,
                 halves.multiplicities,
@@ -416,7 +434,7 @@ class DatabaseSearch:
             saving = min(max(s_ambiguous - s_plain, 0), 2**32)
             losses = np.maximum(losses - int(halves.ambiguous[query]) * saving, 0)
             heads[chosen] = int(halves.head_lengths[query]) * s_max - losses
-        return tails + heads
+        return heads
 
     def _halves_may_win(
         self, table: np.ndarray, state: _SearchState, bounded: np.ndarray
@@ -605,8 +623,8 @@ class _SearchState:
         self.codes = np.zeros(0, dtype=np.uint8)
         self.offsets = np.zeros(1, dtype=np.int64)
         self.pools: list[list[tuple[int, int, int]]] = [[] for _ in range(count)]
-        #: per exhausted read (see :meth:`pool_halves`): its half-aligned pairs' bounds and
-        #: keys in decreasing bound, and the position of the next
+        #: per exhausted read (see :meth:`pool_halves`): its half-aligned pairs' bounds,
+        #: keys and tail scores in decreasing bound, and the position of the next
         self.half_pools: dict[int, list[Any]] = {}
 
     @functools.cached_property
@@ -712,11 +730,12 @@ class _SearchState:
         table[:, 2] = read
         return table
 
-    def pool_halves(self, rows: np.ndarray, bounds: np.ndarray) -> None:
-        """Give the ``(reference, strand, read)`` rows, half aligned with ``bounds``, to their
-        reads (exhausted ones: nothing else left), in the pools' order (decreasing bound,
-        then key); count every row as half aligned (:meth:`next_candidates` takes back those
-        it hands out to be aligned in full)."""
+    def pool_halves(self, rows: np.ndarray, tails: np.ndarray, bounds: np.ndarray) -> None:
+        """Give the ``(reference, strand, read)`` rows, their tails aligned (``tails``,
+        bounds with a perfect head ``bounds``: :meth:`DatabaseSearch.tail_bounds`), to their
+        reads (exhausted ones: nothing else left), in decreasing bound, then key; count every
+        row as half aligned (:meth:`_next_halves` takes back those it hands out to be
+        aligned in full)."""
         keys = rows[:, 0] * 2 + rows[:, 1]
         reads = rows[:, 2]
         np.add.at(self.halved, reads, 1)
@@ -727,21 +746,33 @@ class _SearchState:
         ends = np.concatenate((boundaries, [len(reads)])).tolist()
         for start, end in zip(starts, ends, strict=True):
             chosen = order[start:end]
-            self.half_pools[int(reads[start])] = [bounds[chosen], keys[chosen], 0]
+            self.half_pools[int(reads[start])] = [bounds[chosen], keys[chosen], tails[chosen], 0]
 
     def _next_halves(self, read: int, most: int) -> list[tuple[int, int, int]]:
-        """:meth:`next_candidates` from the read's half-aligned pairs: the next ``most`` that
-        can still beat its best (in their order, those that can are a prefix)."""
-        bounds, keys, cursor = self.half_pools[read]
+        """:meth:`next_candidates` from the read's half-aligned pairs: in their order, those
+        whose bound with a perfect head can beat its best (a prefix) have their heads'
+        bounds computed (:meth:`DatabaseSearch.head_bounds`), and those that can still win
+        by it are handed out, until ``most`` are."""
+        bounds, keys, tails, cursor = self.half_pools[read]
         best = int(self.best_score[read])
         best_key = int(self.best_key[read])
-        top_bounds = bounds[cursor : cursor + most]
-        top_keys = keys[cursor : cursor + most]
-        beats = (top_bounds > best) | ((top_bounds == best) & (top_keys < best_key))
-        taken = len(beats) if beats.all() else int(np.argmin(beats))
-        self.half_pools[read][2] = cursor + taken if taken == most else len(bounds)
-        self.halved[read] -= taken  # (aligned in full after all)
-        return [(key // 2, key % 2, 1) for key in top_keys[:taken].tolist()]
+        chosen: list[tuple[int, int, int]] = []
+        while len(chosen) < most and cursor < len(keys):
+            top_bounds = bounds[cursor : cursor + most - len(chosen)]
+            top_keys = keys[cursor : cursor + most - len(chosen)]
+            beats = (top_bounds > best) | ((top_bounds == best) & (top_keys < best_key))
+            taken = len(beats) if beats.all() else int(np.argmin(beats))
+            rows = np.empty((taken, 3), dtype=np.int64)
+            rows[:, 0] = top_keys[:taken] // 2
+            rows[:, 1] = top_keys[:taken] % 2
+            rows[:, 2] = read
+            tight = tails[cursor : cursor + taken] + self.search.head_bounds(rows, self)
+            keep = (tight > best) | ((tight == best) & (top_keys[:taken] < best_key))
+            chosen.extend((key // 2, key % 2, 1) for key in top_keys[:taken][keep].tolist())
+            cursor = cursor + taken if taken == len(beats) else len(keys)
+        self.half_pools[read][3] = cursor
+        self.halved[read] -= len(chosen)  # (aligned in full after all)
+        return chosen
 
     def _beats(self, read: int, bound: int, key: int) -> bool:
         best = int(self.best_score[read])
