@@ -9,9 +9,18 @@ bound), and repeats:
 1. expand clusters while the best cluster bound reaches the best candidate bound or the best
    score found (a cluster's bound is at least each member's, so the pool's best is then the
    best bound left anywhere);
-2. align the pool's best few candidates score-only (all reads' candidates of a round grouped by
-   reference and strand: one kernel call each, reads as SIMD lanes), keep the best score;
+2. align the pool's best few candidates score-only (all reads' candidates of a round in one
+   kernel call, a pair per SIMD lane), keep the best score; where the mode aligns the read in
+   full with the reference's ends free, a candidate is first *half aligned* once the read has
+   a best (:meth:`DatabaseSearch.half_bounds`: the read's second half aligned, its first half
+   bounded by k-mers), and aligned in full only if that bound can still beat the best;
 3. drop candidates and clusters whose bound cannot beat the best.
+
+A read whose bounds prune too little (every reference's k-mer bound above its best: a read
+close to no reference) is *exhausted* (:meth:`_SearchState.exhausts`): every pair left that
+can beat its best has its tail aligned at once, and the pairs are then taken in decreasing
+tail score (the heads' k-mer bounds computed as they come up), aligned in full until none
+left can win.
 
 A candidate *beats* the best when its score is higher, or equal and its (reference, strand)
 comes first (reference in file order, forward before reverse): the rule of the exhaustive
