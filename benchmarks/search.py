@@ -1450,10 +1450,21 @@ def run_growth(context: Context, database: Path, synthetic: dict[str, Any]) -> d
         "rows": rows,
         "not_run": not_run,
     }
-    rates = {row["references"]: row["reads_per_second"] for row in rows}
-    if rates.get(4_000) and rates.get(400_000):
-        report["slowdown_4000_to_400000"] = rates[4_000] / rates[400_000]
+    slowdown = growth_slowdown(rows)
+    if slowdown is not None:
+        report["slowdown_4000_to_largest"] = slowdown
     return report
+
+
+def growth_slowdown(rows: list[dict[str, Any]]) -> tuple[int, float] | None:
+    """The largest database of the rows (at least 100,000 references: the synthetic one holds
+    399,400) and how many times fewer reads/s it gives than 4,000 references (the issue's
+    goal: at most 4x); None without both rows."""
+    rates = {row["references"]: row["reads_per_second"] for row in rows}
+    largest = max(rates, default=0)
+    if not rates.get(4_000) or largest < 100_000 or not rates[largest]:
+        return None
+    return largest, rates[4_000] / rates[largest]
 
 
 def growth_markdown(report: dict[str, Any], header: str, plot: str | None) -> str:
@@ -1497,11 +1508,13 @@ def growth_markdown(report: dict[str, Any], header: str, plot: str | None) -> st
         "bound from half an alignment fell short (not aligned in full); pruned: the share of "
         "(read, reference, strand) pairs not aligned in full.",
     ]
-    if "slowdown_4000_to_400000" in report:
-        slowdown = report["slowdown_4000_to_400000"]
+    growth = growth_slowdown(report["rows"])
+    if growth is not None:
+        largest, slowdown = growth
         verdict = "met" if slowdown <= 4 else "NOT met"
         lines.append(
-            f"\nreads/s at 4,000 references / at 400,000: {slowdown:.2f}x (goal <= 4x: {verdict})."
+            f"\nreads/s at 4,000 references / at {largest:,}: {slowdown:.2f}x "
+            f"(goal <= 4x: {verdict})."
         )
     for size, reason in report["not_run"].items():
         lines.append(f"\n- Not run: {int(size):,} references: {reason}.")

@@ -368,3 +368,16 @@ def test_multireference_benchmark_smoke(capsys: pytest.CaptureFixture[str]) -> N
     assert [line.split()[0] for line in lines[2:4]] == ["1", "3"]
     assert [line.split()[0] for line in lines[6:8]] == ["64", "128"]
     assert all(len(line.split()) == 5 for line in lines[2:4])
+
+
+def test_search_growth_slowdown_uses_the_largest_database(search_benchmark: ModuleType) -> None:
+    """The growth goal compares 4,000 references with the largest database measured (the
+    synthetic one holds 399,400 genes, not 400,000), and is not claimed without both."""
+    rows = [
+        {"references": 4_000, "reads_per_second": 100.0},
+        {"references": 40_000, "reads_per_second": 30.0},
+        {"references": 399_400, "reads_per_second": 2.0},
+    ]
+    assert search_benchmark.growth_slowdown(rows) == (399_400, 50.0)
+    assert search_benchmark.growth_slowdown(rows[:2]) is None
+    assert search_benchmark.growth_slowdown(rows[1:]) is None
