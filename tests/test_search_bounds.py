@@ -494,6 +494,29 @@ def test_half_bound_is_never_below_the_exact_score(seed, scoring, k):
     assert np.all(bounds >= exact), (bounds - exact).min()
 
 
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    ambiguous=st.sampled_from(["score0", "mismatch", "iupac"]),
+    matrix=st.sampled_from([None, "NUC.4.4", "random"]),
+)
+def test_half_bound_holds_for_matrices_and_ambiguity_policies(seed, ambiguous, matrix):
+    """As above with substitution matrices (a letter's best pair differs by letter: the
+    bound takes the query's most favourable scores) and each policy for ambiguity codes."""
+    rng = random.Random(seed)
+    if matrix == "random":
+        values = np.array([[rng.randint(-5, 6) for _ in range(4)] for _ in range(4)])
+        values[np.arange(4), np.arange(4)] = [rng.randint(1, 8) for _ in range(4)]
+        scoring = Scoring(matrix=values, ambiguous=ambiguous, gap_open=3, gap_extend=1)
+    else:
+        scoring = Scoring(matrix=matrix, ambiguous=ambiguous, gap_open=4, gap_extend=1)
+    references, queries = adversarial_set(rng, 10)
+    queries += split_queries(rng, references[0]) + split_queries(rng, references[1])
+    bounds = half_bounds_of(references, queries, scoring, 5)
+    exact = exact_scores(references, queries, "semiglobal", scoring)
+    assert np.all(bounds >= exact), (bounds - exact).min()
+
+
 def test_an_insertion_across_the_cut() -> None:
     """A read with 6 letters inserted across the cut (3 on each side), dear gap opening and
     free extension. The bound is the tail's exact optimum (from the aligner) plus the head's
