@@ -115,6 +115,16 @@ def test_bound_is_never_below_the_exact_score(seed, mode, scoring, k, cluster_si
     assert np.all(cluster >= member)
 
 
+def matrix_scoring(rng: random.Random, matrix: str | None, ambiguous: str) -> Scoring:
+    """A scoring with a named matrix, or a random one (``"random"``), and an ambiguity
+    policy."""
+    if matrix == "random":
+        values = np.array([[rng.randint(-5, 6) for _ in range(4)] for _ in range(4)])
+        values[np.arange(4), np.arange(4)] = [rng.randint(1, 8) for _ in range(4)]
+        return Scoring(matrix=values, ambiguous=ambiguous, gap_open=3, gap_extend=1)
+    return Scoring(matrix=matrix, ambiguous=ambiguous, gap_open=4, gap_extend=1)
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 2**32 - 1),
@@ -124,12 +134,7 @@ def test_bound_is_never_below_the_exact_score(seed, mode, scoring, k, cluster_si
 )
 def test_bound_holds_for_matrices_and_ambiguity_policies(seed, mode, ambiguous, matrix):
     rng = random.Random(seed)
-    if matrix == "random":
-        values = np.array([[rng.randint(-5, 6) for _ in range(4)] for _ in range(4)])
-        values[np.arange(4), np.arange(4)] = [rng.randint(1, 8) for _ in range(4)]
-        scoring = Scoring(matrix=values, ambiguous=ambiguous, gap_open=3, gap_extend=1)
-    else:
-        scoring = Scoring(matrix=matrix, ambiguous=ambiguous, gap_open=4, gap_extend=1)
+    scoring = matrix_scoring(rng, matrix, ambiguous)
     references, queries = adversarial_set(rng, 10)
     _, member = bounds_of(references, queries, mode, scoring, 5, 1)
     exact = exact_scores(references, queries, mode, scoring)
@@ -504,12 +509,7 @@ def test_half_bound_holds_for_matrices_and_ambiguity_policies(seed, ambiguous, m
     """As above with substitution matrices (a letter's best pair differs by letter: the
     bound takes the query's most favourable scores) and each policy for ambiguity codes."""
     rng = random.Random(seed)
-    if matrix == "random":
-        values = np.array([[rng.randint(-5, 6) for _ in range(4)] for _ in range(4)])
-        values[np.arange(4), np.arange(4)] = [rng.randint(1, 8) for _ in range(4)]
-        scoring = Scoring(matrix=values, ambiguous=ambiguous, gap_open=3, gap_extend=1)
-    else:
-        scoring = Scoring(matrix=matrix, ambiguous=ambiguous, gap_open=4, gap_extend=1)
+    scoring = matrix_scoring(rng, matrix, ambiguous)
     references, queries = adversarial_set(rng, 10)
     queries += split_queries(rng, references[0]) + split_queries(rng, references[1])
     bounds = half_bounds_of(references, queries, scoring, 5)
