@@ -403,21 +403,13 @@ class DatabaseSearch:
         references = table[:, 0]
         index = self.index
         model = self.model
-        best, plain, ambiguous = state.pairs
         heads = np.empty(len(table), dtype=np.int64)
         order = np.argsort(queries, kind="stable")
         sorted_queries = queries[order]
-        boundaries = np.flatnonzero(np.diff(sorted_queries)) + 1
-        group_starts = np.concatenate(([0], boundaries)).tolist()
-        group_ends = np.concatenate((boundaries, [len(order)])).tolist()
-        for first, last in zip(group_starts, group_ends, strict=True):
-            if first == last:
-                continue
+        for first, last in zip(*(run.tolist() for run in _runs(sorted_queries)), strict=True):
             query = int(sorted_queries[first])
             chosen = order[first:last]
-            s_max = int(best[query].max())
-            s_plain = int(plain[query].max())
-            s_ambiguous = int(ambiguous[query].max())
+            s_max, s_plain, s_ambiguous = state.pair_scores(query, -1)
             if s_max <= 0:
                 heads[chosen] = _NO_CLAIM
                 continue
@@ -486,10 +478,7 @@ class DatabaseSearch:
         scores = np.empty(len(pairs), dtype=np.int64)
         order = np.lexsort((pairs[:, 2], pairs[:, 1], pairs[:, 0]))
         table = pairs[order]
-        keys = table[:, 0] * 2 + table[:, 1]
-        boundaries = np.flatnonzero(np.diff(keys)) + 1
-        starts = np.concatenate(([0], boundaries))
-        ends = np.concatenate((boundaries, [len(table)]))
+        starts, ends = _runs(table[:, 0] * 2 + table[:, 1])
         sizes = ends - starts
         shared = np.repeat(sizes >= _config.SEARCH_SHARED_LANES, sizes)
         for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
@@ -515,10 +504,7 @@ class DatabaseSearch:
         second = np.lexsort((rest[:, 0], rest[:, 1], rest[:, 2]))
         rest = rest[second]
         rest_rows = rest_rows[second]
-        keys = rest[:, 2] * 2 + rest[:, 1]
-        boundaries = np.flatnonzero(np.diff(keys)) + 1
-        starts = np.concatenate(([0], boundaries))
-        ends = np.concatenate((boundaries, [len(rest)]))
+        starts, ends = _runs(rest[:, 2] * 2 + rest[:, 1])
         for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
             read = int(rest[start, 2])
             strand = int(rest[start, 1])
@@ -563,6 +549,15 @@ class DatabaseSearch:
             int(scoring.integer_gap_extend),
             self.aligner.flags,
         )
+
+
+def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The starts and ends of the runs of equal values in ``keys`` (grouped, e.g. sorted);
+    none for no keys."""
+    boundaries = np.flatnonzero(np.diff(keys)) + 1
+    if not len(keys):
+        return boundaries, boundaries
+    return np.concatenate(([0], boundaries)), np.concatenate((boundaries, [len(keys)]))
 
 
 def _subset(
@@ -750,10 +745,7 @@ class _SearchState:
         np.add.at(self.halved, reads, 1)
         order = np.lexsort((keys, -bounds, reads))
         reads = reads[order]
-        boundaries = np.flatnonzero(np.diff(reads)) + 1
-        starts = np.concatenate(([0], boundaries)).tolist()
-        ends = np.concatenate((boundaries, [len(reads)])).tolist()
-        for start, end in zip(starts, ends, strict=True):
+        for start, end in zip(*(run.tolist() for run in _runs(reads)), strict=True):
             chosen = order[start:end]
             self.half_pools[int(reads[start])] = [bounds[chosen], keys[chosen], tails[chosen], 0]
 
@@ -961,6 +953,19 @@ class _SearchState:
         ``query``: from their counts, and from where their missing windows lie."""
         return self.member_evidence(query, cluster, members)[1]
 
+    def pair_scores(self, query: int, cluster: int) -> tuple[int, int, int]:
+        """``s_max``, ``s_plain``, ``s_amb`` of ``query``'s letters against ``cluster``'s
+        (-1: members of several clusters, or any reference: the most favourable of all)."""
+        best, plain, ambiguous = self.pairs
+        if cluster >= 0:
+            mask_id = int(self.search.cluster_mask_ids[cluster])
+            return (
+                int(best[query, mask_id]),
+                int(plain[query, mask_id]),
+                int(ambiguous[query, mask_id]),
+            )
+        return int(best[query].max()), int(plain[query].max()), int(ambiguous[query].max())
+
     def member_counts(self, query: int, members: np.ndarray) -> np.ndarray:
         """``C`` of each of ``members`` for ``query`` (no bound)."""
         index = self.search.index
@@ -994,15 +999,7 @@ class _SearchState:
         model = search.model
         index = search.index
         best, plain, ambiguous = self.pairs
-        if cluster >= 0:
-            mask_id = int(search.cluster_mask_ids[cluster])
-            s_max = int(best[query, mask_id])
-            s_plain = int(plain[query, mask_id])
-            s_ambiguous = int(ambiguous[query, mask_id])
-        else:  # members of several clusters: the most favourable scores of any letters
-            s_max = int(best[query].max())
-            s_plain = int(plain[query].max())
-            s_ambiguous = int(ambiguous[query].max())
+        s_max, s_plain, s_ambiguous = self.pair_scores(query, cluster)
         counts, losses = member_evidence(
             self.kmers,
             self.multiplicities,
