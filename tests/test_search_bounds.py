@@ -183,14 +183,19 @@ def brute_force_cover(absent, k, mismatch, gap_open, gap_extend, s_max, start, e
     )
 
 
-@pytest.mark.parametrize("seed", range(40))
-def test_cover_loss_is_the_cheapest_cover(seed):
-    rng = random.Random(seed)
+def random_cover_case(rng: random.Random, share: float) -> tuple:
+    """A short row of windows (each absent with probability ``share``), the cover's costs
+    ``(k, mismatch, gap_open, gap_extend, s_max)`` and whether each query end is free."""
     k = rng.randint(3, 5)
     count = rng.randint(1, 10)
-    absent = np.array([rng.random() < 0.3 for _ in range(count)], dtype=np.bool_)
+    absent = np.array([rng.random() < share for _ in range(count)], dtype=np.bool_)
     parameters = (k, rng.randint(1, 6), rng.randint(1, 6), rng.randint(0, 2), rng.randint(1, 3))
-    start, end = rng.random() < 0.5, rng.random() < 0.5
+    return absent, parameters, rng.random() < 0.5, rng.random() < 0.5
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_cover_loss_is_the_cheapest_cover(seed):
+    absent, parameters, start, end = random_cover_case(random.Random(seed), 0.3)
     expected = brute_force_cover(absent, *parameters, start, end)
     found = cover_loss(absent, *parameters, start, end)
     if expected == NO_BOUND:  # needs more than 2 defects: the program finds no 2-defect cover
@@ -240,11 +245,7 @@ def brute_force_grouped_cover(
 @pytest.mark.parametrize("seed", range(40))
 def test_grouped_cover_loss_is_the_cheapest_cover(seed):
     rng = random.Random(seed)
-    k = rng.randint(3, 5)
-    count = rng.randint(1, 10)
-    absent = np.array([rng.random() < 0.4 for _ in range(count)], dtype=np.bool_)
-    parameters = (k, rng.randint(1, 6), rng.randint(1, 6), rng.randint(0, 2), rng.randint(1, 3))
-    start, end = rng.random() < 0.5, rng.random() < 0.5
+    absent, parameters, start, end = random_cover_case(rng, 0.4)
     runs, run_loss = rng.randint(0, 2), rng.randint(0, 3)
     expected = brute_force_grouped_cover(absent, *parameters, start, end, runs, run_loss)
     found = grouped_cover_loss(absent, *parameters, start, end, runs, run_loss)
