@@ -145,8 +145,8 @@ def test_round_trip_keeps_every_array_name_and_sequence(built: Path, references:
 def test_layout_is_the_documented_one(built: Path, references: list) -> None:
     """Read an array with nothing but the documented layout (magic, lengths, JSON, offsets)."""
     header, data_start = header_of(built)
-    assert header["format_version"] == 1 and header["k"] == 8
-    assert int.from_bytes(built.read_bytes()[16:20], "little") == 1
+    assert header["format_version"] == 2 and header["k"] == 8
+    assert int.from_bytes(built.read_bytes()[16:20], "little") == 2
     entry = header["arrays"]["postings"]
     assert (data_start + entry["offset"]) % 64 == 0
     postings = np.fromfile(
@@ -256,12 +256,12 @@ def test_foreign_files_are_not_indexes(tmp_path: Path) -> None:
 
 def test_another_format_version_is_refused(copy: Path) -> None:
     data = bytearray(copy.read_bytes())
-    data[16:20] = (2).to_bytes(4, "little")
+    data[16:20] = (1).to_bytes(4, "little")  # (the layout before families)
     copy.write_bytes(bytes(data))
-    with pytest.raises(IndexFileError, match="format version 2, but this streamalign reads"):
+    with pytest.raises(IndexFileError, match="format version 1, but this streamalign reads"):
         load_index(copy)
     status, _, errors = run_cli(["align", "-r", str(copy), str(READS)])
-    one_line_error(status, errors, copy, "version 2", "streamalign index")
+    one_line_error(status, errors, copy, "version 1", "streamalign index")
 
 
 @pytest.mark.parametrize("kept", [40, 100, 0.5, -1])
@@ -299,6 +299,27 @@ def test_large_indexes_are_hashed_on_request_only(
     load_index(copy)
     status, _, errors = run_cli(["index", "--verify", str(copy)])
     one_line_error(status, errors, copy, "checksum mismatch in array 'sequences'")
+
+
+@pytest.mark.parametrize(
+    ("array", "value"), [("family_of", 2**30), ("family_consensus_codes", 200)]
+)
+def test_a_family_outside_its_tables_is_caught_unhashed(
+    copy: Path, monkeypatch: pytest.MonkeyPatch, array: str, value: int
+) -> None:
+    """A large index is not hashed on every open, but a family or consensus letter that
+    would send the search outside its arrays is still refused (``_check_shapes``)."""
+    header, data_start = header_of(copy)
+    entry = header["arrays"][array]
+    assert entry["length"] > 0  # the training set holds families
+    data = bytearray(copy.read_bytes())
+    width = np.dtype(entry["dtype"]).itemsize
+    start = data_start + entry["offset"]
+    data[start : start + width] = np.array([value], dtype=entry["dtype"]).tobytes()
+    copy.write_bytes(bytes(data))
+    monkeypatch.setattr(_config, "INDEX_VERIFY_BYTES", 1000)  # as if 2 GB
+    with pytest.raises(IndexFileError, match="do not fit together"):
+        load_index(copy)
 
 
 def test_a_damaged_header_is_caught(copy: Path) -> None:
@@ -463,7 +484,12 @@ def test_index_options_k_and_cluster_size(tmp_path: Path) -> None:
     status, _, errors = run_cli([*arguments, "--quiet"])
     assert status == ExitStatus.SUCCESS and errors == ""
     loaded = load_index(index, k=6)
-    assert loaded.k == 6 and loaded.cluster_count == 13 and loaded.kmer_count == 4**6
+    # Clusters of 8: each family's members cut on their own, then the rest.
+    family_of = np.asarray(loaded.family_of)
+    blocks = np.bincount(np.where(family_of >= 0, family_of, family_of.max() + 1))
+    expected = int(np.sum(-(-blocks[blocks > 0] // 8)))
+    assert loaded.k == 6 and loaded.cluster_count == expected and loaded.kmer_count == 4**6
+    assert expected > 100 // 8
     reads = small_reads(tmp_path, 4)
     common = [str(reads), "--quiet", "--backend", "serial", "--format", "tsv"]
     _, from_index, _ = run_cli(["align", "-r", str(index), "-k", "6", *common])

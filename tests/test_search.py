@@ -313,3 +313,36 @@ def test_cli_search_writes_the_exhaustive_bytes(jobs: str, tmp_path: Path) -> No
             assert document["searched_records"] == 0
     assert outputs["exact"] == outputs["exhaustive"]
     assert outputs["exact"].count(b"\n") == 1 + 200
+
+
+def test_families_bound_their_members_and_stay_exact() -> None:
+    """A database of genes and their mutants (families, ``streamalign.search.families``):
+    reads close to one gene and reads close to none; the pairs their family's consensus
+    settles are never aligned, and the answer is the exhaustive one, ties included (every
+    gene's mutants score alike), both strands, with the index from a file or in memory."""
+    rng = random.Random(21)
+    genes = real_genes()[:40]
+    references = []
+    for name, gene in genes:
+        references.append((name, gene))
+        references += [(f"{name}.m{copy}", mutate(rng, gene, 0.02, 0.0)) for copy in range(5)]
+    reads = [sequence for _, sequence in gene_fragments(10, seed=3)]
+    for _ in range(8):
+        _, gene = genes[rng.randrange(len(genes))]
+        start = rng.randint(0, len(gene) - 250)
+        reads.append(mutate(rng, gene[start : start + 250], 0.1, 0.01))
+    reads += [sequence for _, sequence in real_reads(8)]
+    index = build_index([sequence for _, sequence in references])
+    assert np.count_nonzero(index.family_of >= 0) > len(references) // 2
+    searched = Aligner(references, "semiglobal", index=index).align_many(reads, strand="both")
+    exhaustive = Aligner(references, "semiglobal", search="exhaustive").align_many(
+        reads, strand="both"
+    )
+    assert_same_batches(searched, exhaustive)
+    assert searched.family_bounded_candidates is not None
+    assert searched.family_bounded_candidates.sum() > 0
+    # Without families (an in-memory index of so few references finds none): the same.
+    plain = Aligner(references, "semiglobal").align_many(reads, strand="both")
+    assert_same_batches(plain, exhaustive)
+    assert plain.family_bounded_candidates is not None
+    assert plain.family_bounded_candidates.sum() == 0

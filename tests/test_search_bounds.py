@@ -576,3 +576,143 @@ def test_half_bound_prunes_what_the_k_mers_cannot() -> None:
     assert np.all(member >= best)
     assert np.mean(halves[:8] >= best[:8]) < 0.1
     assert np.mean(halves[8:] >= best[8:]) < 0.8
+
+
+def transfer_case(rng: random.Random) -> tuple[str, str, str]:
+    """A representative, a member a few edits from it, and a query: a mutated piece of
+    either (or of an unrelated sequence), with N now and then."""
+    representative = random_sequence(rng, rng.randint(20, 120), rng.choice(["ACGT", "ACGTN"]))
+    if rng.random() < 0.4:
+        # Tight cases: a few substitutions, or one short indel, and the query an exact
+        # piece of the member, or one with a deletion (every event it covers counts in
+        # full).
+        letters = list(representative)
+        for _ in range(rng.randint(1, 4)):
+            place = rng.randrange(len(letters))
+            letters[place] = rng.choice("ACGT".replace(letters[place], "") or "A")
+        if rng.random() < 0.5:
+            place = rng.randrange(len(letters))
+            if rng.random() < 0.5:
+                letters[place:place] = random_sequence(rng, rng.randint(1, 3))
+            else:
+                del letters[place : place + rng.randint(1, 3)]
+        member = "".join(letters)
+        start = rng.randint(0, max(len(member) - 10, 0))
+        query = member[start : start + rng.randint(5, 60)] or member
+        if rng.random() < 0.4 and len(query) > 12:
+            # (the query skips a few member letters: its alignment spans more than itself)
+            place = rng.randint(3, len(query) - 8)
+            query = query[:place] + query[place + rng.randint(1, 5) :]
+        return representative, member, query
+    member = mutate(rng, representative, rng.choice([0.02, 0.08, 0.25]), rng.choice([0.0, 0.03]))
+    source = rng.choice([member, representative, random_sequence(rng, 80)])
+    start = rng.randint(0, max(len(source) - 10, 0))
+    piece = source[start : start + rng.randint(5, 70)] or "ACGT"
+    return representative, member, mutate(rng, piece, rng.choice([0.0, 0.05, 0.2]), 0.02)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    mode=st.sampled_from(["semiglobal", "local"]),
+    scoring=scorings,
+    matrix=st.sampled_from([None, None, "NUC.4.4", "random"]),
+    ambiguous=st.sampled_from(["score0", "mismatch", "iupac"]),
+)
+def test_a_relatives_score_bounds_a_members(seed, mode, scoring, matrix, ambiguous):
+    """``opt(Q, M) <= opt(Q, C) + T(M, W)`` (*A relative's alignment* in bounds.py), with the
+    window ``W`` that a score as high as ``opt(Q, M)`` allows: exact scores from the
+    kernels (checked against the slow reference elsewhere), for reference ends free."""
+    from streamalign.search.families import (
+        edit_events,
+        event_costs,
+        substitution_costs,
+        transfer_windows,
+    )
+
+    rng = random.Random(seed)
+    if matrix is not None:
+        scoring = matrix_scoring(rng, matrix, ambiguous)
+    representative, member, query = transfer_case(rng)
+    member_score, representative_score = exact_scores(
+        [member, representative], [query], mode, scoring
+    )[0]
+    positions, values = edit_events(encode_string(member), encode_string(representative))
+    top = int(scoring.integer_matrix[:15, :15].max())
+    gap_open, gap_extend = int(scoring.integer_gap_open), int(scoring.integer_gap_extend)
+    window = transfer_windows(
+        np.array([len(query)]), np.array([member_score]), top, gap_open, gap_extend
+    )
+    slack = event_costs(
+        np.array([0]),
+        window,
+        np.array([0, len(positions)]),
+        positions,
+        values,
+        substitution_costs(scoring.integer_matrix),
+        max(top, 0),
+        gap_open,
+        gap_extend,
+    )[0]
+    assert member_score <= representative_score + slack, (member_score, representative_score, slack)
+
+
+def test_a_relatives_bound_needs_every_event() -> None:
+    """A member one substitution from its representative, the query matching the member:
+    the bound is the representative's score plus exactly that substitution's worth
+    (mismatch to match: 3), and without it the member's score would exceed the bound."""
+    from streamalign.search.families import edit_events, event_costs, substitution_costs
+
+    representative = "ACGTTGCAGGTACCGATTAGCAAGT"
+    member = representative[:12] + "G" + representative[13:]
+    query = member[4:20]
+    scoring = Scoring()
+    member_score, representative_score = exact_scores(
+        [member, representative], [query], "semiglobal", scoring
+    )[0]
+    positions, values = edit_events(encode_string(member), encode_string(representative))
+    slack = event_costs(
+        np.array([0]), np.array([len(query)]), np.array([0, len(positions)]), positions, values,
+        substitution_costs(scoring.integer_matrix), 1, 5, 2,
+    )[0]  # fmt: skip
+    # 16 matches against the member; 15 and a mismatch against the representative.
+    assert (member_score, representative_score, slack) == (16, 13, 3)
+
+
+def test_a_relatives_window_covers_the_deletions_a_score_allows() -> None:
+    """The query skips 4 of the member's letters, between its two differences from the
+    representative (21 letters apart): a window of the query's 20 letters holds one of
+    them and the bound would fall short of the member's score; the 4 deletions its score
+    of 9 allows widen it to both."""
+    from streamalign.search.families import (
+        edit_events,
+        event_costs,
+        substitution_costs,
+        transfer_windows,
+    )
+
+    representative = random_sequence(random.Random(3), 40)
+    letters = list(representative)
+    for place in (1, 22):
+        letters[place] = "ACGT"[("ACGT".index(letters[place]) + 1) % 4]
+    member = "".join(letters)
+    query = member[:10] + member[14:24]
+    scoring = Scoring()
+    member_score, representative_score = exact_scores(
+        [member, representative], [query], "semiglobal", scoring
+    )[0]
+    positions, values = edit_events(encode_string(member), encode_string(representative))
+    costs = substitution_costs(scoring.integer_matrix)
+
+    def slack(window: int) -> int:
+        return int(
+            event_costs(
+                np.array([0]), np.array([window]), np.array([0, len(positions)]), positions,
+                values, costs, 1, 5, 2,
+            )[0]
+        )  # fmt: skip
+
+    window = int(transfer_windows(np.array([len(query)]), np.array([member_score]), 1, 5, 2)[0])
+    assert (member_score, representative_score, window) == (9, 3, 24)
+    assert member_score <= representative_score + slack(window)
+    assert member_score > representative_score + slack(len(query))

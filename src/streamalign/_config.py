@@ -136,6 +136,14 @@ SEARCH_TAIL_SHARE = 0.5
 #: exhausted reads' pairs are half aligned in calls of about this many rows at most (a read's
 #: table holds every reference on both strands: 800,000 rows at 400,000 references).
 SEARCH_HALF_ROWS = 1 << 20
+#: Whether a family's consensus bounds its members' scores (see
+#: streamalign.search.families); off only to measure what it saves.
+SEARCH_FAMILIES = True
+#: an in-memory index (``-r refs.fa``) finds families from this many references (below, their
+#: build costs more than they save; ``streamalign index`` finds them for any set).
+SEARCH_FAMILY_REFERENCES = 50_000
+#: a family's consensus is aligned to bound its members once a call holds this many of them.
+SEARCH_FAMILY_ROWS = 3
 #: the fast search opens a read-strand's clusters 1, 2, 4, ... at a time, up to this many
 #: (one bound call for many clusters: fewer calls where a read opens hundreds of them).
 SEARCH_FAST_OPEN = 64

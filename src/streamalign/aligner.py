@@ -266,6 +266,9 @@ class Aligner:
                         self.references.offsets,
                         k=self.search_k,
                         names=self.reference_names,
+                        # (families pay for their build on large sets only; `streamalign
+                        # index` finds them for any)
+                        families=len(self.reference_names) >= _config.SEARCH_FAMILY_REFERENCES,
                     )
                 self._search = DatabaseSearch(self._index, self)
             return self._search
@@ -519,6 +522,7 @@ class Aligner:
         result.aligned_candidates = found.aligned
         if not isinstance(self.search, FastSearch):  # (the fast search aligns whole reads)
             result.half_aligned_candidates = found.halved
+            result.family_bounded_candidates = found.related
         return result
 
     def _scores_against(

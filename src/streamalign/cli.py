@@ -279,6 +279,13 @@ def _add_index_parser(commands: Any) -> None:
         f"{_config.SEARCH_CLUSTER_SIZE})",
     )
     index.add_argument(
+        "-j",
+        "--jobs",
+        type=positive_int,
+        metavar="N",
+        help="threads finding the families of near-identical references (default: one per core)",
+    )
+    index.add_argument(
         "--verify", action="store_true", help="check the index file REFERENCE instead"
     )
     index.add_argument("--quiet", action="store_true", help="no summary line")
@@ -416,8 +423,8 @@ def _index(arguments: argparse.Namespace, stderr: IO[str]) -> int:
     one; a one-line summary on ``stderr`` unless ``--quiet``."""
     path = arguments.reference
     if arguments.verify:
-        if arguments.output or arguments.kmer_length or arguments.cluster_size:
-            raise UsageError("--verify checks an index: it takes no -o, -k or --cluster-size")
+        if arguments.output or arguments.kmer_length or arguments.cluster_size or arguments.jobs:
+            raise UsageError("--verify checks an index: it takes no -o, -k, -j or --cluster-size")
         return _verify_index(path, arguments.quiet, stderr)
     output = arguments.output
     if output is None:
@@ -446,7 +453,14 @@ def _index(arguments: argparse.Namespace, stderr: IO[str]) -> int:
     except InvalidSequenceError as error:
         record = names.index(error.sequence) + 1
         raise InputFormatError(f"{path}: record {record:,}: {error}") from None
-    index = index_arrays(codes, offsets, k=k, names=names, cluster_size=arguments.cluster_size)
+    index = index_arrays(
+        codes,
+        offsets,
+        k=k,
+        names=names,
+        cluster_size=arguments.cluster_size,
+        threads=arguments.jobs,
+    )
     try:
         size = save_index(index, output, source=path, sequences=sequences)
     except OSError as error:  # nothing is left behind: save_index writes, then renames
@@ -457,6 +471,8 @@ def _index(arguments: argparse.Namespace, stderr: IO[str]) -> int:
         print(
             f"streamalign index: {index.reference_count:,} references "
             f"({int(offsets[-1]):,} bases), k={k}, {index.cluster_count:,} clusters, "
+            f"{index.families.family_count:,} families of "
+            f"{int(np.count_nonzero(index.family_of >= 0)):,} references, "
             f"{_size_text(size)}, {time.perf_counter() - started:.1f} s -> {output}",
             file=stderr,
         )

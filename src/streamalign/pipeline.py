@@ -94,6 +94,8 @@ class BatchOutcome:
     most_candidates: int = 0
     #: the pairs it aligned only half of the query for (their bound then fell short)
     half_candidates: int = 0
+    #: the pairs its family's consensus bounded below the best (not aligned at all)
+    family_candidates: int = 0
 
 
 @dataclass
@@ -124,6 +126,9 @@ class RunStatistics:
     #: pairs the search only half aligned (the bound of half the query's alignment fell
     #: short; not counted as aligned above)
     candidates_half_aligned: int = 0
+    #: pairs bounded by their family's consensus alignment (``streamalign.search.families``;
+    #: not aligned at all)
+    candidates_family_bounded: int = 0
 
     @property
     def records_per_second(self) -> float:
@@ -140,6 +145,13 @@ class RunStatistics:
         if not self.searched_records:
             return 0.0
         return self.candidates_half_aligned / self.searched_records
+
+    @property
+    def candidates_family_bounded_mean(self) -> float:
+        """Pairs bounded by their family's consensus per record, on average."""
+        if not self.searched_records:
+            return 0.0
+        return self.candidates_family_bounded / self.searched_records
 
     @property
     def pruned_fraction(self) -> float:
@@ -162,6 +174,7 @@ class RunStatistics:
         document["records_per_second"] = round(self.records_per_second, 3)
         document["candidates_aligned_mean"] = round(self.candidates_aligned_mean, 3)
         document["candidates_half_aligned_mean"] = round(self.candidates_half_aligned_mean, 3)
+        document["candidates_family_bounded_mean"] = round(self.candidates_family_bounded_mean, 3)
         document["pruned_fraction"] = round(self.pruned_fraction, 6)
         document["wall_seconds"] = round(self.wall_seconds, 6)
         return json.dumps(document, indent=2, sort_keys=True) + "\n"
@@ -186,6 +199,11 @@ class RunStatistics:
                 lines.append(
                     f"             {self.candidates_half_aligned_mean:>12,.1f} more half aligned "
                     "per record (their bound fell short)"
+                )
+            if self.candidates_family_bounded:
+                lines.append(
+                    f"             {self.candidates_family_bounded_mean:>12,.1f} more bounded by "
+                    "their family's consensus per record"
                 )
         for worker, count in sorted(self.records_per_worker.items(), key=lambda item: item[0]):
             lines.append(f"  worker-{worker} done with {count:,} records")
@@ -215,7 +233,7 @@ class AlignBatchTask:
         kept, rejects, reasons, error = self._screen(batch)
         pieces: list[bytes] = []
         # records written, of which mapped; search: records, pairs, most, pairs half aligned
-        counts = [0, 0, 0, 0, 0, 0]
+        counts = [0, 0, 0, 0, 0, 0, 0]
         failed: list[int] = []
         self._align_isolating(kept, np.arange(len(kept)), pieces, counts, failed, reasons)
         if failed:  # records that could not be aligned go where rejected records go
@@ -233,6 +251,7 @@ class AlignBatchTask:
             candidates=counts[3],
             most_candidates=counts[4],
             half_candidates=counts[5],
+            family_candidates=counts[6],
         )
 
     def _align_isolating(
@@ -308,6 +327,8 @@ class AlignBatchTask:
             counts[4] = max(counts[4], int(alignments.aligned_candidates.max()))
         if alignments.half_aligned_candidates is not None:
             counts[5] += int(alignments.half_aligned_candidates.sum())
+        if alignments.family_bounded_candidates is not None:
+            counts[6] += int(alignments.family_bounded_candidates.sum())
         return formatted
 
     def _screen(
@@ -496,6 +517,7 @@ def run(
             statistics.searched_records += outcome.searched
             statistics.candidates_aligned += outcome.candidates
             statistics.candidates_half_aligned += outcome.half_candidates
+            statistics.candidates_family_bounded += outcome.family_candidates
             statistics.candidates_aligned_max = max(
                 statistics.candidates_aligned_max, outcome.most_candidates
             )
@@ -576,6 +598,7 @@ class CrashIsolator:
             candidates=sum(outcome.candidates for outcome in outcomes),
             most_candidates=max((outcome.most_candidates for outcome in outcomes), default=0),
             half_candidates=sum(outcome.half_candidates for outcome in outcomes),
+            family_candidates=sum(outcome.family_candidates for outcome in outcomes),
         )
 
     def _bisect(self, batch: SequenceBatch, error: Exception, outcomes: list[BatchOutcome]) -> None:

@@ -71,6 +71,9 @@ class AlignmentBatch:
     #: Per query, how many more pairs the search only half aligned (the score-only alignment
     #: of half the query, whose bound then fell short; :mod:`streamalign.search.searcher`).
     half_aligned_candidates: np.ndarray | None = None
+    #: Per query, how many more pairs the bound from their family's consensus settled
+    #: without aligning them (:mod:`streamalign.search.families`).
+    family_bounded_candidates: np.ndarray | None = None
     #: Per record, the position of its query among the queries aligned, where a query may
     #: have any number of records (``all_references=True`` with ``min_score`` or
     #: ``min_identity``: one per passing reference); None otherwise.

@@ -144,6 +144,34 @@ cost of the full alignment, and aligns in full only the pairs whose ``opt(T) + U
 reaches the best (:meth:`~streamalign.search.searcher.DatabaseSearch.half_bounds`; on the
 real reads that no k-mer bound prunes, fewer than one pair in twenty).
 
+*A relative's alignment.* Let ``C`` be a reference and ``M`` another, with an edit script
+between them (:mod:`streamalign.search.families`): ``M``'s letters are paired with ``C``'s
+(equal or substituted), or are *member-only*, and ``C``'s unpaired letters lie between two of
+``M``'s. Take any alignment ``A`` of a query ``Q`` against ``M`` with ``M``'s ends free (the
+query in full, or in local mode part of it), using ``M``'s letters ``[a, b)``, and build one
+against ``C``: each column holding a paired letter of ``M`` holds its partner instead, which
+changes its score by at most ``d(x, y) = max_q (S[q, x] - S[q, y])`` (``x`` ``M``'s letter,
+``y`` ``C``'s); member-only letters that ``A`` aligns become insertions and those it deletes
+vanish (the insertions of a run of ``n`` are contiguous, a run costing at most
+``g*(n) = max(o + (n - 1) * e, n * e)`` as one whether it opens or extends one; vanishing and
+merged runs only save); ``C``'s unpaired letters strictly inside ``[a, b)`` become deletions,
+a run of ``n`` placed beside the deletions of its gap block if any (``<= g*(n)``, never
+splitting an insertion run), those outside are left out at the free ends. The query's letters
+are unchanged, so the result is an alignment of the same kind against ``C``, and
+
+    score(A) <= opt(Q, C) + sum of the costs of the events in [a, b),
+
+substitution ``d``, a member-only run of ``n`` ``n * max(s_max, 0) + g*(n)``, a
+``C``-only run ``g*(n)``; a member-only run counts if it overlaps ``[a, b)``. The stretch
+``b - a`` is the query letters aligned plus the deletions, and a deletion run of ``D`` letters
+costs at least ``o + (D - 1) * e``: if ``opt(Q, M) >= theta`` (a score to beat), its optimal
+alignment (no deletions at its ends) has ``o + (D - 1) * e <= |Q| * s_max - theta``, so the
+events in any ``|Q| + D_max`` consecutive letters of ``M`` bound the difference. Hence
+``opt(Q, M) >= theta`` implies ``opt(Q, M) <= opt(Q, C) + T(M, |Q| + D_max(theta))``; a bound
+below ``theta`` proves ``opt(Q, M) < theta``. The search uses it on half alignments (``Q`` the
+tail, ``theta`` the read's best less a perfect head): one tail alignment of a family's
+representative bounds every member.
+
 Tested with hypothesis in ``tests/test_search_bounds.py``: ``U >= `` the exact score on random,
 mutated and adversarial pairs, in every mode, for random scorings.
 

@@ -11,15 +11,19 @@ Layout (every array is plain numpy, so the index can be memory-mapped and shared
   ``reference_codes[reference_offsets[r]:reference_offsets[r + 1]]``.
 - References are grouped into *clusters* of about ``cluster_size`` similar references:
   ``cluster_members[cluster_offsets[c]:cluster_offsets[c + 1]]`` lists cluster ``c``'s
-  references in increasing order. References are ordered for clustering by two MinHash
-  values of their k-mer sets (references sharing their smallest k-mer hash are often
-  near-identical), then cut into consecutive groups; the order only affects speed, never
+  references in increasing order. A family's members (near-identical references,
+  :mod:`streamalign.search.families`) are cut into clusters of their own, so a cluster of one
+  gene's copies has about the bound of each; the references in no family are ordered by two
+  MinHash values of their k-mer sets (references sharing their smallest k-mer hash are often
+  near-identical), then cut into consecutive groups. The order only affects speed, never
   results.
 - ``postings[kmer_offsets[x]:kmer_offsets[x + 1]]``: the clusters (increasing, each once) in
   which some member holds k-mer ``x``. A k-mer is coded 2 bits per base (``A C G T`` = 0-3, the
   first base most significant); k-mers with another code (``N``, ``R``, ...) are not indexed.
 - Per reference, ``letter_masks``: the bit set of codes it holds (bit ``c`` for code ``c``),
   so bounds use the substitution scores of the letters present only.
+- ``family_*``: the families of near-identical references, their consensus sequences and each
+  member's differences from its consensus (:class:`streamalign.search.families.Families`).
 
 Example:
     >>> genes = ["GATTACAGATTACA", "CCCCGGGGAAAA", "GATTACAGATTNCA"]
@@ -44,6 +48,7 @@ from numba import njit
 
 from .. import _config
 from ..alphabet import encode_string
+from .families import Families, _mix, find_families
 
 #: Smallest and largest k accepted (the k-mer table has 4**k + 1 offsets).
 MIN_K = 4
@@ -62,6 +67,8 @@ class KmerIndex:
         cluster_offsets, cluster_members: the members of each cluster (``int64``/``int32``).
         kmer_offsets, postings: for each k-mer code, the clusters holding it (``int64``/
             ``int32``).
+        family_of, family_consensus_offsets, family_consensus_codes, family_event_offsets,
+            family_event_positions, family_event_values: the arrays of :attr:`families`.
     """
 
     k: int
@@ -73,6 +80,24 @@ class KmerIndex:
     cluster_members: np.ndarray
     kmer_offsets: np.ndarray
     postings: np.ndarray
+    family_of: np.ndarray
+    family_consensus_offsets: np.ndarray
+    family_consensus_codes: np.ndarray
+    family_event_offsets: np.ndarray
+    family_event_positions: np.ndarray
+    family_event_values: np.ndarray
+
+    @property
+    def families(self) -> Families:
+        """The families of near-identical references (:mod:`streamalign.search.families`)."""
+        return Families(
+            self.family_of,
+            self.family_consensus_offsets,
+            self.family_consensus_codes,
+            self.family_event_offsets,
+            self.family_event_positions,
+            self.family_event_values,
+        )
 
     @property
     def reference_count(self) -> int:
@@ -175,21 +200,35 @@ def index_arrays(
     k: int,
     names: Sequence[str],
     cluster_size: int | None = None,
+    families: bool = True,
+    threads: int | None = None,
 ) -> KmerIndex:
-    """Index references given as concatenated codes and offsets (see :func:`build_index`)."""
+    """Index references given as concatenated codes and offsets (see :func:`build_index`);
+    with ``families``, find the families of near-identical references
+    (:func:`~streamalign.search.families.find_families`, on ``threads`` threads)."""
     count = len(offsets) - 1
     if cluster_size is None:
         cluster_size = default_cluster_size(count)
     if cluster_size < 1:
         raise ValueError(f"cluster_size must be >= 1, got {cluster_size}")
+    found = find_families(codes, offsets, threads) if families else Families.none(count)
     if cluster_size == 1:
         order = np.arange(count, dtype=np.int32)
+        cluster_offsets = np.arange(count + 1, dtype=np.int64)
     else:
+        # A family's members together (a cluster of one gene's copies has the bound of each),
+        # each family cut on its own; the references in none by MinHash.
         first, second = _minhash_keys(codes, offsets, k)
-        order = np.lexsort((np.arange(count), second, first)).astype(np.int32)
-    cluster_offsets = np.arange(0, count + cluster_size, cluster_size, dtype=np.int64)
-    cluster_offsets[-1] = count
-    cluster_offsets = np.unique(cluster_offsets)
+        family_keys = np.where(found.family_of >= 0, found.family_of, found.family_count)
+        order = np.lexsort((np.arange(count), second, first, family_keys)).astype(np.int32)
+        blocks = np.flatnonzero(np.diff(family_keys[order])) + 1
+        block_starts = np.concatenate(([0], blocks))
+        block_ends = np.concatenate((blocks, [count]))
+        cuts = [
+            np.arange(start, end, cluster_size)
+            for start, end in zip(block_starts.tolist(), block_ends.tolist(), strict=True)
+        ]
+        cluster_offsets = np.concatenate([*cuts, [count]]).astype(np.int64)
     members = order.copy()
     for cluster in range(len(cluster_offsets) - 1):
         start, end = cluster_offsets[cluster], cluster_offsets[cluster + 1]
@@ -205,6 +244,12 @@ def index_arrays(
         cluster_members=members,
         kmer_offsets=kmer_offsets,
         postings=postings,
+        family_of=found.family_of,
+        family_consensus_offsets=found.consensus_offsets,
+        family_consensus_codes=found.consensus_codes,
+        family_event_offsets=found.event_offsets,
+        family_event_positions=found.event_positions,
+        family_event_values=found.event_values,
     )
 
 
@@ -218,14 +263,6 @@ def _letter_masks(codes, offsets):
             mask |= 1 << codes[position]
         masks[reference] = mask
     return masks
-
-
-@njit(nogil=True, cache=True)
-def _mix(value):
-    """A 64-bit mixing function (splitmix64's finalizer) for MinHash values."""
-    value = (value ^ (value >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    value = (value ^ (value >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return value ^ (value >> np.uint64(31))
 
 
 @njit(nogil=True, cache=True)

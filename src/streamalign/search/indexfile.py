@@ -94,7 +94,7 @@ from .index import MAX_K, MIN_K, KmerIndex
 #: First bytes of every index file.
 MAGIC = b"\x93STREAMALIGNIDX\n"
 #: Version of the layout above; another version is refused with a one-line error.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 #: Version of the k-mer codes (2 bits per base, A C G T = 0-3, first base most significant).
 KMER_ENCODING = 1
 #: Alignment of the header's end and of every array (cache lines; numba's aligned arrays).
@@ -110,6 +110,12 @@ ARRAY_DTYPES = {
     "cluster_members": "<i4",
     "kmer_offsets": "<i8",
     "postings": "<i4",
+    "family_of": "<i4",
+    "family_consensus_offsets": "<i8",
+    "family_consensus_codes": "|u1",
+    "family_event_offsets": "<i8",
+    "family_event_positions": "<i4",
+    "family_event_values": "<i4",
     "sequences": "|u1",
     "name_bytes": "|u1",
     "name_offsets": "<i8",
@@ -122,6 +128,12 @@ _INDEX_ARRAYS = (
     "cluster_members",
     "kmer_offsets",
     "postings",
+    "family_of",
+    "family_consensus_offsets",
+    "family_consensus_codes",
+    "family_event_offsets",
+    "family_event_positions",
+    "family_event_values",
 )
 _REBUILD = "rebuild it with `streamalign index`"
 
@@ -594,6 +606,22 @@ def _check_shapes(name: str, header: dict[str, Any], arrays: dict[str, np.ndarra
         and last("kmer_offsets") == lengths["postings"]
         and int(arrays["name_offsets"][0]) == 0
         and last("name_offsets") == lengths["name_bytes"]
+        and lengths["family_of"] == references
+        and lengths["family_event_offsets"] == references + 1
+        and lengths["family_consensus_offsets"] >= 1
+        and int(arrays["family_consensus_offsets"][0]) == 0
+        and last("family_consensus_offsets") == lengths["family_consensus_codes"]
+        and int(arrays["family_event_offsets"][0]) == 0
+        and last("family_event_offsets")
+        == lengths["family_event_positions"]
+        == lengths["family_event_values"]
+        # (read at run time without the checksums of a large index: families, consensus
+        # letters and ranges must lie inside their arrays and tables)
+        and int(arrays["family_of"].min()) >= -1
+        and int(arrays["family_of"].max()) < lengths["family_consensus_offsets"] - 1
+        and bool(np.all(np.diff(arrays["family_event_offsets"]) >= 0))
+        and bool(np.all(np.diff(arrays["family_consensus_offsets"]) >= 0))
+        and int(arrays["family_consensus_codes"].max(initial=0)) < len(LETTERS)
     )
     if not consistent:
         raise IndexFileError(

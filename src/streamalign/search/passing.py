@@ -631,6 +631,7 @@ def align_passing(
     pairs = plan.pairs
     aligned = np.bincount(pairs[:, 0], minlength=count).astype(np.int64)
     half_aligned = np.zeros(count, dtype=np.int64)
+    family_bounded = np.zeros(count, dtype=np.int64)
     # 1. The surviving pairs, grouped by (reference, strand): the reads are the lanes.
     groups, group_of, position_of = _align_groups(aligner, pairs, sources, traceback)
     scores = np.empty(len(pairs), np.int64)
@@ -675,6 +676,8 @@ def align_passing(
             aligned[searched] += found.aligned_candidates
         if found.half_aligned_candidates is not None:
             half_aligned[searched] += found.half_aligned_candidates
+        if found.family_bounded_candidates is not None:
+            family_bounded[searched] += found.family_bounded_candidates
         pieces.append(found)
         chosen_rows.append(
             _rows(searched, np.full(len(searched), len(groups)), np.arange(len(searched)))
@@ -686,6 +689,7 @@ def align_passing(
     result.record_queries = rows[:, 0]
     result.aligned_candidates = aligned
     result.half_aligned_candidates = half_aligned
+    result.family_bounded_candidates = family_bounded
     return result
 
 

@@ -49,11 +49,15 @@ import numpy as np
 from numba import njit
 
 from .. import _config
-from ..alphabet import encode  # noqa: F401  (used by the module example)
+from ..alphabet import (
+    LETTERS,
+    encode,  # noqa: F401  (used by the module example)
+)
 from ..kernels import differences, multireference
 from ..records import SequenceBatch, _gather_indices
 from .bounds import SPANS, BoundModel, _pair_scores, gene_bound, length_loss, span_counts
 from .counting import cluster_bounds, member_evidence, query_windows
+from .families import priced_events, substitution_costs, transfer_windows, window_costs
 from .index import KmerIndex, _letter_masks, build_index  # noqa: F401  (build_index: example)
 
 _NONE = -(2**62)
@@ -64,14 +68,16 @@ _NO_CLAIM = 2**40
 @dataclasses.dataclass
 class SearchResult:
     """Per read: the winning reference, strand (True: reverse) and integer score, how many
-    (reference, strand) pairs were aligned to find it, and how many more only half aligned
-    (:meth:`DatabaseSearch.half_bounds`)."""
+    (reference, strand) pairs were aligned to find it, how many more only half aligned
+    (:meth:`DatabaseSearch.half_bounds`) and how many more their family's consensus
+    settled (:meth:`DatabaseSearch.relatives_settle`)."""
 
     references: np.ndarray
     reverse: np.ndarray
     scores: np.ndarray
     aligned: np.ndarray
     halved: np.ndarray
+    related: np.ndarray
 
 
 class DatabaseSearch:
@@ -155,6 +161,34 @@ class DatabaseSearch:
             and not aligner.query_end_free
             and aligner.mode != "local"
         )
+        #: Families whose consensus's score bounds its members' (see
+        #: :meth:`relatives_settle`): the reference's ends free, the difference kernel, and
+        #: some reference in a family.
+        families = index.families
+        self.families = (
+            families
+            if self.lane_pairs
+            and aligner.reference_start_free
+            and aligner.reference_end_free
+            and _config.SEARCH_FAMILIES
+            and bool(np.any(families.family_of >= 0))
+            and aligner.scoring.integer_gap_open >= 0
+            and aligner.scoring.integer_gap_extend >= 0
+            else None
+        )
+        #: d(x, y): what a member's letter x can score above its consensus letter y
+        self.substitution_costs = substitution_costs(aligner.scoring.integer_matrix)
+        self.top_score = int(aligner.scoring.integer_matrix[: len(LETTERS), : len(LETTERS)].max())
+        #: per family event its worth; per reference its longest member-only run and the
+        #: worth of all its events (``families.priced_events``, for this scoring)
+        self.event_prices, self.event_longest, self.event_totals = priced_events(
+            families.event_offsets,
+            families.event_values,
+            self.substitution_costs,
+            max(self.top_score, 0),
+            int(aligner.scoring.integer_gap_open),
+            int(aligner.scoring.integer_gap_extend),
+        )
         self.masks = masks.astype(np.int64)
         self.reference_mask_ids = inverse[: index.reference_count].astype(np.int64)
         self.cluster_mask_ids = inverse[index.reference_count :].astype(np.int64)
@@ -187,6 +221,7 @@ class DatabaseSearch:
                     # still win, at once (see _SearchState.exhausts), half aligned where the
                     # mode allows, else aligned in full.
                     table = state.exhaust(read)
+                    table = table[~self.relatives_settle(table, state)]
                     if len(table):
                         exhausted.append(table)
                         still.append(read)
@@ -222,6 +257,7 @@ class DatabaseSearch:
             if not pairs and not exhausted:
                 continue
             listed = np.array(pairs, dtype=np.int64).reshape(-1, 4)
+            listed = listed[~self.relatives_settle(listed[:, :3], state)]
             table = np.concatenate([listed[:, :3], *exhausted])
             if self.half_aligns:
                 table = table[self._halves_may_win(table, state, listed[:, 3])]
@@ -235,6 +271,7 @@ class DatabaseSearch:
             scores=state.best_score,
             aligned=state.aligned,
             halved=state.halved,
+            related=state.related,
         )
 
     def start(
@@ -375,12 +412,23 @@ class DatabaseSearch:
         halves = state.halves
         queries = table[:, 1] * state.count + table[:, 2]
         references = table[:, 0]
+        tails = self._query_scores(halves.tail_codes, halves.tail_offsets, queries, references)
+        s_maxima = state.pairs[0].max(axis=1)[queries]
+        bounds = tails + halves.head_lengths[queries] * np.maximum(s_maxima, 0)
+        bounds[s_maxima <= 0] = _NO_CLAIM
+        return tails, bounds
+
+    def _query_scores(
+        self, codes: np.ndarray, offsets: np.ndarray, queries: np.ndarray, references: np.ndarray
+    ) -> np.ndarray:
+        """Score-only alignments of ``queries`` (of ``codes``/``offsets``) against
+        ``references``, a pair per lane."""
         index = self.index
         starts = index.reference_offsets[references].astype(np.int64)
         scoring = self.aligner.scoring
-        tails = multireference.score_pairs(
-            halves.tail_codes,
-            halves.tail_offsets,
+        return multireference.score_pairs(
+            codes,
+            offsets,
             queries,
             index.reference_codes,
             starts,
@@ -390,10 +438,87 @@ class DatabaseSearch:
             int(scoring.integer_gap_extend),
             self.aligner.flags,
         )
-        s_maxima = state.pairs[0].max(axis=1)[queries]
-        bounds = tails + halves.head_lengths[queries] * np.maximum(s_maxima, 0)
-        bounds[s_maxima <= 0] = _NO_CLAIM
-        return tails, bounds
+
+    def relatives_settle(self, table: np.ndarray, state: _SearchState) -> np.ndarray:
+        """Which ``(reference, strand, read)`` rows of ``table`` cannot beat their read's
+        best by their family's consensus score (:mod:`streamalign.search.bounds`, *A
+        relative's alignment*; counted in ``state.related``).
+
+        ``opt(Q, M) <= opt(Q, C) + T(M, W)`` (``T``: the most the events of ``M`` in ``W``
+        consecutive letters can be worth) holds whenever ``opt(Q, M)`` reaches the best
+        ``B``, with ``W = |Q| + D``, ``D`` the most deletions an alignment scoring ``B`` can
+        hold. A consensus is aligned once per query-strand (its score kept in the state),
+        once a call holds ``SEARCH_FAMILY_ROWS`` of its members' rows."""
+        settled = np.zeros(len(table), dtype=bool)
+        families = self.families
+        if families is None or not len(table):
+            return settled
+        references = table[:, 0]
+        family_of = families.family_of[references].astype(np.int64)
+        reads = table[:, 2]
+        rows = np.flatnonzero((family_of >= 0) & (state.best_score[reads] > _NONE))
+        if not len(rows):
+            return settled
+        reads = reads[rows]
+        queries = table[rows, 1] * state.count + reads
+        count = families.family_count
+        keys = queries * count + family_of[rows]
+        unique, inverse = np.unique(keys, return_inverse=True)
+        cache = state.consensus_scores
+        known = np.array([cache.get(key, _NONE) for key in unique.tolist()], dtype=np.int64)
+        missing = np.flatnonzero(
+            (known == _NONE)
+            & (np.bincount(inverse, minlength=len(unique)) >= _config.SEARCH_FAMILY_ROWS)
+        )
+        if len(missing):
+            chosen = unique[missing] % count
+            starts = families.consensus_offsets[chosen]
+            scoring = self.aligner.scoring
+            known[missing] = multireference.score_pairs(
+                state.codes,
+                state.offsets,
+                unique[missing] // count,
+                families.consensus_codes,
+                starts,
+                families.consensus_offsets[chosen + 1] - starts,
+                scoring.integer_matrix,
+                int(scoring.integer_gap_open),
+                int(scoring.integer_gap_extend),
+                self.aligner.flags,
+            )
+            cache.update(zip(unique[missing].tolist(), known[missing].tolist(), strict=True))
+        scores = known[inverse]
+        best = state.best_score[reads]
+        best_keys = state.best_key[reads]
+        row_keys = references[rows] * 2 + table[rows, 1]
+        # Bounds: the consensus's score plus all the member's events first, then, where that
+        # reaches the best but the score alone does not, the events in a window only.
+        bounds = np.where(scores == _NONE, _NO_CLAIM, scores + self.event_totals[references[rows]])
+        unsure = np.flatnonzero(
+            (scores > _NONE)
+            & _beats(bounds, row_keys, best, best_keys)
+            & ~_beats(scores, row_keys, best, best_keys)
+        )
+        scoring = self.aligner.scoring
+        windows = transfer_windows(
+            state.query_lengths[queries[unsure]],
+            best[unsure],
+            self.top_score,
+            int(scoring.integer_gap_open),
+            int(scoring.integer_gap_extend),
+        )
+        bounds[unsure] = scores[unsure] + window_costs(
+            references[rows[unsure]],
+            windows,
+            families.event_offsets,
+            families.event_positions,
+            self.event_prices,
+            self.event_longest,
+        )
+        beats = _beats(bounds, row_keys, best, best_keys)
+        settled[rows[~beats]] = True
+        np.add.at(state.related, reads[~beats], 1)
+        return settled
 
     def head_bounds(self, table: np.ndarray, state: _SearchState) -> np.ndarray:
         """For the rows of :meth:`half_bounds`: the bounds of the heads by the cover of their
@@ -551,6 +676,13 @@ class DatabaseSearch:
         )
 
 
+def _beats(
+    bounds: np.ndarray, keys: np.ndarray, best: np.ndarray, best_keys: np.ndarray
+) -> np.ndarray:
+    """Which bounds can beat their best: higher, or equal with a key before it."""
+    return (bounds > best) | ((bounds == best) & (keys < best_keys))
+
+
 def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The starts and ends of the runs of equal values in ``keys`` (grouped, e.g. sorted);
     none for no keys."""
@@ -630,6 +762,11 @@ class _SearchState:
         #: per exhausted read (see :meth:`pool_halves`): its half-aligned pairs' bounds,
         #: keys and tail scores in decreasing bound, and the position of the next
         self.half_pools: dict[int, list[Any]] = {}
+        #: scores of families' consensus sequences, by ``query * families + family`` (see
+        #: :meth:`DatabaseSearch.relatives_settle`)
+        self.consensus_scores: dict[int, int] = {}
+        #: per read: pairs settled by their family's consensus score (not aligned)
+        self.related = np.zeros(count, dtype=np.int64)
 
     @functools.cached_property
     def halves(self) -> _Halves:
