@@ -1478,8 +1478,9 @@ def growth_markdown(report: dict[str, Any], header: str, plot: str | None) -> st
         f"{report['threads']} threads; best of the repeats.",
         "",
         "| references | index build (s) | index (MiB) | search (s) | reads/s | engine reads/s "
-        "| peak RSS (MiB) | candidates aligned (mean) | only half aligned (mean) | pruned |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| peak RSS (MiB) | candidates aligned (mean) | only half aligned (mean) "
+        "| bounded by their family (mean) | pruned |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in report["rows"]:
         statistics = row["statistics"]
@@ -1489,6 +1490,7 @@ def growth_markdown(report: dict[str, Any], header: str, plot: str | None) -> st
         size = _format(row["index_bytes"] / MEBIBYTE, 1) if "index_bytes" in row else "n/a"
         candidates = statistics.get("candidates_aligned_mean")
         halves = statistics.get("candidates_half_aligned_mean")
+        related = statistics.get("candidates_family_bounded_mean")
         pruned = next((v for k, v in statistics.items() if "prune" in k), None)
         lines.append(
             f"| {row['references']:,} "
@@ -1499,14 +1501,16 @@ def growth_markdown(report: dict[str, Any], header: str, plot: str | None) -> st
             f"| {search['largest_process_mib']:,.0f} "
             f"| {'n/a' if candidates is None else candidates} "
             f"| {'n/a' if halves is None else halves} "
+            f"| {'n/a' if related is None else related} "
             f"| {'n/a' if pruned is None else pruned} |"
         )
     lines += [
         "",
         "reads/s: over the whole command (start-up and index loading included); engine "
         "reads/s: the run's own figure from `--stats-json`. Only half aligned: pairs whose "
-        "bound from half an alignment fell short (not aligned in full); pruned: the share of "
-        "(read, reference, strand) pairs not aligned in full.",
+        "bound from half an alignment fell short (not aligned in full); bounded by their family: "
+        "pairs whose family's consensus alignment bounded them below the best (not aligned); "
+        "pruned: the share of (read, reference, strand) pairs not aligned in full.",
     ]
     growth = growth_slowdown(report["rows"])
     if growth is not None:
