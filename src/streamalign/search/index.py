@@ -13,8 +13,8 @@ Layout (every array is plain numpy, so the index can be memory-mapped and shared
   ``cluster_members[cluster_offsets[c]:cluster_offsets[c + 1]]`` lists cluster ``c``'s
   references in increasing order. A family's members (near-identical references,
   :mod:`streamalign.search.families`) are cut into clusters of their own, so a cluster of one
-  gene's copies has about the bound of each; the references in no family are ordered by two
-  MinHash values of their k-mer sets (references sharing their smallest k-mer hash are often
+  gene's copies has about the bound of each; the references in no family are ordered by their two
+  smallest k-mer hashes (references sharing their smallest k-mer hash are often
   near-identical), then cut into consecutive groups. The order only affects speed, never
   results.
 - ``postings[kmer_offsets[x]:kmer_offsets[x + 1]]``: the clusters (increasing, each once) in
@@ -35,7 +35,7 @@ Example:
     >>> clustered = build_index(genes, k=4, cluster_size=2)
     >>> [clustered.cluster_members[a:b].tolist()
     ...  for a, b in zip(clustered.cluster_offsets, clustered.cluster_offsets[1:])]
-    [[0, 1], [2]]
+    [[1, 2], [0]]
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from numba import njit
 
 from .. import _config
 from ..alphabet import encode_string
-from .families import Families, _mix, find_families
+from .families import Families, _sketches, find_families
 
 #: Smallest and largest k accepted (the k-mer table has 4**k + 1 offsets).
 MIN_K = 4
@@ -218,7 +218,8 @@ def index_arrays(
     else:
         # A family's members together (a cluster of one gene's copies has the bound of each),
         # each family cut on its own; the references in none by MinHash.
-        first, second = _minhash_keys(codes, offsets, k)
+        sketches = _sketches(codes, offsets, k, 2)  # (the two smallest k-mer hashes)
+        first, second = sketches[:, 0], sketches[:, 1]
         family_keys = np.where(found.family_of >= 0, found.family_of, found.family_count)
         order = np.lexsort((np.arange(count), second, first, family_keys)).astype(np.int32)
         blocks = np.flatnonzero(np.diff(family_keys[order])) + 1
@@ -263,38 +264,6 @@ def _letter_masks(codes, offsets):
             mask |= 1 << codes[position]
         masks[reference] = mask
     return masks
-
-
-@njit(nogil=True, cache=True)
-def _minhash_keys(codes, offsets, k):
-    """Two MinHash values of each reference's k-mer set (ordering references for clusters)."""
-    count = len(offsets) - 1
-    first = np.empty(count, np.uint64)
-    second = np.empty(count, np.uint64)
-    mask = np.uint64((1 << (2 * k)) - 1)
-    salt = np.uint64(0x9E3779B97F4A7C15)
-    for reference in range(count):
-        best_first = np.uint64(0xFFFFFFFFFFFFFFFF)
-        best_second = np.uint64(0xFFFFFFFFFFFFFFFF)
-        code = np.uint64(0)
-        valid = 0
-        for position in range(offsets[reference], offsets[reference + 1]):
-            letter = codes[position]
-            if letter < 4:
-                code = ((code << np.uint64(2)) | np.uint64(letter)) & mask
-                valid += 1
-            else:
-                valid = 0
-            if valid >= k:
-                hashed = _mix(code)
-                if hashed < best_first:
-                    best_first = hashed
-                hashed = _mix(code ^ salt)
-                if hashed < best_second:
-                    best_second = hashed
-        first[reference] = best_first
-        second[reference] = best_second
-    return first, second
 
 
 @njit(nogil=True, cache=True)
