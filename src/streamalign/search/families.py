@@ -424,7 +424,7 @@ def priced_events(
     """Each event's worth (see :func:`event_costs`), and per reference its longest run of
     member-only letters (at least 1) and the worth of all its events."""
     count = len(event_offsets) - 1
-    prices = np.empty(len(event_values), np.int64)
+    prices = np.empty(len(event_values), np.int32)
     longest = np.ones(count, np.int64)
     totals = np.zeros(count, np.int64)
     for reference in range(count):

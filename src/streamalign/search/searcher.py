@@ -57,7 +57,7 @@ from ..kernels import differences, multireference
 from ..records import SequenceBatch, _gather_indices
 from .bounds import SPANS, BoundModel, _pair_scores, gene_bound, length_loss, span_counts
 from .counting import cluster_bounds, member_evidence, query_windows
-from .families import priced_events, substitution_costs, transfer_windows, window_costs
+from .families import Families, priced_events, substitution_costs, transfer_windows, window_costs
 from .index import KmerIndex, _letter_masks, build_index  # noqa: F401  (build_index: example)
 
 _NONE = -(2**62)
@@ -180,10 +180,12 @@ class DatabaseSearch:
         self.substitution_costs = substitution_costs(aligner.scoring.integer_matrix)
         self.top_score = int(aligner.scoring.integer_matrix[: len(LETTERS), : len(LETTERS)].max())
         #: per family event its worth; per reference its longest member-only run and the
-        #: worth of all its events (``families.priced_events``, for this scoring)
+        #: worth of all its events (``families.priced_events``, for this scoring; only with
+        #: :attr:`families`)
+        priced = families if self.families is not None else Families.none(0)
         self.event_prices, self.event_longest, self.event_totals = priced_events(
-            families.event_offsets,
-            families.event_values,
+            priced.event_offsets,
+            priced.event_values,
             self.substitution_costs,
             max(self.top_score, 0),
             int(aligner.scoring.integer_gap_open),
@@ -412,27 +414,41 @@ class DatabaseSearch:
         halves = state.halves
         queries = table[:, 1] * state.count + table[:, 2]
         references = table[:, 0]
-        tails = self._query_scores(halves.tail_codes, halves.tail_offsets, queries, references)
+        index = self.index
+        tails = self._lane_scores(
+            halves.tail_codes,
+            halves.tail_offsets,
+            queries,
+            index.reference_codes,
+            index.reference_offsets,
+            references,
+        )
         s_maxima = state.pairs[0].max(axis=1)[queries]
         bounds = tails + halves.head_lengths[queries] * np.maximum(s_maxima, 0)
         bounds[s_maxima <= 0] = _NO_CLAIM
         return tails, bounds
 
-    def _query_scores(
-        self, codes: np.ndarray, offsets: np.ndarray, queries: np.ndarray, references: np.ndarray
+    def _lane_scores(
+        self,
+        query_codes: np.ndarray,
+        query_offsets: np.ndarray,
+        queries: np.ndarray,
+        sequence_codes: np.ndarray,
+        sequence_offsets: np.ndarray,
+        sequences: np.ndarray,
     ) -> np.ndarray:
-        """Score-only alignments of ``queries`` (of ``codes``/``offsets``) against
-        ``references``, a pair per lane."""
-        index = self.index
-        starts = index.reference_offsets[references].astype(np.int64)
+        """Score-only alignments of ``queries`` (of ``query_codes``/``query_offsets``)
+        against ``sequences`` (of ``sequence_codes``/``sequence_offsets``: the references, or
+        the families' consensus sequences), a pair per lane."""
+        starts = sequence_offsets[sequences].astype(np.int64)
         scoring = self.aligner.scoring
         return multireference.score_pairs(
-            codes,
-            offsets,
+            query_codes,
+            query_offsets,
             queries,
-            index.reference_codes,
+            sequence_codes,
             starts,
-            index.reference_offsets[references + 1] - starts,
+            sequence_offsets[sequences + 1] - starts,
             scoring.integer_matrix,
             int(scoring.integer_gap_open),
             int(scoring.integer_gap_extend),
@@ -471,20 +487,13 @@ class DatabaseSearch:
             & (np.bincount(inverse, minlength=len(unique)) >= _config.SEARCH_FAMILY_ROWS)
         )
         if len(missing):
-            chosen = unique[missing] % count
-            starts = families.consensus_offsets[chosen]
-            scoring = self.aligner.scoring
-            known[missing] = multireference.score_pairs(
+            known[missing] = self._lane_scores(
                 state.codes,
                 state.offsets,
                 unique[missing] // count,
                 families.consensus_codes,
-                starts,
-                families.consensus_offsets[chosen + 1] - starts,
-                scoring.integer_matrix,
-                int(scoring.integer_gap_open),
-                int(scoring.integer_gap_extend),
-                self.aligner.flags,
+                families.consensus_offsets,
+                unique[missing] % count,
             )
             cache.update(zip(unique[missing].tolist(), known[missing].tolist(), strict=True))
         scores = known[inverse]
@@ -658,21 +667,13 @@ class DatabaseSearch:
             query_codes = codes
             query_offsets = batch.offsets.astype(np.int64)
         index = self.index
-        references = pairs[:, 0]
-        reference_starts = index.reference_offsets[references].astype(np.int64)
-        reference_lengths = index.reference_offsets[references + 1] - reference_starts
-        scoring = self.aligner.scoring
-        return multireference.score_pairs(
+        return self._lane_scores(
             query_codes,
             query_offsets,
             pairs[:, 1] * count + pairs[:, 2],
             index.reference_codes,
-            reference_starts,
-            reference_lengths,
-            scoring.integer_matrix,
-            int(scoring.integer_gap_open),
-            int(scoring.integer_gap_extend),
-            self.aligner.flags,
+            index.reference_offsets,
+            pairs[:, 0],
         )
 
 
