@@ -121,6 +121,11 @@ class Aligner:
             one end-gap switch of the mode (True: that end of the sequence may stay unaligned
             at no cost). Not valid with ``mode="local"``.
         reference_name: name of a single reference given as a string.
+        reference_names: the names of the references when ``reference`` is a
+            :class:`~streamalign.references.ReferenceSequences` (arrays, e.g.
+            ``ReferenceSequences.from_index(index)`` for an index opened from a file: a
+            database of 400,000 genes then needs no string per reference); default
+            ``reference0``, ``reference1``, ...
         lanes: most queries per SIMD group (groups are also capped to keep a column of
             DP state in cache).
         memory_budget: most bytes one kernel call may use for traceback directions; a pair
@@ -157,6 +162,7 @@ class Aligner:
         reference_start_free: bool | None = None,
         reference_end_free: bool | None = None,
         reference_name: str | None = None,
+        reference_names: Sequence[str] | None = None,
         lanes: int = _config.LANES,
         memory_budget: int = _config.TRACEBACK_BUDGET_BYTES,
         search: str | FastSearch = "exact",
@@ -211,13 +217,26 @@ class Aligner:
         # Per reference: batches left to align without trying windows (they recently saved
         # too little).
         self._window_skips: dict[int, int] = {}
-        pairs = _reference_pairs(reference, reference_name)
-        self.reference_names = [name for name, _ in pairs]
-        # One array of letters and one of codes (views of the index file's mapping when the
-        # index was opened from a file and holds these references: no copy per worker).
-        self.references = ReferenceSequences.matching_index(
-            [sequence for _, sequence in pairs], self.reference_names, index
-        )
+        if isinstance(reference, ReferenceSequences):
+            # (already arrays, e.g. an index file's: no string per reference)
+            names = reference_names
+            if names is None:
+                names = [f"reference{number}" for number in range(len(reference))]
+            if len(names) != len(reference):
+                raise ValueError(f"{len(names)} reference names for {len(reference)} references")
+            self.reference_names = [str(name) for name in names]
+            self.references = reference
+        else:
+            if reference_names is not None:
+                raise TypeError("reference_names= goes with a ReferenceSequences reference")
+            pairs = _reference_pairs(reference, reference_name)
+            self.reference_names = [name for name, _ in pairs]
+            # One array of letters and one of codes (views of the index file's mapping when
+            # the index was opened from a file and holds these references: no copy per
+            # worker).
+            self.references = ReferenceSequences.matching_index(
+                [sequence for _, sequence in pairs], self.reference_names, index
+            )
         self._reference_codes = CodeViews(self.references)
         self.search = search
         if index is not None and search_k is not None and index.k != search_k:

@@ -26,12 +26,14 @@ import enum
 import os
 import re
 import sys
+from collections.abc import Sequence
 from typing import IO, Any
 
 from .aligner import MODES, Aligner
 from .errors import InputFormatError, InvalidSequenceError, StreamAlignError
 from .io.readers import STDIN_NAME, read_references
 from .io.sam import sam_reference_name, unique_reference_names
+from .references import ReferenceSequences
 from .scoring import AMBIGUITY_POLICIES, Scoring
 from .search.fast import FastSearch
 from .search.index import MAX_K, MIN_K
@@ -192,15 +194,20 @@ def aligner_from_arguments(arguments: argparse.Namespace, stderr: IO[str] | None
     kmer_length = getattr(arguments, "kmer_length", None)
     path = arguments.reference
     index = None
+    references: Any
+    names = None
     if is_index_path(path):
+        # The index's arrays as they are (memory-mapped): no string per reference.
         index = load_index(path, k=kmer_length)
-        references = references_for_output(index.reference_pairs(), None if quiet else stderr)
+        references = ReferenceSequences.from_index(index)
+        names = output_names(index.names, None if quiet else stderr)
     else:
         references = read_reference_file(path, None if quiet else stderr)
     try:
         return Aligner(
             references,
             alignment_mode(arguments),
+            reference_names=names,
             scoring=scoring,
             device=device,
             search=search,
@@ -332,18 +339,30 @@ def references_for_output(
         >>> print(note.getvalue(), end="")  # doctest: +ELLIPSIS
         streamalign: note: 1 of 2 references repeat an earlier name ... (first: 'a b' -> 'a_b_2')
     """
-    names = unique_reference_names([name for name, _ in references])
+    names = output_names([name for name, _ in references], stderr)
+    return [(name, sequence) for name, (_, sequence) in zip(names, references, strict=True)]
+
+
+def output_names(originals: Sequence[str], stderr: IO[str] | None = None) -> list[str]:
+    """The names of :func:`references_for_output`, from the names alone (an index file's
+    references need no string each).
+
+    Example:
+        >>> output_names(["a b", "a b", "c"])
+        ['a_b', 'a_b_2', 'c']
+    """
+    names = unique_reference_names(list(originals))
     repeated = [
         (original, name)
-        for (original, _), name in zip(references, names, strict=True)
+        for original, name in zip(originals, names, strict=True)
         if sam_reference_name(original) != name
     ]
     if repeated and stderr is not None:
         original, name = repeated[0]
         print(
-            f"streamalign: note: {len(repeated):,} of {len(references):,} references repeat an "
+            f"streamalign: note: {len(repeated):,} of {len(originals):,} references repeat an "
             "earlier name and are called NAME_2, NAME_3, ... in file order in every output "
             f"format (first: {original!r} -> {name!r})",
             file=stderr,
         )
-    return [(name, sequence) for name, (_, sequence) in zip(names, references, strict=True)]
+    return names
