@@ -11,6 +11,10 @@ Families are found when the index is built (:func:`find_families`), in four step
 1. *Seeds.* Each reference gets its ``FAMILY_SKETCH`` smallest hashes of ``FAMILY_K``-mers.
    In each run of references sharing a hash, a reference joins the first of the run's
    anchors whose sketch shares ``FAMILY_SKETCH_SHARED`` values with its own (or becomes one).
+   Runs of *common* hashes (more than ``FAMILY_COMMON_SHARE`` of the sketches hold them:
+   k-mers of regions that the genes of a whole phylum share) are skipped: there a gene would
+   meet hundreds of unrelated genes, join the first that shares enough conserved hashes, and
+   be lost to its real copies.
 2. *Consensus.* Each seed's anchor and first ``FAMILY_SAMPLE`` members are aligned (unit
    edit distance by diagonal transitions, O(n + d^2) for d edits); per letter of the anchor,
    the consensus holds the letter or deletion most of them hold, plus any run of letters
@@ -62,6 +66,12 @@ from ..alphabet import LETTERS
 FAMILY_K = 12
 #: Smallest hashes kept per reference (each a chance to meet a relative)...
 FAMILY_SKETCH = 12
+#: ... but a hash held by more than ``FAMILY_COMMON_SHARE`` of the sketches (and more than
+#: ``FAMILY_COMMON_MIN``) comes from a region conserved across genera: it counts towards the
+#: values two sketches share, but references do not meet through it (a run of hundreds of
+#: unrelated genes sharing it)...
+FAMILY_COMMON_SHARE = 1 / 100
+FAMILY_COMMON_MIN = 64
 #: ... of which a reference and an anchor or consensus must share this many.
 FAMILY_SKETCH_SHARED = 4
 #: A seed's member votes for its consensus within this share of the longer length from the
@@ -140,7 +150,8 @@ def find_families(codes: np.ndarray, offsets: np.ndarray, threads: int | None = 
         return Families.none(count)
     threads = max(1, threads or os.cpu_count() or 1)
     sketches = _sketches(codes, offsets, FAMILY_K, FAMILY_SKETCH)
-    hashes, holders = _sorted_hashes(sketches)
+    common = _common_hashes(sketches)
+    hashes, holders = _sorted_hashes(_without(sketches, common, FAMILY_SKETCH))
     numbers = np.arange(count)
     # Seeds: references sharing enough of their sketch with an anchor.
     anchors = _seed(sketches, hashes, holders, FAMILY_SKETCH_SHARED, FAMILY_TRIES)
@@ -180,7 +191,9 @@ def find_families(codes: np.ndarray, offsets: np.ndarray, threads: int | None = 
     # join again.
     for refinement in range(FAMILY_REFINEMENTS + 1):
         consensus_sketches = _sketches(consensus_codes, consensus_offsets, FAMILY_K, FAMILY_SKETCH)
-        consensus_hashes, consensus_holders = _sorted_hashes(consensus_sketches)
+        consensus_hashes, consensus_holders = _sorted_hashes(
+            _without(consensus_sketches, common, FAMILY_SKETCH)
+        )
         candidates = _nearest(
             sketches,
             consensus_sketches,
@@ -220,7 +233,9 @@ def find_families(codes: np.ndarray, offsets: np.ndarray, threads: int | None = 
         )
         if refinement == 0:
             alone = np.flatnonzero(family_of < 0)
-            alone_hashes, alone_holders = _sorted_hashes(sketches[alone])
+            alone_hashes, alone_holders = _sorted_hashes(
+                _without(sketches[alone], common, FAMILY_SKETCH)
+            )
             alone_anchors = _seed(
                 sketches[alone], alone_hashes, alone_holders, FAMILY_SKETCH_SHARED, FAMILY_TRIES
             )
@@ -303,6 +318,30 @@ def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     firsts = np.zeros(len(lengths), dtype=np.int64)
     np.cumsum(lengths[:-1], out=firsts[1:])
     return np.repeat(starts - firsts, lengths) + np.arange(int(lengths.sum()))
+
+
+def _common_hashes(sketches: np.ndarray) -> np.ndarray:
+    """The hashes (ascending) that more than ``FAMILY_COMMON_SHARE`` of the sketches (and
+    ``FAMILY_COMMON_MIN``) hold: k-mers of regions that genes of a whole phylum share."""
+    hashes, _ = _sorted_hashes(sketches)
+    values, counts = np.unique(hashes, return_counts=True)
+    most = max(FAMILY_COMMON_MIN, int(len(sketches) * FAMILY_COMMON_SHARE))
+    return values[counts > most]
+
+
+def _without(pool: np.ndarray, common: np.ndarray, size: int) -> np.ndarray:
+    """The first ``size`` values of each row of ``pool`` (ascending sketches) that are not
+    in ``common`` (ascending), all ones where fewer remain."""
+    empty = np.uint64(0xFFFFFFFFFFFFFFFF)
+    kept = pool != empty
+    if len(common):
+        at = np.minimum(np.searchsorted(common, pool), len(common) - 1)
+        kept &= common[at] != pool
+    ranks = np.cumsum(kept, axis=1) - 1
+    sketches = np.full((len(pool), size), empty, dtype=np.uint64)
+    rows, columns = np.nonzero(kept & (ranks < size))
+    sketches[rows, ranks[rows, columns]] = pool[rows, columns]
+    return sketches
 
 
 def _sorted_hashes(sketches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
