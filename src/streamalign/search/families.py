@@ -151,7 +151,7 @@ def find_families(codes: np.ndarray, offsets: np.ndarray, threads: int | None = 
     threads = max(1, threads or os.cpu_count() or 1)
     sketches = _sketches(codes, offsets, FAMILY_K, FAMILY_SKETCH)
     common = _common_hashes(sketches)
-    hashes, holders = _sorted_hashes(_without(sketches, common, FAMILY_SKETCH))
+    hashes, holders = _sorted_hashes(_uncommon(sketches, common))
     numbers = np.arange(count)
     # Seeds: references sharing enough of their sketch with an anchor.
     anchors = _seed(sketches, hashes, holders, FAMILY_SKETCH_SHARED, FAMILY_TRIES)
@@ -191,9 +191,7 @@ def find_families(codes: np.ndarray, offsets: np.ndarray, threads: int | None = 
     # join again.
     for refinement in range(FAMILY_REFINEMENTS + 1):
         consensus_sketches = _sketches(consensus_codes, consensus_offsets, FAMILY_K, FAMILY_SKETCH)
-        consensus_hashes, consensus_holders = _sorted_hashes(
-            _without(consensus_sketches, common, FAMILY_SKETCH)
-        )
+        consensus_hashes, consensus_holders = _sorted_hashes(_uncommon(consensus_sketches, common))
         candidates = _nearest(
             sketches,
             consensus_sketches,
@@ -233,9 +231,7 @@ def find_families(codes: np.ndarray, offsets: np.ndarray, threads: int | None = 
         )
         if refinement == 0:
             alone = np.flatnonzero(family_of < 0)
-            alone_hashes, alone_holders = _sorted_hashes(
-                _without(sketches[alone], common, FAMILY_SKETCH)
-            )
+            alone_hashes, alone_holders = _sorted_hashes(_uncommon(sketches[alone], common))
             alone_anchors = _seed(
                 sketches[alone], alone_hashes, alone_holders, FAMILY_SKETCH_SHARED, FAMILY_TRIES
             )
@@ -329,19 +325,13 @@ def _common_hashes(sketches: np.ndarray) -> np.ndarray:
     return values[counts > most]
 
 
-def _without(pool: np.ndarray, common: np.ndarray, size: int) -> np.ndarray:
-    """The first ``size`` values of each row of ``pool`` (ascending sketches) that are not
-    in ``common`` (ascending), all ones where fewer remain."""
-    empty = np.uint64(0xFFFFFFFFFFFFFFFF)
-    kept = pool != empty
-    if len(common):
-        at = np.minimum(np.searchsorted(common, pool), len(common) - 1)
-        kept &= common[at] != pool
-    ranks = np.cumsum(kept, axis=1) - 1
-    sketches = np.full((len(pool), size), empty, dtype=np.uint64)
-    rows, columns = np.nonzero(kept & (ranks < size))
-    sketches[rows, ranks[rows, columns]] = pool[rows, columns]
-    return sketches
+def _uncommon(sketches: np.ndarray, common: np.ndarray) -> np.ndarray:
+    """The sketches with their ``common`` hashes (ascending) emptied (all ones, which
+    :func:`_sorted_hashes` leaves out)."""
+    if not len(common):
+        return sketches
+    at = np.minimum(np.searchsorted(common, sketches), len(common) - 1)
+    return np.where(common[at] == sketches, np.uint64(0xFFFFFFFFFFFFFFFF), sketches)
 
 
 def _sorted_hashes(sketches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
