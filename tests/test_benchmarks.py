@@ -381,3 +381,48 @@ def test_search_growth_slowdown_uses_the_largest_database(search_benchmark: Modu
     assert search_benchmark.growth_slowdown(rows) == (399_400, 50.0)
     assert search_benchmark.growth_slowdown(rows[:2]) is None
     assert search_benchmark.growth_slowdown(rows[1:]) is None
+
+
+def test_family_bound_study_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """benchmarks/family_bound_study.py on mutants of 4 real genes and of a fifth 5% off the
+    first, with reads 10% off the first: the read-aware bound holds (the script checks it
+    against exact scores), never leaves more members unsettled than the search's bound, and
+    leaves fewer here."""
+    import random
+
+    import dnaio
+
+    from cli_helpers import run_cli
+    from streamalign.options import ExitStatus
+    from test_alignment_reference import mutate
+    from test_search import real_genes
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "family_bound_study.py"
+    spec = importlib.util.spec_from_file_location("streamalign_benchmark_family_bound", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rng = random.Random(3)
+    genes = [sequence for _, sequence in real_genes()[:4]]
+    genes.append(mutate(rng, genes[0], 0.05, 0.0))
+    fasta = tmp_path / "mutants.fa"
+    with dnaio.open(fasta, mode="w") as out:
+        for number, gene in enumerate(genes):
+            for copy in range(8):
+                out.write(dnaio.SequenceRecord(f"g{number}.{copy}", mutate(rng, gene, 0.02, 0.0)))
+    index = tmp_path / "mutants.idx"
+    assert run_cli(["index", str(fasta), "-o", str(index), "--quiet"])[0] == ExitStatus.SUCCESS
+    reads = tmp_path / "reads.fa"
+    with dnaio.open(reads, mode="w") as out:
+        for number in range(3):
+            start = rng.randrange(len(genes[0]) - 250)
+            piece = mutate(rng, genes[0][start : start + 250], 0.1, 0.0)
+            out.write(dnaio.SequenceRecord(f"r{number}", piece))
+    assert module.main([str(index), str(reads), "--reads", "3"]) == 0
+    rows = [
+        [int(value) for value in line.split()[1:5]]
+        for line in capsys.readouterr().out.splitlines()[1:]
+    ]
+    assert len(rows) == 3
+    assert all(members == 40 and 1 <= reach <= aware <= now for members, reach, now, aware in rows)
+    assert sum(aware for *_, aware in rows) < sum(now for _, _, now, _ in rows)
