@@ -625,3 +625,33 @@ def test_an_aligner_takes_reference_arrays_with_their_names(built: Path, referen
         Aligner(ReferenceSequences.from_index(loaded), reference_names=["a", "b"])
     with pytest.raises(TypeError, match="reference_names= goes with"):
         Aligner(references, reference_names=names)
+
+
+def test_the_checkpoint_fingerprint_of_an_index_s_references_is_the_file_s_digest(
+    built: Path, references: list, tmp_path: Path
+) -> None:
+    """A run with ``-r refs.idx`` identifies its references by the names and the index
+    file's header digest (it covers every array's SHA-256): the letters are not hashed again
+    on every run."""
+    from streamalign.pipeline import RunOptions, fingerprint
+
+    names = [name for name, _ in references]
+    options = RunOptions(output_format="tsv")
+
+    def of(path: Path) -> str:
+        aligner = Aligner(
+            ReferenceSequences.from_index(load_index(path)), "semiglobal", reference_names=names
+        )
+        return fingerprint(aligner, options, ["reads.fa"])
+
+    aligner = Aligner(
+        ReferenceSequences.from_index(load_index(built)), "semiglobal", reference_names=names
+    )
+    first = fingerprint(aligner, options, ["reads.fa"])
+    assert of(built) == first
+    aligner.references.ascii = aligner.references.ascii[:0]  # (letters gone: same digest)
+    assert fingerprint(aligner, options, ["reads.fa"]) == first
+    other = tmp_path / "k6.idx"
+    save_index(in_memory_index(references, k=6), other, source=None)
+    in_memory = fingerprint(Aligner(references, "semiglobal"), options, ["reads.fa"])
+    assert len({first, of(other), in_memory}) == 3

@@ -696,10 +696,16 @@ def fingerprint(aligner: Aligner, options: RunOptions, inputs: list[str]) -> str
 
 def _references_digest(aligner: Aligner) -> str:
     """SHA-256 of the references' names, lengths and letters, from the aligner's arrays (no
-    string per reference: a database may hold hundreds of thousands)."""
+    string per reference: a database may hold hundreds of thousands). References that are an
+    index file's arrays count by that file's header digest instead, which covers the SHA-256
+    of every array written (the letters of 400,000 genes took 0.4-1.3 s to hash per run)."""
     references = aligner.references
     digest = hashlib.sha256()
     digest.update("\0".join(aligner.reference_names).encode("utf-8", "surrogatepass"))
+    index = references.index
+    if index is not None:
+        digest.update(f"index {index.header.digest}".encode())
+        return digest.hexdigest()
     digest.update(np.ascontiguousarray(references.offsets, dtype=np.int64).tobytes())
     digest.update(np.ascontiguousarray(references.ascii).data)
     return digest.hexdigest()

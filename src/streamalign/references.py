@@ -98,6 +98,11 @@ class ReferenceSequences(Sequence[str]):
         for number in range(len(self)):
             yield self[number]
 
+    @property
+    def index(self) -> Any:
+        """The index opened from a file whose mapping these arrays view, or None."""
+        return self._index
+
     def codes(self, number: int) -> np.ndarray:
         """The codes of reference ``number`` (a view)."""
         return self.codes_all[self._bounds[number] : self._bounds[number + 1]]
