@@ -280,10 +280,10 @@ def test_keyboard_interrupt_stops_every_worker(backend, workers, start_method):
     if backend == "processes":
         task = engine_tasks.sleep_long  # busy workers must be stopped too, not waited for
     # a real SIGINT to this (main) thread after 0.3 s; a timer signal, not a thread, so that
-    # no thread is alive when the pool forks (Python 3.12+ warns about that). The timer fires
-    # again every 0.3 s: once, in a fresh-clone CI run after test_dask.py, the test hung with
-    # the workers running on, and an endless input never ends by itself. A handler that runs
-    # twice means the engine swallowed the first KeyboardInterrupt: that fails.
+    # no thread is alive when the pool forks (Python 3.12+ warns about that). The alarm fires
+    # again every 0.3 s and the handler's runs are counted: a second run means the engine
+    # swallowed the first KeyboardInterrupt, which fails instead of running the endless input
+    # on (as it did when the suite ran in the background with SIGINT ignored: conftest.py).
     interrupts: list[float] = []
 
     def interrupt(*_: object) -> None:
