@@ -151,7 +151,7 @@ def find_families(codes: np.ndarray, offsets: np.ndarray, threads: int | None = 
     threads = max(1, threads or os.cpu_count() or 1)
     sketches = _sketches(codes, offsets, FAMILY_K, FAMILY_SKETCH)
     common = _common_hashes(sketches)
-    hashes, holders = _sorted_hashes(_uncommon(sketches, common))
+    hashes, holders = _sorted_hashes(sketches, common)
     numbers = np.arange(count)
     # Seeds: references sharing enough of their sketch with an anchor.
     anchors = _seed(sketches, hashes, holders, FAMILY_SKETCH_SHARED, FAMILY_TRIES)
@@ -191,7 +191,7 @@ def find_families(codes: np.ndarray, offsets: np.ndarray, threads: int | None = 
     # join again.
     for refinement in range(FAMILY_REFINEMENTS + 1):
         consensus_sketches = _sketches(consensus_codes, consensus_offsets, FAMILY_K, FAMILY_SKETCH)
-        consensus_hashes, consensus_holders = _sorted_hashes(_uncommon(consensus_sketches, common))
+        consensus_hashes, consensus_holders = _sorted_hashes(consensus_sketches, common)
         candidates = _nearest(
             sketches,
             consensus_sketches,
@@ -231,7 +231,7 @@ def find_families(codes: np.ndarray, offsets: np.ndarray, threads: int | None = 
         )
         if refinement == 0:
             alone = np.flatnonzero(family_of < 0)
-            alone_hashes, alone_holders = _sorted_hashes(_uncommon(sketches[alone], common))
+            alone_hashes, alone_holders = _sorted_hashes(sketches[alone], common)
             alone_anchors = _seed(
                 sketches[alone], alone_hashes, alone_holders, FAMILY_SKETCH_SHARED, FAMILY_TRIES
             )
@@ -325,20 +325,16 @@ def _common_hashes(sketches: np.ndarray) -> np.ndarray:
     return values[counts > most]
 
 
-def _uncommon(sketches: np.ndarray, common: np.ndarray) -> np.ndarray:
-    """The sketches with their ``common`` hashes (ascending) emptied (all ones, which
-    :func:`_sorted_hashes` leaves out)."""
-    if not len(common):
-        return sketches
-    at = np.minimum(np.searchsorted(common, sketches), len(common) - 1)
-    return np.where(common[at] == sketches, np.uint64(0xFFFFFFFFFFFFFFFF), sketches)
-
-
-def _sorted_hashes(sketches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every (hash, holder) of the sketches, sorted by hash then holder (empty slots out)."""
+def _sorted_hashes(
+    sketches: np.ndarray, common: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every (hash, holder) of the sketches, sorted by hash then holder (empty slots out, and
+    the ``common`` hashes where given: references do not meet through them)."""
     holders = np.repeat(np.arange(len(sketches)), sketches.shape[1])
     hashes = sketches.ravel()
     kept = hashes != np.uint64(0xFFFFFFFFFFFFFFFF)
+    if common is not None:
+        kept &= ~np.isin(hashes, common)
     hashes, holders = hashes[kept], holders[kept]
     order = np.lexsort((holders, hashes))
     return hashes[order], holders[order]
