@@ -21,7 +21,8 @@ import pytest
 from cli_helpers import DATA, READS, run_cli
 from streamalign import Aligner
 from streamalign.aligner import MODES
-from streamalign.alphabet import reverse_complement_ascii
+from streamalign.alphabet import decode, encode_string, reverse_complement_ascii
+from streamalign.records import SequenceBatch
 from streamalign.search.index import build_index
 from test_alignment_reference import mutate
 
@@ -346,3 +347,79 @@ def test_families_bound_their_members_and_stay_exact() -> None:
     assert_same_batches(plain, exhaustive)
     assert plain.family_bounded_candidates is not None
     assert plain.family_bounded_candidates.sum() == 0
+
+
+def mutant_families() -> list[tuple[str, str]]:
+    """40 real genes, each with 5 mutants 2% away (families of 6)."""
+    rng = random.Random(21)
+    references = []
+    for name, gene in real_genes()[:40]:
+        references.append((name, gene))
+        references += [(f"{name}.m{copy}", mutate(rng, gene, 0.02, 0.0)) for copy in range(5)]
+    return references
+
+
+def test_far_reads_are_seeded_by_their_best_families(monkeypatch) -> None:
+    """Before a read close to no gene is exhausted, the member nearest the consensus of each
+    of its best-scoring families is aligned (``DatabaseSearch.family_seeds``): the seeds are
+    those families (each consensus scored here by a one-reference aligner), the family
+    bounds then settle more pairs than from the first rounds' best, and the answer stays the
+    exhaustive one."""
+    references = mutant_families()
+    index = build_index([sequence for _, sequence in references])
+    reads = [sequence for _, sequence in real_reads(8)]
+    aligner = Aligner(references, "semiglobal", index=index)
+    search = aligner.database_search()
+    families = search.families
+    assert families is not None
+
+    # The seeds of the first read: central members of its 8 best (family, strand).
+    read = reads[0]
+    flipped = (
+        reverse_complement_ascii(np.frombuffer(read.encode(), np.uint8), np.array([0, len(read)]))
+        .tobytes()
+        .decode()
+    )
+    state, _ = search.start(
+        SequenceBatch.from_strings([read]),
+        encode_string(read),
+        SequenceBatch.from_strings([flipped]),
+        encode_string(flipped),
+    )
+    seeds = search.family_seeds(np.array([0]), state)
+    assert len(search.family_seeds(np.array([0]), state)) == 0  # (once per read)
+    bounds = np.asarray(families.consensus_offsets)
+    consensus = [
+        decode(families.consensus_codes[bounds[family] : bounds[family + 1]])
+        for family in range(families.family_count)
+    ]
+    scores = {}
+    for family, sequence in enumerate(consensus):
+        one = Aligner([("consensus", sequence)], "semiglobal", search="exhaustive")
+        scores[family, 0] = int(one.align_many([read], strand="forward").integer_scores[0])
+        scores[family, 1] = int(one.align_many([flipped], strand="forward").integer_scores[0])
+    family_of = np.asarray(families.family_of)
+    seeded = {(int(family_of[reference]), int(strand)) for reference, strand, _ in seeds}
+    assert len(seeded) == len(seeds) == 8
+    assert min(scores[key] for key in seeded) >= max(
+        score for key, score in scores.items() if key not in seeded
+    )
+    for reference, _, _ in seeds.tolist():
+        members = np.flatnonzero(family_of == family_of[reference])
+        totals = search.event_totals[members]
+        assert search.event_totals[reference] == totals.min()
+        assert reference == members[np.argmin(totals)]
+
+    # The whole search, with and without seeds: exact both ways, more settled with them.
+    exhaustive = Aligner(references, "semiglobal", search="exhaustive").align_many(
+        reads, strand="both"
+    )
+    seeded_batch = aligner.align_many(reads, strand="both")
+    monkeypatch.setattr("streamalign._config.SEARCH_SEED_FAMILIES", 0)
+    unseeded_batch = Aligner(references, "semiglobal", index=index).align_many(reads, strand="both")
+    assert_same_batches(seeded_batch, exhaustive)
+    assert_same_batches(unseeded_batch, exhaustive)
+    assert (
+        seeded_batch.family_bounded_candidates.sum()
+        > unseeded_batch.family_bounded_candidates.sum()
+    )

@@ -145,6 +145,11 @@ SEARCH_FAMILIES = True
 SEARCH_FAMILY_REFERENCES = 50_000
 #: a family's consensus is aligned to bound its members once a call holds this many of them.
 SEARCH_FAMILY_ROWS = 3
+#: before a read is exhausted, every family's consensus is aligned (both strands; the scores
+#: the family bounds need anyway) and the member closest to the consensus of this many of the
+#: best-scoring families is aligned, so the bounds start from a best near the read's real one
+#: (``DatabaseSearch.family_seeds``).
+SEARCH_SEED_FAMILIES = 8
 #: the fast search opens a read-strand's clusters 1, 2, 4, ... at a time, up to this many
 #: (one bound call for many clusters: fewer calls where a read opens hundreds of them).
 SEARCH_FAST_OPEN = 64

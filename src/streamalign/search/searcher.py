@@ -17,8 +17,10 @@ bound), and repeats:
 3. drop candidates and clusters whose bound cannot beat the best.
 
 A read whose bounds prune too little (every reference's k-mer bound above its best: a read
-close to no reference) is *exhausted* (:meth:`_SearchState.exhausts`): every pair left that
-can beat its best has its tail aligned at once, and the pairs are then taken in decreasing
+close to no reference) is *exhausted* (:meth:`_SearchState.exhausts`). Where references form
+families, it is first seeded (:meth:`DatabaseSearch.family_seeds`): the central members of its
+best-scoring families are aligned, so the family bounds start from a best near its real one.
+Then every pair left that can beat its best has its tail aligned at once, and the pairs are then taken in decreasing
 tail score (the heads' k-mer bounds computed as they come up), aligned in full until none
 left can win.
 
@@ -217,8 +219,19 @@ class DatabaseSearch:
             pairs: list[tuple[int, int, int, int]] = []
             exhausted: list[np.ndarray] = []
             still = []
+            exhausting = [read for read in active if state.exhausts(read)]
+            if exhausting and self.families is not None:
+                # First a best near the read's real one, from its best families (the family
+                # bounds below settle far more members with it); then exhausted only if the
+                # bounds still prune too little.
+                seeds = self.family_seeds(np.array(exhausting, dtype=np.int64), state)
+                scores = self.score_pairs(seeds, sources)
+                for strand in range(state.strands):
+                    on = seeds[:, 1] == strand
+                    state.record(seeds[on, 2], seeds[on, 0], strand, scores[on])
+                exhausting = [read for read in exhausting if state.exhausts(read)]
             for read in active:
-                if state.exhausts(read):
+                if read in exhausting:
                     # Bounds prune too little for this read: everything left that could
                     # still win, at once (see _SearchState.exhausts), half aligned where the
                     # mode allows, else aligned in full.
@@ -454,6 +467,62 @@ class DatabaseSearch:
             int(scoring.integer_gap_extend),
             self.aligner.flags,
         )
+
+    @functools.cached_property
+    def central_members(self) -> np.ndarray:
+        """Per family, its member whose events are worth least (the closest to the
+        consensus; only with :attr:`families`)."""
+        assert self.families is not None
+        family_of = self.families.family_of.astype(np.int64)
+        members = np.flatnonzero(family_of >= 0)
+        order = np.lexsort((members, self.event_totals[members], family_of[members]))
+        ordered = family_of[members[order]]
+        first = np.flatnonzero(np.diff(ordered, prepend=-1) != 0)
+        central = np.empty(self.families.family_count, dtype=np.int64)
+        central[ordered[first]] = members[order[first]]
+        return central
+
+    def family_seeds(self, reads: np.ndarray, state: _SearchState) -> np.ndarray:
+        """``(reference, strand, read)`` rows to align before ``reads`` are exhausted: per
+        read, the central member of each of its ``_config.SEARCH_SEED_FAMILIES``
+        best-scoring families, over both strands (every family's consensus aligned against
+        every query-strand of the reads and kept in ``state``, as :meth:`relatives_settle`
+        wants it). Each is marked seeded: a read is seeded once.
+
+        Aligning more pairs never changes a read's winner; these give the exhaust's bounds
+        a best close to the read's real one where the first rounds' candidates (taken by
+        k-mer bounds, which say little for a read close to no reference) scored far less."""
+        families = self.families
+        assert families is not None
+        reads = reads[~state.seeded[reads]]
+        state.seeded[reads] = True
+        count = families.family_count
+        most = min(_config.SEARCH_SEED_FAMILIES, state.strands * count)
+        if not len(reads) or most <= 0:
+            return np.zeros((0, 3), dtype=np.int64)
+        strands = np.arange(state.strands, dtype=np.int64)
+        queries = (reads[:, None] + strands[None, :] * state.count).ravel()  # read-major
+        keys = (queries[:, None] * count + np.arange(count, dtype=np.int64)[None, :]).ravel()
+        cache = state.consensus_scores
+        scores = np.array([cache.get(key, _NONE) for key in keys.tolist()], dtype=np.int64)
+        missing = np.flatnonzero(scores == _NONE)
+        if len(missing):
+            scores[missing] = self._lane_scores(
+                state.codes,
+                state.offsets,
+                keys[missing] // count,
+                families.consensus_codes,
+                families.consensus_offsets,
+                keys[missing] % count,
+            )
+            cache.update(zip(keys[missing].tolist(), scores[missing].tolist(), strict=True))
+        per_read = scores.reshape(len(reads), state.strands * count)
+        top = np.argpartition(-per_read, most - 1, axis=1)[:, :most]
+        table = np.empty((len(reads) * most, 3), dtype=np.int64)
+        table[:, 0] = self.central_members[(top % count).ravel()]
+        table[:, 1] = (top // count).ravel()
+        table[:, 2] = np.repeat(reads, most)
+        return table
 
     def relatives_settle(self, table: np.ndarray, state: _SearchState) -> np.ndarray:
         """Which ``(reference, strand, read)`` rows of ``table`` cannot beat their read's
@@ -768,6 +837,8 @@ class _SearchState:
         self.consensus_scores: dict[int, int] = {}
         #: per read: pairs settled by their family's consensus score (not aligned)
         self.related = np.zeros(count, dtype=np.int64)
+        #: per read: whether :meth:`DatabaseSearch.family_seeds` gave it its seeds
+        self.seeded = np.zeros(count, dtype=bool)
 
     @functools.cached_property
     def halves(self) -> _Halves:
