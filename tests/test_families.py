@@ -254,3 +254,26 @@ def test_genes_sharing_conserved_regions_still_find_their_copies() -> None:
     gene_of = np.repeat(np.arange(120), 2)
     for family in np.unique(family_of[family_of >= 0]):  # no family holds two genes
         assert len(np.unique(gene_of[family_of == family])) == 1
+
+
+def test_mutants_of_a_gene_with_hundreds_of_copies_join_its_family() -> None:
+    # One real gene in 150 copies a few letters apart (a species many sequencing runs
+    # submitted): its k-mers' hashes are in more than 1% of the sketches, and references do
+    # not meet through such hashes. Five mutants 5% away keep some of those hashes and get
+    # new ones no one holds, so they met nobody; the larger sketch of the last pass (rare
+    # hashes among the consensus sequences) finds them their gene's family. The other real
+    # genes stay apart from it.
+    rng = random.Random(5)
+    genes = [sequence for _, sequence in real_genes()]
+    abundant = genes[0]
+    references = [mutate(rng, abundant, 0.003, 0.0) for _ in range(150)]
+    mutants = [mutate(rng, abundant, 0.05, 0.0) for _ in range(5)]
+    references += mutants + genes[1:]
+    codes = [encode_string(reference) for reference in references]
+    offsets = np.cumsum([0] + [len(code) for code in codes]).astype(np.int64)
+    family_of = find_families(np.concatenate(codes), offsets, threads=2).family_of
+    copies = family_of[:150]
+    assert np.all(copies == copies[0]) and copies[0] >= 0
+    assert np.all(family_of[150:155] == copies[0])
+    others = family_of[155:]
+    assert not np.any(others == copies[0])

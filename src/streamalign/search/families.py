@@ -24,7 +24,11 @@ Families are found when the index is built (:func:`find_families`), in four step
    sequences sharing most of its sketch that lies within ``FAMILY_EDIT_SHARE`` of the longer
    length (and ``FAMILY_MAX_EDITS``). After the first pass, references that joined none
    seed more families (their anchors as consensus); then each consensus is voted again by
-   its members and every reference joins again, ``FAMILY_REFINEMENTS`` times.
+   its members and every reference joins again, ``FAMILY_REFINEMENTS`` times. Before each
+   pass a consensus within ``FAMILY_MERGE_SHARE`` of an earlier one is dropped (one gene
+   seeded twice), and after the last, references still in no family look again with a
+   sketch of ``FAMILY_RESCUE_SKETCH`` hashes: mutants of a gene with hundreds of copies,
+   whose hashes are nearly all common.
 4. *Events.* A member's differences from its consensus are the edits of a shortest edit
    script, in the member's coordinates: a substitution (the member's letter and the
    consensus's), a run of letters only the member has, a run only the consensus has (placed
@@ -91,6 +95,14 @@ FAMILY_REFINEMENTS = 2
 FAMILY_CANDIDATES = 3
 #: Members (besides the anchor) whose edit scripts make a family's consensus.
 FAMILY_SAMPLE = 4
+#: Before each joining pass, a consensus within this share of the longer length of an earlier
+#: one is dropped (its members join the earlier one): seeds of one gene's copies give many
+#: consensus sequences of that gene, which split its copies among them.
+FAMILY_MERGE_SHARE = 1 / 100
+#: References in no family after the refinements look once more for a consensus with a
+#: sketch of this many hashes (``_rescue``): a mutant of a gene with hundreds of near-equal
+#: copies holds mostly hashes common to those copies, and met none through the rest.
+FAMILY_RESCUE_SKETCH = 48
 
 #: Event kinds (the low 2 bits of an event's value).
 SUBSTITUTION = 0
@@ -190,6 +202,7 @@ def find_families(codes: np.ndarray, offsets: np.ndarray, threads: int | None = 
     # anchors as consensus); then each consensus is voted again by its members, and they
     # join again.
     for refinement in range(FAMILY_REFINEMENTS + 1):
+        consensus_codes, consensus_offsets = _merged(consensus_codes, consensus_offsets, threads)
         consensus_sketches = _sketches(consensus_codes, consensus_offsets, FAMILY_K, FAMILY_SKETCH)
         consensus_hashes, consensus_holders = _sorted_hashes(consensus_sketches, common)
         candidates = _nearest(
@@ -209,6 +222,10 @@ def find_families(codes: np.ndarray, offsets: np.ndarray, threads: int | None = 
             _closest, count, threads, all_codes, all_offsets, candidates, FAMILY_EDIT_SHARE,
             FAMILY_MAX_EDITS, outputs=(family_of, distances),
         )  # fmt: skip
+        if refinement == FAMILY_REFINEMENTS:
+            _rescue(
+                codes, offsets, consensus_codes, consensus_offsets, family_of, distances, threads
+            )
         targets = np.where(family_of >= 0, count + family_of, numbers)
         positions, values, event_offsets = _events_against(
             all_codes, all_offsets, targets, distances, threads
@@ -260,6 +277,106 @@ def find_families(codes: np.ndarray, offsets: np.ndarray, threads: int | None = 
         positions,
         values,
     )
+
+
+def _merged(
+    consensus_codes: np.ndarray, consensus_offsets: np.ndarray, threads: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The consensus sequences without those within ``FAMILY_MERGE_SHARE`` edits of an
+    earlier one (found among the ``FAMILY_CANDIDATES`` earlier ones sharing most of their
+    sketch): the same gene seeded twice."""
+    count = len(consensus_offsets) - 1
+    if count < 2:
+        return consensus_codes, consensus_offsets
+    sketches = _sketches(consensus_codes, consensus_offsets, FAMILY_K, FAMILY_SKETCH)
+    hashes, holders = _sorted_hashes(sketches, _common_hashes(sketches))
+    candidates = _earlier(
+        _nearest(
+            sketches,
+            sketches,
+            hashes,
+            holders,
+            FAMILY_SKETCH_SHARED,
+            FAMILY_NEAREST_TRIES,
+            FAMILY_CANDIDATES + 1,
+        )
+    )
+    earlier = np.empty(count, dtype=np.int64)
+    found = np.empty(count, dtype=np.int64)
+    _in_threads(
+        _closest, count, threads, np.concatenate([consensus_codes, consensus_codes]),
+        np.concatenate([consensus_offsets, consensus_offsets[-1] + consensus_offsets[1:]]),
+        candidates, FAMILY_MERGE_SHARE, FAMILY_MAX_EDITS, outputs=(earlier, found),
+    )  # fmt: skip
+    kept = np.flatnonzero(earlier < 0)
+    lengths = np.diff(consensus_offsets)[kept]
+    offsets = np.zeros(len(kept) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return consensus_codes[_ranges(consensus_offsets[kept], lengths)], offsets
+
+
+@njit(nogil=True, cache=True)
+def _earlier(candidates):
+    """Each row's candidates below the row's own number, in order (-1 after them)."""
+    kept = np.full_like(candidates, -1)
+    for row in range(len(candidates)):
+        taken = 0
+        for rank in range(candidates.shape[1]):
+            value = candidates[row, rank]
+            if 0 <= value < row:
+                kept[row, taken] = value
+                taken += 1
+    return kept
+
+
+def _rescue(
+    codes: np.ndarray,
+    offsets: np.ndarray,
+    consensus_codes: np.ndarray,
+    consensus_offsets: np.ndarray,
+    family_of: np.ndarray,
+    distances: np.ndarray,
+    threads: int,
+) -> None:
+    """Give the references in no family (``family_of`` -1) the first of their
+    ``FAMILY_CANDIDATES`` consensus sequences sharing most of a ``FAMILY_RESCUE_SKETCH``
+    sketch that lies within the edit distance, in place (``distances`` too).
+
+    A gene with hundreds of copies a few letters apart puts its k-mers' hashes in more than
+    ``FAMILY_COMMON_SHARE`` of the sketches: references meet through none of them, and a
+    mutant whose few other hashes its mutations changed finds no consensus, though it shares
+    most of its sketch with its copies'. A larger sketch holds more of the rare hashes (those
+    common among the consensus sequences are still skipped)."""
+    alone = np.flatnonzero(family_of < 0)
+    if not len(alone):
+        return
+    lengths = np.diff(offsets)[alone]
+    alone_codes = codes[_ranges(offsets[alone], lengths)]
+    alone_offsets = np.zeros(len(alone) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=alone_offsets[1:])
+    sketches = _sketches(alone_codes, alone_offsets, FAMILY_K, FAMILY_RESCUE_SKETCH)
+    consensus_sketches = _sketches(
+        consensus_codes, consensus_offsets, FAMILY_K, FAMILY_RESCUE_SKETCH
+    )
+    hashes, holders = _sorted_hashes(consensus_sketches, _common_hashes(consensus_sketches))
+    candidates = _nearest(
+        sketches,
+        consensus_sketches,
+        hashes,
+        holders,
+        FAMILY_SKETCH_SHARED,
+        FAMILY_NEAREST_TRIES,
+        FAMILY_CANDIDATES,
+    )
+    joined = np.empty(len(alone), dtype=np.int64)
+    found = np.empty(len(alone), dtype=np.int64)
+    _in_threads(
+        _closest, len(alone), threads, np.concatenate([alone_codes, consensus_codes]),
+        np.concatenate([alone_offsets, alone_offsets[-1] + consensus_offsets[1:]]), candidates,
+        FAMILY_EDIT_SHARE, FAMILY_MAX_EDITS, outputs=(joined, found),
+    )  # fmt: skip
+    family_of[alone] = joined
+    distances[alone] = found
 
 
 def _events_against(

@@ -20,9 +20,9 @@ A read whose bounds prune too little (every reference's k-mer bound above its be
 close to no reference) is *exhausted* (:meth:`_SearchState.exhausts`). Where references form
 families, it is first seeded (:meth:`DatabaseSearch.family_seeds`): the central members of its
 best-scoring families are aligned, so the family bounds start from a best near its real one.
-Then every pair left that can beat its best has its tail aligned at once, and the pairs are then taken in decreasing
-tail score (the heads' k-mer bounds computed as they come up), aligned in full until none
-left can win.
+Then every pair left that can beat its best has its tail aligned at once, and the pairs
+are taken in decreasing tail score (the heads' k-mer bounds computed as they come up),
+aligned in full until none left can win.
 
 A candidate *beats* the best when its score is higher, or equal and its (reference, strand)
 comes first (reference in file order, forward before reverse): the rule of the exhaustive
