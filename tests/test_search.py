@@ -24,6 +24,7 @@ from streamalign.aligner import MODES
 from streamalign.alphabet import decode, encode_string, reverse_complement_ascii
 from streamalign.records import SequenceBatch
 from streamalign.search.index import build_index
+from streamalign.search.searcher import _SearchState
 from test_alignment_reference import mutate
 
 TRAIN_SET = DATA / "example_train_set.fa.gz"
@@ -410,7 +411,11 @@ def test_far_reads_are_seeded_by_their_best_families(monkeypatch) -> None:
         assert search.event_totals[reference] == totals.min()
         assert reference == members[np.argmin(totals)]
 
-    # The whole search, with and without seeds: exact both ways, more settled with them.
+    # The whole search, with and without seeds: exact both ways, more settled with them
+    # (families bound members at the exhaust only here: opened clusters scan them all).
+    monkeypatch.setattr(
+        _SearchState, "settled_evidence", lambda self, *arguments: self.member_evidence(*arguments)
+    )
     exhaustive = Aligner(references, "semiglobal", search="exhaustive").align_many(
         reads, strand="both"
     )
@@ -423,3 +428,59 @@ def test_far_reads_are_seeded_by_their_best_families(monkeypatch) -> None:
         seeded_batch.family_bounded_candidates.sum()
         > unseeded_batch.family_bounded_candidates.sum()
     )
+
+
+def test_families_settle_opened_members_before_their_scan(monkeypatch) -> None:
+    """A cluster opened for a read has its members bounded by their family's consensus
+    first (``_SearchState.settled_evidence``): those it settles are not scanned for k-mers,
+    fewer members are scanned in all, and the answer is the exhaustive one."""
+    references = mutant_families()
+    index = build_index([sequence for _, sequence in references], cluster_size=4)
+    reads = [sequence for _, sequence in real_reads(6) + gene_fragments(6)]
+    scanned: list[int] = []
+    member_evidence = _SearchState.member_evidence
+
+    def counting(self, query, cluster, members):  # type: ignore[no-untyped-def]
+        scanned.append(len(members))
+        return member_evidence(self, query, cluster, members)
+
+    monkeypatch.setattr(_SearchState, "member_evidence", counting)
+    exhaustive = Aligner(references, "semiglobal", search="exhaustive").align_many(
+        reads, strand="both"
+    )
+    first = Aligner(references, "semiglobal", index=index).align_many(reads, strand="both")
+    with_families = sum(scanned)
+    scanned.clear()
+    monkeypatch.setattr(
+        _SearchState, "settled_evidence", lambda self, *arguments: counting(self, *arguments)
+    )
+    plain = Aligner(references, "semiglobal", index=index).align_many(reads, strand="both")
+    assert_same_batches(first, exhaustive)
+    assert_same_batches(plain, exhaustive)
+    assert 0 < with_families < sum(scanned)
+
+
+def test_settled_members_cannot_reach_the_best_and_the_rest_keep_true_bounds() -> None:
+    """``_SearchState.settled_evidence`` against exact scores of every member (the search's
+    score-only kernel): with the read's best set to its exact best, a member whose bound
+    falls below it scores below it, and every other bound is at least the exact score."""
+    references = mutant_families()
+    index = build_index([sequence for _, sequence in references])
+    search = Aligner(references, "semiglobal", index=index).database_search()
+    members = np.arange(len(references))
+    settled_any = 0
+    for _, read in real_reads(3) + gene_fragments(3):
+        batch = SequenceBatch.from_strings([read])
+        state, sources = search.start(batch, encode_string(read), None, None)
+        table = np.zeros((len(members), 3), dtype=np.int64)
+        table[:, 0] = members
+        exact = search.score_pairs(table, sources)
+        best = int(exact.max())
+        state.best_score[0] = best
+        state.best_key[0] = int(np.flatnonzero(exact == best)[0]) * 2
+        _, bounds = state.settled_evidence(0, -1, members)
+        settled = bounds < best
+        assert np.all(exact[settled] < best)
+        assert np.all(exact[~settled] <= bounds[~settled])
+        settled_any += int(settled.sum())
+    assert settled_any > 0

@@ -526,24 +526,40 @@ class DatabaseSearch:
 
     def relatives_settle(self, table: np.ndarray, state: _SearchState) -> np.ndarray:
         """Which ``(reference, strand, read)`` rows of ``table`` cannot beat their read's
-        best by their family's consensus score (:mod:`streamalign.search.bounds`, *A
-        relative's alignment*; counted in ``state.related``).
+        best by their family's consensus score (:meth:`family_bounds`; counted in
+        ``state.related``)."""
+        bounds = self.family_bounds(table, state)
+        if not len(table):
+            return np.zeros(0, dtype=bool)
+        reads = table[:, 2]
+        settled = ~_beats(
+            bounds, table[:, 0] * 2 + table[:, 1], state.best_score[reads], state.best_key[reads]
+        )
+        np.add.at(state.related, reads[settled], 1)
+        return settled
+
+    def family_bounds(self, table: np.ndarray, state: _SearchState) -> np.ndarray:
+        """Upper bounds on the scores of the ``(reference, strand, read)`` rows of ``table``
+        from their family's consensus score (:mod:`streamalign.search.bounds`, *A
+        relative's alignment*; ``_NO_CLAIM`` for a row in no family, of a read with no best
+        yet, or whose consensus is not aligned).
 
         ``opt(Q, M) <= opt(Q, C) + T(M, W)`` (``T``: the most the events of ``M`` in ``W``
         consecutive letters can be worth) holds whenever ``opt(Q, M)`` reaches the best
         ``B``, with ``W = |Q| + D``, ``D`` the most deletions an alignment scoring ``B`` can
-        hold. A consensus is aligned once per query-strand (its score kept in the state),
+        hold: a bound below ``B`` is valid, and one at or above it says nothing more than
+        that. A consensus is aligned once per query-strand (its score kept in the state),
         once a call holds ``SEARCH_FAMILY_ROWS`` of its members' rows."""
-        settled = np.zeros(len(table), dtype=bool)
+        result = np.full(len(table), _NO_CLAIM, dtype=np.int64)
         families = self.families
         if families is None or not len(table):
-            return settled
+            return result
         references = table[:, 0]
         family_of = families.family_of[references].astype(np.int64)
         reads = table[:, 2]
         rows = np.flatnonzero((family_of >= 0) & (state.best_score[reads] > _NONE))
         if not len(rows):
-            return settled
+            return result
         reads = reads[rows]
         queries = table[rows, 1] * state.count + reads
         count = families.family_count
@@ -593,10 +609,8 @@ class DatabaseSearch:
             self.event_prices,
             self.event_longest,
         )
-        beats = _beats(bounds, row_keys, best, best_keys)
-        settled[rows[~beats]] = True
-        np.add.at(state.related, reads[~beats], 1)
-        return settled
+        result[rows] = bounds
+        return result
 
     def head_bounds(self, table: np.ndarray, state: _SearchState) -> np.ndarray:
         """For the rows of :meth:`half_bounds`: the bounds of the heads by the cover of their
@@ -837,6 +851,8 @@ class _SearchState:
         self.consensus_scores: dict[int, int] = {}
         #: per read: pairs settled by their family's consensus score (not aligned)
         self.related = np.zeros(count, dtype=np.int64)
+        #: per read: members opened but settled by their family (:meth:`settled_evidence`)
+        self.opened_settled = np.zeros(count, dtype=np.int64)
         #: per read: whether :meth:`DatabaseSearch.family_seeds` gave it its seeds
         self.seeded = np.zeros(count, dtype=bool)
 
@@ -880,7 +896,9 @@ class _SearchState:
             # The members opened so far, by their own bounds: aligned, or still able to beat
             # the best. Fewer than the share: the clusters' bounds are loose (clusters of
             # different genes), not the members', and opening clusters prunes.
+            # (Members their family settled count as able: the exhaust settles them too.)
             able = sum(1 for negative, _, _ in self.pools[read] if -negative >= best)
+            able += int(self.opened_settled[read])
             if able + aligned < share * expanded:
                 return False
         index = self.search.index
@@ -1098,18 +1116,19 @@ class _SearchState:
 
     def _members_of(self, query: int, clusters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The members of ``clusters`` and their bounds for ``query`` (see
-        :meth:`members_evidence`)."""
-        members, _, bounds = self.members_evidence(query, clusters)
+        :meth:`members_evidence`, families first)."""
+        members, _, bounds = self.members_evidence(query, clusters, families_first=True)
         return members, bounds
 
     def members_evidence(
-        self, query: int, clusters: np.ndarray, bounds: bool = True
+        self, query: int, clusters: np.ndarray, bounds: bool = True, families_first: bool = False
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The members of ``clusters``, their counts ``C`` and bounds for ``query``, as
         :meth:`member_evidence` gives them cluster by cluster: one call per distinct
         pair-score triple of the clusters' letter masks (all a member's bound takes from its
         cluster). Without ``bounds``: the members' clusters in place of the bounds (counts
-        only: no cover of the missing windows)."""
+        only: no cover of the missing windows). With ``families_first``: as
+        :meth:`settled_evidence`."""
         search = self.search
         index = search.index
         starts = index.cluster_offsets[clusters]
@@ -1141,7 +1160,9 @@ class _SearchState:
                 members = index.cluster_members[starts[chosen]]
             else:
                 members = index.cluster_members[_gather_indices(starts[chosen], sizes[chosen])]
-            if bounds:
+            if bounds and families_first:
+                counts, values = self.settled_evidence(query, int(clusters[chosen[0]]), members)
+            elif bounds:
                 counts, values = self.member_evidence(query, int(clusters[chosen[0]]), members)
             else:
                 counts = self.member_counts(query, members)
@@ -1159,8 +1180,46 @@ class _SearchState:
 
     def _member_bounds(self, query: int, cluster: int, members: np.ndarray) -> np.ndarray:
         """Bounds of ``members`` (of ``cluster``; -1: members of several clusters) for query
-        ``query``: from their counts, and from where their missing windows lie."""
-        return self.member_evidence(query, cluster, members)[1]
+        ``query``: from their family, then from their counts and from where their missing
+        windows lie (:meth:`settled_evidence`)."""
+        return self.settled_evidence(query, cluster, members)[1]
+
+    def settled_evidence(
+        self, query: int, cluster: int, members: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`member_evidence` of the ``members`` their family's bound
+        (:meth:`DatabaseSearch.family_bounds`) leaves able to beat the read's best (the
+        lower of both bounds); the others keep the family's bound, a count of 0, are not
+        scanned, and count in ``related``. A family's consensus is aligned once per
+        query-strand, then bounds all its members for a few operations each, where a scan of
+        a member's letters costs about a third of an alignment."""
+        search = self.search
+        read = query % self.count
+        if search.families is None or self.best_score[read] == _NONE or not len(members):
+            return self.member_evidence(query, cluster, members)
+        table = np.empty((len(members), 3), dtype=np.int64)
+        table[:, 0] = members
+        table[:, 1] = query // self.count
+        table[:, 2] = read
+        family = search.family_bounds(table, self)
+        able = _beats(
+            family,
+            table[:, 0] * 2 + table[:, 1],
+            self.best_score[table[:, 2]],
+            self.best_key[table[:, 2]],
+        )
+        self.related[read] += len(members) - int(able.sum())
+        self.opened_settled[read] += len(members) - int(able.sum())
+        if able.all():
+            counts, bounds = self.member_evidence(query, cluster, members)
+            return counts, np.minimum(bounds, family)
+        counts = np.zeros(len(members), dtype=np.int32)
+        bounds = family.copy()
+        if able.any():
+            found, values = self.member_evidence(query, cluster, members[able])
+            counts[able] = found
+            bounds[able] = np.minimum(values, family[able])
+        return counts, bounds
 
     def pair_scores(self, query: int, cluster: int) -> tuple[int, int, int]:
         """``s_max``, ``s_plain``, ``s_amb`` of ``query``'s letters against ``cluster``'s
