@@ -350,13 +350,13 @@ def test_families_bound_their_members_and_stay_exact() -> None:
     assert plain.family_bounded_candidates.sum() == 0
 
 
-def mutant_families() -> list[tuple[str, str]]:
-    """40 real genes, each with 5 mutants 2% away (families of 6)."""
+def mutant_families(genes: int = 40, copies: int = 5) -> list[tuple[str, str]]:
+    """``genes`` real genes, each with ``copies`` mutants 2% away (families)."""
     rng = random.Random(21)
     references = []
-    for name, gene in real_genes()[:40]:
+    for name, gene in real_genes()[:genes]:
         references.append((name, gene))
-        references += [(f"{name}.m{copy}", mutate(rng, gene, 0.02, 0.0)) for copy in range(5)]
+        references += [(f"{name}.m{copy}", mutate(rng, gene, 0.02, 0.0)) for copy in range(copies)]
     return references
 
 
@@ -434,8 +434,8 @@ def test_families_settle_opened_members_before_their_scan(monkeypatch) -> None:
     """A cluster opened for a read has its members bounded by their family's consensus
     first (``_SearchState.settled_evidence``): those it settles are not scanned for k-mers,
     fewer members are scanned in all, and the answer is the exhaustive one."""
-    references = mutant_families()
-    index = build_index([sequence for _, sequence in references], cluster_size=4)
+    references = mutant_families(20, 15)  # (families of 16: clusters of 16 open 8 or more)
+    index = build_index([sequence for _, sequence in references], cluster_size=16)
     reads = [sequence for _, sequence in real_reads(6) + gene_fragments(6)]
     scanned: list[int] = []
     member_evidence = _SearchState.member_evidence

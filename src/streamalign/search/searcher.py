@@ -538,7 +538,9 @@ class DatabaseSearch:
         np.add.at(state.related, reads[settled], 1)
         return settled
 
-    def family_bounds(self, table: np.ndarray, state: _SearchState) -> np.ndarray:
+    def family_bounds(
+        self, table: np.ndarray, state: _SearchState, rows_needed: int = 0
+    ) -> np.ndarray:
         """Upper bounds on the scores of the ``(reference, strand, read)`` rows of ``table``
         from their family's consensus score (:mod:`streamalign.search.bounds`, *A
         relative's alignment*; ``_NO_CLAIM`` for a row in no family, of a read with no best
@@ -549,7 +551,8 @@ class DatabaseSearch:
         ``B``, with ``W = |Q| + D``, ``D`` the most deletions an alignment scoring ``B`` can
         hold: a bound below ``B`` is valid, and one at or above it says nothing more than
         that. A consensus is aligned once per query-strand (its score kept in the state),
-        once a call holds ``SEARCH_FAMILY_ROWS`` of its members' rows."""
+        once a call holds ``rows_needed`` (default ``SEARCH_FAMILY_ROWS``) of its members'
+        rows."""
         result = np.full(len(table), _NO_CLAIM, dtype=np.int64)
         families = self.families
         if families is None or not len(table):
@@ -569,7 +572,10 @@ class DatabaseSearch:
         known = np.array([cache.get(key, _NONE) for key in unique.tolist()], dtype=np.int64)
         missing = np.flatnonzero(
             (known == _NONE)
-            & (np.bincount(inverse, minlength=len(unique)) >= _config.SEARCH_FAMILY_ROWS)
+            & (
+                np.bincount(inverse, minlength=len(unique))
+                >= (rows_needed or _config.SEARCH_FAMILY_ROWS)
+            )
         )
         if len(missing):
             known[missing] = self._lane_scores(
@@ -1191,17 +1197,22 @@ class _SearchState:
         (:meth:`DatabaseSearch.family_bounds`) leaves able to beat the read's best (the
         lower of both bounds); the others keep the family's bound, a count of 0, are not
         scanned, and count in ``related``. A family's consensus is aligned once per
-        query-strand, then bounds all its members for a few operations each, where a scan of
-        a member's letters costs about a third of an alignment."""
+        query-strand (once a call holds ``SEARCH_FAMILY_OPEN_ROWS`` of its members, unless
+        known), then bounds all its members for a few operations each, where a scan of a
+        member's letters costs about a third of an alignment."""
         search = self.search
         read = query % self.count
-        if search.families is None or self.best_score[read] == _NONE or not len(members):
+        if (
+            search.families is None
+            or self.best_score[read] == _NONE
+            or len(members) < _config.SEARCH_FAMILY_OPEN_ROWS
+        ):
             return self.member_evidence(query, cluster, members)
         table = np.empty((len(members), 3), dtype=np.int64)
         table[:, 0] = members
         table[:, 1] = query // self.count
         table[:, 2] = read
-        family = search.family_bounds(table, self)
+        family = search.family_bounds(table, self, _config.SEARCH_FAMILY_OPEN_ROWS)
         able = _beats(
             family,
             table[:, 0] * 2 + table[:, 1],
