@@ -26,6 +26,8 @@ from streamalign.search.families import (
     edit_events,
     event_costs,
     find_families,
+    kept_span_costs,
+    priced_events,
     substitution_costs,
 )
 from test_alignment_reference import mutate, random_sequence
@@ -170,6 +172,18 @@ def test_event_cost_is_the_costliest_stretch(seed, window, gap_open, gap_extend)
     assert found[0] >= expected
     if not np.any((values & 3 == MEMBER_ONLY) & (values >> 2 > 1)):
         assert found[0] == expected
+    # The search's kept worths per span: the window's when the span is the window plus the
+    # longest run, at least that for a longer span, and the same when asked again.
+    offsets = np.array([0, len(positions)])
+    prices, longest, _ = priced_events(offsets, values, costs, 2, gap_open, gap_extend)
+    spans = np.array([window + int(longest[0]) - 1, window + int(longest[0]) + 6])
+    kept = np.full((1, 2), -1, dtype=np.int32)
+    for _ in range(2):
+        worths = kept_span_costs(
+            np.array([0, 0]), np.array([0, 1]), spans, offsets, positions, prices, kept
+        )
+        assert worths[0] == found[0] and worths[1] >= found[0]
+        assert kept.tolist() == [worths.tolist()]
 
 
 def test_substitution_costs_are_the_best_gain_over_any_query_letter() -> None:

@@ -150,6 +150,11 @@ SEARCH_FAMILY_ROWS = 3
 #: the scans of 3 members: with 3, `-r refs.idx` on ten_16s's small families took 6.1 s
 #: instead of 4.9 s; with 8, 5.0 s, and 399,400 genes keep the gain).
 SEARCH_FAMILY_OPEN_ROWS = 8
+#: ... when it does, the consensus sequences of the families in the read's next clusters are
+#: aligned in the same call, up to this many consensus sequences in all (the kernel's time
+#: is that of its slowest lane: 1 pair or 64 take about 1 ms for a 250-letter read against
+#: 1,500-letter genes, `multireference.score_pairs`).
+SEARCH_FAMILY_AHEAD = 64
 #: before a read is exhausted, every family's consensus is aligned (both strands; the scores
 #: the family bounds need anyway) and the member closest to the consensus of this many of the
 #: best-scoring families is aligned, so the bounds start from a best near the read's real one

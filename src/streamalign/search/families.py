@@ -604,6 +604,42 @@ def window_costs(references, windows, event_offsets, event_positions, prices, lo
     return costs
 
 
+#: Stretches of member letters for which the search keeps each member's costliest events once
+#: computed (:func:`kept_span_costs`; the windows of reads of 150-400 letters fall among them).
+COST_SPANS = np.array([192, 256, 288, 320, 352, 384, 416, 448, 512, 640, 768, 1024], np.int64)
+
+
+@njit(nogil=True, cache=True)
+def kept_span_costs(references, slots, spans, event_offsets, event_positions, prices, kept):
+    """Per row: the most ``references[row]``'s events within any stretch of
+    ``spans[slots[row]]`` letters are worth (:func:`window_costs` with that span, runs'
+    lengths not added: a window of ``W`` letters and longest run ``L`` lies within any span
+    of at least ``W + L - 1`` letters, so its worth is at most the span's). Each value is
+    computed once and kept in ``kept[reference, slot]`` (-1: not yet; callers in several
+    threads at once at worst compute one twice)."""
+    costs = np.empty(len(references), np.int64)
+    for row in range(len(references)):
+        reference = references[row]
+        slot = slots[row]
+        value = kept[reference, slot]
+        if value < 0:
+            span = spans[slot]
+            first = event_offsets[reference]
+            total = 0
+            value = 0
+            left = first
+            for event in range(first, event_offsets[reference + 1]):
+                total += prices[event]
+                while event_positions[event] - event_positions[left] >= span:
+                    total -= prices[left]
+                    left += 1
+                if total > value:
+                    value = total
+            kept[reference, slot] = value
+        costs[row] = value
+    return costs
+
+
 @njit(nogil=True, cache=True)
 def _event_cost(value, substitution_costs, positive_score, gap_open, gap_extend):
     kind = value & 3

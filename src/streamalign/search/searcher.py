@@ -59,7 +59,15 @@ from ..kernels import differences, multireference
 from ..records import SequenceBatch, _gather_indices
 from .bounds import SPANS, BoundModel, _pair_scores, gene_bound, length_loss, span_counts
 from .counting import cluster_bounds, member_evidence, query_windows
-from .families import Families, priced_events, substitution_costs, transfer_windows, window_costs
+from .families import (
+    COST_SPANS,
+    Families,
+    kept_span_costs,
+    priced_events,
+    substitution_costs,
+    transfer_windows,
+    window_costs,
+)
 from .index import KmerIndex, _letter_masks, build_index  # noqa: F401  (build_index: example)
 
 _NONE = -(2**62)
@@ -469,6 +477,13 @@ class DatabaseSearch:
         )
 
     @functools.cached_property
+    def span_costs(self) -> np.ndarray:
+        """Per reference and span of ``COST_SPANS``: the worth of its costliest events in
+        a stretch of that many letters, -1 until computed (``families.kept_span_costs``
+        fills it as the family bounds need it)."""
+        return np.full((self.index.reference_count, len(COST_SPANS)), -1, dtype=np.int32)
+
+    @functools.cached_property
     def central_members(self) -> np.ndarray:
         """Per family, its member whose events are worth least (the closest to the
         consensus; only with :attr:`families`)."""
@@ -539,7 +554,11 @@ class DatabaseSearch:
         return settled
 
     def family_bounds(
-        self, table: np.ndarray, state: _SearchState, rows_needed: int = 0
+        self,
+        table: np.ndarray,
+        state: _SearchState,
+        rows_needed: int = 0,
+        ahead: np.ndarray | None = None,
     ) -> np.ndarray:
         """Upper bounds on the scores of the ``(reference, strand, read)`` rows of ``table``
         from their family's consensus score (:mod:`streamalign.search.bounds`, *A
@@ -552,7 +571,9 @@ class DatabaseSearch:
         hold: a bound below ``B`` is valid, and one at or above it says nothing more than
         that. A consensus is aligned once per query-strand (its score kept in the state),
         once a call holds ``rows_needed`` (default ``SEARCH_FAMILY_ROWS``) of its members'
-        rows."""
+        rows; when it aligns some, the consensus sequences of the ``ahead`` keys (``query *
+        families + family``) not known yet are aligned with them, up to
+        ``SEARCH_FAMILY_AHEAD`` in all."""
         result = np.full(len(table), _NO_CLAIM, dtype=np.int64)
         families = self.families
         if families is None or not len(table):
@@ -578,15 +599,25 @@ class DatabaseSearch:
             )
         )
         if len(missing):
-            known[missing] = self._lane_scores(
+            wanted = unique[missing]
+            if ahead is not None and len(wanted) < _config.SEARCH_FAMILY_AHEAD:
+                # Families the read will open next, in the same call (a call's time is that
+                # of its slowest lane: a few pairs take as long as 64).
+                later = np.setdiff1d(ahead, wanted)
+                later = np.array([key for key in later.tolist() if key not in cache], np.int64)
+                wanted = np.concatenate(
+                    [wanted, later[: _config.SEARCH_FAMILY_AHEAD - len(wanted)]]
+                )
+            aligned = self._lane_scores(
                 state.codes,
                 state.offsets,
-                unique[missing] // count,
+                wanted // count,
                 families.consensus_codes,
                 families.consensus_offsets,
-                unique[missing] % count,
+                wanted % count,
             )
-            cache.update(zip(unique[missing].tolist(), known[missing].tolist(), strict=True))
+            known[missing] = aligned[: len(missing)]
+            cache.update(zip(wanted.tolist(), aligned.tolist(), strict=True))
         scores = known[inverse]
         best = state.best_score[reads]
         best_keys = state.best_key[reads]
@@ -607,9 +638,27 @@ class DatabaseSearch:
             int(scoring.integer_gap_open),
             int(scoring.integer_gap_extend),
         )
-        bounds[unsure] = scores[unsure] + window_costs(
-            references[rows[unsure]],
-            windows,
+        # First the worth of the events in the shortest kept span holding the window (each
+        # member's computed once per span), then, where that still reaches the best, the
+        # window's own.
+        members = references[rows[unsure]]
+        slots = np.searchsorted(COST_SPANS, windows + self.event_longest[members] - 1)
+        spanned = np.flatnonzero(slots < len(COST_SPANS))
+        bounds[unsure[spanned]] = scores[unsure[spanned]] + kept_span_costs(
+            members[spanned],
+            slots[spanned],
+            COST_SPANS,
+            families.event_offsets,
+            families.event_positions,
+            self.event_prices,
+            self.span_costs,
+        )
+        exact = np.flatnonzero(
+            _beats(bounds[unsure], row_keys[unsure], best[unsure], best_keys[unsure])
+        )
+        bounds[unsure[exact]] = scores[unsure[exact]] + window_costs(
+            members[exact],
+            windows[exact],
             families.event_offsets,
             families.event_positions,
             self.event_prices,
@@ -1212,7 +1261,21 @@ class _SearchState:
         table[:, 0] = members
         table[:, 1] = query // self.count
         table[:, 2] = read
-        family = search.family_bounds(table, self, _config.SEARCH_FAMILY_OPEN_ROWS)
+        # (the families of the read's next clusters, aligned along with any this call needs)
+        index = search.index
+        cursor = int(self.cursor[query])
+        upcoming = self.clusters[
+            cursor : min(int(self.cluster_offsets[query + 1]), cursor + _config.SEARCH_FAMILY_AHEAD)
+        ]
+        first = index.cluster_offsets[upcoming]
+        later = index.cluster_members[
+            _gather_indices(first, index.cluster_offsets[upcoming + 1] - first)
+        ]
+        later_families = search.families.family_of[later].astype(np.int64)
+        ahead = (
+            np.unique(later_families[later_families >= 0]) + query * search.families.family_count
+        )
+        family = search.family_bounds(table, self, _config.SEARCH_FAMILY_OPEN_ROWS, ahead)
         able = _beats(
             family,
             table[:, 0] * 2 + table[:, 1],
