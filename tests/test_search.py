@@ -484,3 +484,55 @@ def test_settled_members_cannot_reach_the_best_and_the_rest_keep_true_bounds() -
         assert np.all(exact[~settled] <= bounds[~settled])
         settled_any += int(settled.sum())
     assert settled_any > 0
+
+
+def test_exhausted_reads_are_seeded_by_the_clusters_sharing_most_kmers(monkeypatch) -> None:
+    """Before a read is exhausted, the first member of each of the 16 clusters (both strands)
+    whose members hold most of its windows' 8-mers is aligned (``exhaust_seeds``; counted
+    here with Python sets): the answer stays the exhaustive one, with or without seeds."""
+    references = mutant_families(20, 7)
+    index = build_index([sequence for _, sequence in references], cluster_size=8)
+    search = Aligner(references, "semiglobal", index=index).database_search()
+    _, read = real_reads(1)[0]
+    flipped = (
+        reverse_complement_ascii(np.frombuffer(read.encode(), np.uint8), np.array([0, len(read)]))
+        .tobytes()
+        .decode()
+    )
+    state, _ = search.start(
+        SequenceBatch.from_strings([read]),
+        encode_string(read),
+        SequenceBatch.from_strings([flipped]),
+        encode_string(flipped),
+    )
+    seeds = search.exhaust_seeds(np.array([0]), state)
+    assert len(search.exhaust_seeds(np.array([0]), state)) == 0  # (once per read)
+    k = index.k
+    members = np.asarray(index.cluster_members)
+    offsets = np.asarray(index.cluster_offsets)
+    counts = {}
+    for cluster in range(index.cluster_count):
+        held = {
+            references[member][1][start : start + k]
+            for member in members[offsets[cluster] : offsets[cluster + 1]].tolist()
+            for start in range(len(references[member][1]) - k + 1)
+        }
+        for strand, query in enumerate((read, flipped)):
+            windows = [query[start : start + k] for start in range(len(query) - k + 1)]
+            counts[cluster, strand] = sum(window in held for window in windows)
+    first_of = {int(members[offsets[cluster]]): cluster for cluster in range(index.cluster_count)}
+    chosen = {(first_of[reference], strand) for reference, strand, _ in seeds.tolist()}
+    assert len(chosen) == len(seeds) == 16
+    assert min(counts[key] for key in chosen) >= max(
+        count for key, count in counts.items() if key not in chosen
+    )
+    exhaustive = Aligner(references, "semiglobal", search="exhaustive").align_many(
+        [read], strand="both"
+    )
+    assert_same_batches(
+        Aligner(references, "semiglobal", index=index).align_many([read], strand="both"), exhaustive
+    )
+    monkeypatch.setattr("streamalign._config.SEARCH_SEED_CLUSTERS", 0)
+    assert_same_batches(
+        Aligner(references, "semiglobal", index=index).align_many([read], strand="both"), exhaustive
+    )

@@ -155,9 +155,13 @@ SEARCH_FAMILY_OPEN_ROWS = 8
 #: is that of its slowest lane: 1 pair or 64 take about 1 ms for a 250-letter read against
 #: 1,500-letter genes, `multireference.score_pairs`).
 SEARCH_FAMILY_AHEAD = 64
-#: before a read is exhausted, every family's consensus is aligned (both strands; the scores
-#: the family bounds need anyway) and the member closest to the consensus of this many of the
-#: best-scoring families is aligned, so the bounds start from a best near the read's real one
+#: before a read is exhausted, the first member of each of this many clusters sharing most of
+#: its k-mers is aligned, so the bounds start from a best near the read's real one
+#: (``DatabaseSearch.exhaust_seeds``).
+SEARCH_SEED_CLUSTERS = 16
+#: a read still exhausted after those, where references form families, has every family's
+#: consensus aligned (both strands; the scores the family bounds need anyway) and the member
+#: closest to the consensus of this many of the best-scoring families aligned
 #: (``DatabaseSearch.family_seeds``).
 SEARCH_SEED_FAMILIES = 8
 #: the fast search opens a read-strand's clusters 1, 2, 4, ... at a time, up to this many

@@ -17,9 +17,9 @@ bound), and repeats:
 3. drop candidates and clusters whose bound cannot beat the best.
 
 A read whose bounds prune too little (every reference's k-mer bound above its best: a read
-close to no reference) is *exhausted* (:meth:`_SearchState.exhausts`). Where references form
-families, it is first seeded (:meth:`DatabaseSearch.family_seeds`): the central members of its
-best-scoring families are aligned, so the family bounds start from a best near its real one.
+close to no reference) is *exhausted* (:meth:`_SearchState.exhausts`). It is first seeded
+(:meth:`DatabaseSearch.exhaust_seeds`): references of the clusters sharing most of its k-mers
+are aligned, so the bounds (the family bounds most) start from a best near its real one.
 Then every pair left that can beat its best has its tail aligned at once, and the pairs
 are taken in decreasing tail score (the heads' k-mer bounds computed as they come up),
 aligned in full until none left can win.
@@ -228,15 +228,18 @@ class DatabaseSearch:
             exhausted: list[np.ndarray] = []
             still = []
             exhausting = [read for read in active if state.exhausts(read)]
+            if exhausting:
+                # First a best near the read's real one, from the references sharing most of
+                # its k-mers (the bounds below, the family bounds most, prune far more with
+                # it); then exhausted only if the bounds still prune too little.
+                seeds = self.exhaust_seeds(np.array(exhausting, dtype=np.int64), state)
+                state.record_pairs(seeds, self.score_pairs(seeds, sources))
+                exhausting = [read for read in exhausting if state.exhausts(read)]
             if exhausting and self.families is not None:
-                # First a best near the read's real one, from its best families (the family
-                # bounds below settle far more members with it); then exhausted only if the
-                # bounds still prune too little.
+                # Still exhausting (a read 20% or more from every gene): its best families,
+                # by their consensus scores (which the family bounds need all the same).
                 seeds = self.family_seeds(np.array(exhausting, dtype=np.int64), state)
-                scores = self.score_pairs(seeds, sources)
-                for strand in range(state.strands):
-                    on = seeds[:, 1] == strand
-                    state.record(seeds[on, 2], seeds[on, 0], strand, scores[on])
+                state.record_pairs(seeds, self.score_pairs(seeds, sources))
                 exhausting = [read for read in exhausting if state.exhausts(read)]
             for read in active:
                 if read in exhausting:
@@ -483,6 +486,44 @@ class DatabaseSearch:
         fills it as the family bounds need it)."""
         return np.full((self.index.reference_count, len(COST_SPANS)), -1, dtype=np.int32)
 
+    def exhaust_seeds(self, reads: np.ndarray, state: _SearchState) -> np.ndarray:
+        """``(reference, strand, read)`` rows to align before ``reads`` are exhausted: per
+        read, the first member of each of the ``_config.SEARCH_SEED_CLUSTERS`` clusters
+        (over both strands) whose members hold the most of its windows' k-mers. Each read is
+        seeded once (marked in ``state``).
+
+        Aligning more pairs never changes a read's winner; these give the exhaust's bounds
+        a best close to the read's real one where the first rounds' candidates (taken in
+        decreasing k-mer *bound*, which says little for a read close to no reference) scored
+        far less: a gene 20% away still shares tens of 8-mers with a 250-letter read, an
+        unrelated one next to none."""
+        reads = reads[~state.seeded[reads]]
+        state.seeded[reads] = True
+        most = _config.SEARCH_SEED_CLUSTERS
+        index = self.index
+        rows: list[tuple[int, int, int]] = []
+        for read in reads.tolist():
+            counts = []
+            listed = []
+            for strand in range(state.strands):
+                query = strand * state.count + read
+                start = int(state.cluster_offsets[query])
+                end = int(state.cluster_offsets[query + 1])
+                counts.append(state.shared[start:end])
+                listed.append(np.stack([state.clusters[start:end], np.full(end - start, strand)]))
+            shared = np.concatenate(counts)
+            taken = min(most, len(shared))
+            if not taken:
+                continue
+            top = np.argpartition(-shared, taken - 1)[:taken]
+            clusters, strands = np.concatenate(listed, axis=1)[:, top]
+            firsts = index.cluster_members[index.cluster_offsets[clusters]]
+            rows.extend(
+                (int(member), int(strand), read)
+                for member, strand in zip(firsts.tolist(), strands.tolist(), strict=True)
+            )
+        return np.array(rows, dtype=np.int64).reshape(-1, 3)
+
     @functools.cached_property
     def central_members(self) -> np.ndarray:
         """Per family, its member whose events are worth least (the closest to the
@@ -509,8 +550,8 @@ class DatabaseSearch:
         k-mer bounds, which say little for a read close to no reference) scored far less."""
         families = self.families
         assert families is not None
-        reads = reads[~state.seeded[reads]]
-        state.seeded[reads] = True
+        reads = reads[~state.family_seeded[reads]]
+        state.family_seeded[reads] = True
         count = families.family_count
         most = min(_config.SEARCH_SEED_FAMILIES, state.strands * count)
         if not len(reads) or most <= 0:
@@ -908,8 +949,10 @@ class _SearchState:
         self.related = np.zeros(count, dtype=np.int64)
         #: per read: members opened but settled by their family (:meth:`settled_evidence`)
         self.opened_settled = np.zeros(count, dtype=np.int64)
-        #: per read: whether :meth:`DatabaseSearch.family_seeds` gave it its seeds
+        #: per read: whether :meth:`DatabaseSearch.exhaust_seeds` and
+        #: :meth:`DatabaseSearch.family_seeds` gave it their seeds
         self.seeded = np.zeros(count, dtype=bool)
+        self.family_seeded = np.zeros(count, dtype=bool)
 
     @functools.cached_property
     def halves(self) -> _Halves:
@@ -1384,6 +1427,12 @@ class _SearchState:
             model.query_end_free,
             model.reference_ends_penalized,
         )
+
+    def record_pairs(self, table: np.ndarray, scores: np.ndarray) -> None:
+        """Take the scores of the ``(reference, strand, read)`` rows of ``table``."""
+        for strand in range(self.strands):
+            on = table[:, 1] == strand
+            self.record(table[on, 2], table[on, 0], strand, scores[on])
 
     def record(
         self, reads: np.ndarray, references: np.ndarray, strand: int, scores: np.ndarray
