@@ -488,9 +488,9 @@ class DatabaseSearch:
 
     def exhaust_seeds(self, reads: np.ndarray, state: _SearchState) -> np.ndarray:
         """``(reference, strand, read)`` rows to align before ``reads`` are exhausted: per
-        read, the first member of each of the ``_config.SEARCH_SEED_CLUSTERS`` clusters
-        (over both strands) whose members hold the most of its windows' k-mers. Each read is
-        seeded once (marked in ``state``).
+        read, the first member of each of the ``_config.SEARCH_SEED_CLUSTERS`` clusters not
+        opened yet (over both strands) whose members hold the most of its windows' k-mers.
+        Each read is seeded once (marked in ``state``).
 
         Aligning more pairs never changes a read's winner; these give the exhaust's bounds
         a best close to the read's real one where the first rounds' candidates (taken in
@@ -507,7 +507,7 @@ class DatabaseSearch:
             listed = []
             for strand in range(state.strands):
                 query = strand * state.count + read
-                start = int(state.cluster_offsets[query])
+                start = int(state.cursor[query])  # (clusters not opened yet)
                 end = int(state.cluster_offsets[query + 1])
                 counts.append(state.shared[start:end])
                 listed.append(np.stack([state.clusters[start:end], np.full(end - start, strand)]))
@@ -953,6 +953,8 @@ class _SearchState:
         #: :meth:`DatabaseSearch.family_seeds` gave it their seeds
         self.seeded = np.zeros(count, dtype=bool)
         self.family_seeded = np.zeros(count, dtype=bool)
+        #: per read: the keys (``reference * 2 + strand``) of its seeds, aligned already
+        self.seed_keys: dict[int, list[int]] = {}
 
     @functools.cached_property
     def halves(self) -> _Halves:
@@ -1053,6 +1055,9 @@ class _SearchState:
         pool.clear()
         pieces.append(np.array(keys, dtype=np.int64))
         keys_all = np.concatenate(pieces)
+        seeded = self.seed_keys.pop(read, None)
+        if seeded is not None:  # (aligned already: their scores are in the best)
+            keys_all = keys_all[~np.isin(keys_all, seeded)]
         table = np.empty((len(keys_all), 3), dtype=np.int64)
         table[:, 0] = keys_all // 2
         table[:, 1] = keys_all % 2
@@ -1429,7 +1434,11 @@ class _SearchState:
         )
 
     def record_pairs(self, table: np.ndarray, scores: np.ndarray) -> None:
-        """Take the scores of the ``(reference, strand, read)`` rows of ``table``."""
+        """Take the scores of the ``(reference, strand, read)`` seed rows of ``table`` (kept
+        in :attr:`seed_keys`: :meth:`exhaust` leaves them out)."""
+        keys = table[:, 0] * 2 + table[:, 1]
+        for read, key in zip(table[:, 2].tolist(), keys.tolist(), strict=True):
+            self.seed_keys.setdefault(read, []).append(key)
         for strand in range(self.strands):
             on = table[:, 1] == strand
             self.record(table[on, 2], table[on, 0], strand, scores[on])
