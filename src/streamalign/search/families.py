@@ -590,18 +590,25 @@ def window_costs(references, windows, event_offsets, event_positions, prices, lo
         first = event_offsets[reference]
         last = event_offsets[reference + 1]
         span = windows[row] + longest[reference] - 1
-        total = 0
-        best = 0
-        left = first
-        for event in range(first, last):
-            total += prices[event]
-            while event_positions[event] - event_positions[left] >= span:
-                total -= prices[left]
-                left += 1
-            if total > best:
-                best = total
-        costs[row] = best
+        costs[row] = _costliest_stretch(first, last, span, event_positions, prices)
     return costs
+
+
+@njit(nogil=True, cache=True)
+def _costliest_stretch(first, last, span, event_positions, prices):
+    """The most that events ``first`` to ``last - 1`` (in order of position) lying within
+    any stretch of ``span`` letters are worth."""
+    total = 0
+    best = 0
+    left = first
+    for event in range(first, last):
+        total += prices[event]
+        while event_positions[event] - event_positions[left] >= span:
+            total -= prices[left]
+            left += 1
+        if total > best:
+            best = total
+    return best
 
 
 #: Stretches of member letters for which the search keeps each member's costliest events once
@@ -623,18 +630,13 @@ def kept_span_costs(references, slots, spans, event_offsets, event_positions, pr
         slot = slots[row]
         value = kept[reference, slot]
         if value < 0:
-            span = spans[slot]
-            first = event_offsets[reference]
-            total = 0
-            value = 0
-            left = first
-            for event in range(first, event_offsets[reference + 1]):
-                total += prices[event]
-                while event_positions[event] - event_positions[left] >= span:
-                    total -= prices[left]
-                    left += 1
-                if total > value:
-                    value = total
+            value = _costliest_stretch(
+                event_offsets[reference],
+                event_offsets[reference + 1],
+                spans[slot],
+                event_positions,
+                prices,
+            )
             kept[reference, slot] = value
         costs[row] = value
     return costs

@@ -559,19 +559,7 @@ class DatabaseSearch:
         strands = np.arange(state.strands, dtype=np.int64)
         queries = (reads[:, None] + strands[None, :] * state.count).ravel()  # read-major
         keys = (queries[:, None] * count + np.arange(count, dtype=np.int64)[None, :]).ravel()
-        cache = state.consensus_scores
-        scores = np.array([cache.get(key, _NONE) for key in keys.tolist()], dtype=np.int64)
-        missing = np.flatnonzero(scores == _NONE)
-        if len(missing):
-            scores[missing] = self._lane_scores(
-                state.codes,
-                state.offsets,
-                keys[missing] // count,
-                families.consensus_codes,
-                families.consensus_offsets,
-                keys[missing] % count,
-            )
-            cache.update(zip(keys[missing].tolist(), scores[missing].tolist(), strict=True))
+        scores = self.consensus_scores(keys, state)
         per_read = scores.reshape(len(reads), state.strands * count)
         top = np.argpartition(-per_read, most - 1, axis=1)[:, :most]
         table = np.empty((len(reads) * most, 3), dtype=np.int64)
@@ -579,6 +567,48 @@ class DatabaseSearch:
         table[:, 1] = (top // count).ravel()
         table[:, 2] = np.repeat(reads, most)
         return table
+
+    def consensus_scores(
+        self,
+        keys: np.ndarray,
+        state: _SearchState,
+        wanted: np.ndarray | None = None,
+        ahead: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Scores of the consensus alignments ``keys`` (``query * families + family``;
+        distinct), kept in ``state`` once aligned: those not known yet are aligned where
+        ``wanted`` (default: all), the others are ``_NONE``. When some are aligned, so are
+        the ``ahead`` keys not known yet, up to ``SEARCH_FAMILY_AHEAD`` in all (one kernel
+        call takes as long for a few pairs as for 64)."""
+        families = self.families
+        assert families is not None
+        count = families.family_count
+        cache = state.consensus_scores
+        scores = np.array([cache.get(key, _NONE) for key in keys.tolist()], dtype=np.int64)
+        missing = scores == _NONE
+        if wanted is not None:
+            missing &= wanted
+        missing = np.flatnonzero(missing)
+        if not len(missing):
+            return scores
+        aligning = keys[missing]
+        if ahead is not None and len(aligning) < _config.SEARCH_FAMILY_AHEAD:
+            later = np.setdiff1d(ahead, aligning)
+            later = np.array([key for key in later.tolist() if key not in cache], np.int64)
+            aligning = np.concatenate(
+                [aligning, later[: _config.SEARCH_FAMILY_AHEAD - len(aligning)]]
+            )
+        aligned = self._lane_scores(
+            state.codes,
+            state.offsets,
+            aligning // count,
+            families.consensus_codes,
+            families.consensus_offsets,
+            aligning % count,
+        )
+        scores[missing] = aligned[: len(missing)]
+        cache.update(zip(aligning.tolist(), aligned.tolist(), strict=True))
+        return scores
 
     def relatives_settle(self, table: np.ndarray, state: _SearchState) -> np.ndarray:
         """Which ``(reference, strand, read)`` rows of ``table`` cannot beat their read's
@@ -630,36 +660,10 @@ class DatabaseSearch:
         count = families.family_count
         keys = queries * count + family_of[rows]
         unique, inverse = np.unique(keys, return_inverse=True)
-        cache = state.consensus_scores
-        known = np.array([cache.get(key, _NONE) for key in unique.tolist()], dtype=np.int64)
-        missing = np.flatnonzero(
-            (known == _NONE)
-            & (
-                np.bincount(inverse, minlength=len(unique))
-                >= (rows_needed or _config.SEARCH_FAMILY_ROWS)
-            )
+        enough = np.bincount(inverse, minlength=len(unique)) >= (
+            rows_needed or _config.SEARCH_FAMILY_ROWS
         )
-        if len(missing):
-            wanted = unique[missing]
-            if ahead is not None and len(wanted) < _config.SEARCH_FAMILY_AHEAD:
-                # Families the read will open next, in the same call (a call's time is that
-                # of its slowest lane: a few pairs take as long as 64).
-                later = np.setdiff1d(ahead, wanted)
-                later = np.array([key for key in later.tolist() if key not in cache], np.int64)
-                wanted = np.concatenate(
-                    [wanted, later[: _config.SEARCH_FAMILY_AHEAD - len(wanted)]]
-                )
-            aligned = self._lane_scores(
-                state.codes,
-                state.offsets,
-                wanted // count,
-                families.consensus_codes,
-                families.consensus_offsets,
-                wanted % count,
-            )
-            known[missing] = aligned[: len(missing)]
-            cache.update(zip(wanted.tolist(), aligned.tolist(), strict=True))
-        scores = known[inverse]
+        scores = self.consensus_scores(unique, state, enough, ahead)[inverse]
         best = state.best_score[reads]
         best_keys = state.best_key[reads]
         row_keys = references[rows] * 2 + table[rows, 1]
