@@ -350,6 +350,23 @@ def test_families_bound_their_members_and_stay_exact() -> None:
     assert plain.family_bounded_candidates.sum() == 0
 
 
+def reverse_complement(read: str) -> str:
+    letters = np.frombuffer(read.encode(), np.uint8)
+    return reverse_complement_ascii(letters, np.array([0, len(read)])).tobytes().decode()
+
+
+def both_strands_state(search, read: str):  # type: ignore[no-untyped-def]
+    """The search state of one read, both strands."""
+    flipped = reverse_complement(read)
+    state, _ = search.start(
+        SequenceBatch.from_strings([read]),
+        encode_string(read),
+        SequenceBatch.from_strings([flipped]),
+        encode_string(flipped),
+    )
+    return state
+
+
 def mutant_families(genes: int = 40, copies: int = 5) -> list[tuple[str, str]]:
     """``genes`` real genes, each with ``copies`` mutants 2% away (families)."""
     rng = random.Random(21)
@@ -376,17 +393,8 @@ def test_far_reads_are_seeded_by_their_best_families(monkeypatch) -> None:
 
     # The seeds of the first read: central members of its 8 best (family, strand).
     read = reads[0]
-    flipped = (
-        reverse_complement_ascii(np.frombuffer(read.encode(), np.uint8), np.array([0, len(read)]))
-        .tobytes()
-        .decode()
-    )
-    state, _ = search.start(
-        SequenceBatch.from_strings([read]),
-        encode_string(read),
-        SequenceBatch.from_strings([flipped]),
-        encode_string(flipped),
-    )
+    flipped = reverse_complement(read)
+    state = both_strands_state(search, read)
     seeds = search.family_seeds(np.array([0]), state)
     assert len(search.family_seeds(np.array([0]), state)) == 0  # (once per read)
     bounds = np.asarray(families.consensus_offsets)
@@ -494,17 +502,8 @@ def test_exhausted_reads_are_seeded_by_the_clusters_sharing_most_kmers(monkeypat
     index = build_index([sequence for _, sequence in references], cluster_size=8)
     search = Aligner(references, "semiglobal", index=index).database_search()
     _, read = real_reads(1)[0]
-    flipped = (
-        reverse_complement_ascii(np.frombuffer(read.encode(), np.uint8), np.array([0, len(read)]))
-        .tobytes()
-        .decode()
-    )
-    state, _ = search.start(
-        SequenceBatch.from_strings([read]),
-        encode_string(read),
-        SequenceBatch.from_strings([flipped]),
-        encode_string(flipped),
-    )
+    flipped = reverse_complement(read)
+    state = both_strands_state(search, read)
     seeds = search.exhaust_seeds(np.array([0]), state)
     assert len(search.exhaust_seeds(np.array([0]), state)) == 0  # (once per read)
     k = index.k
