@@ -288,25 +288,9 @@ def _merged(
     count = len(consensus_offsets) - 1
     if count < 2:
         return consensus_codes, consensus_offsets
-    sketches = _sketches(consensus_codes, consensus_offsets, FAMILY_K, FAMILY_SKETCH)
-    hashes, holders = _sorted_hashes(sketches, _common_hashes(sketches))
-    candidates = _earlier(
-        _nearest(
-            sketches,
-            sketches,
-            hashes,
-            holders,
-            FAMILY_SKETCH_SHARED,
-            FAMILY_NEAREST_TRIES,
-            FAMILY_CANDIDATES + 1,
-        )
-    )
-    earlier = np.empty(count, dtype=np.int64)
-    found = np.empty(count, dtype=np.int64)
-    _in_threads(
-        _closest, count, threads, np.concatenate([consensus_codes, consensus_codes]),
-        np.concatenate([consensus_offsets, consensus_offsets[-1] + consensus_offsets[1:]]),
-        candidates, FAMILY_MERGE_SHARE, FAMILY_MAX_EDITS, outputs=(earlier, found),
+    earlier, _ = _nearest_within(
+        consensus_codes, consensus_offsets, consensus_codes, consensus_offsets,
+        FAMILY_SKETCH, FAMILY_MERGE_SHARE, threads, earlier_only=True,
     )  # fmt: skip
     kept = np.flatnonzero(earlier < 0)
     lengths = np.diff(consensus_offsets)[kept]
@@ -351,32 +335,51 @@ def _rescue(
     if not len(alone):
         return
     lengths = np.diff(offsets)[alone]
-    alone_codes = codes[_ranges(offsets[alone], lengths)]
     alone_offsets = np.zeros(len(alone) + 1, dtype=np.int64)
     np.cumsum(lengths, out=alone_offsets[1:])
-    sketches = _sketches(alone_codes, alone_offsets, FAMILY_K, FAMILY_RESCUE_SKETCH)
-    consensus_sketches = _sketches(
-        consensus_codes, consensus_offsets, FAMILY_K, FAMILY_RESCUE_SKETCH
-    )
-    hashes, holders = _sorted_hashes(consensus_sketches, _common_hashes(consensus_sketches))
+    family_of[alone], distances[alone] = _nearest_within(
+        codes[_ranges(offsets[alone], lengths)], alone_offsets, consensus_codes,
+        consensus_offsets, FAMILY_RESCUE_SKETCH, FAMILY_EDIT_SHARE, threads,
+    )  # fmt: skip
+
+
+def _nearest_within(
+    codes: np.ndarray,
+    offsets: np.ndarray,
+    target_codes: np.ndarray,
+    target_offsets: np.ndarray,
+    sketch: int,
+    share: float,
+    threads: int,
+    earlier_only: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per sequence, the first of the ``FAMILY_CANDIDATES`` targets sharing most of a
+    ``sketch``-hash sketch (hashes common among the targets skipped) that lies within
+    ``share`` edits (and ``FAMILY_MAX_EDITS``), and that distance (-1 and 0 where none does).
+    ``earlier_only``: the targets are the sequences themselves, and only earlier ones count."""
+    target_sketches = _sketches(target_codes, target_offsets, FAMILY_K, sketch)
+    sketches = target_sketches if earlier_only else _sketches(codes, offsets, FAMILY_K, sketch)
+    hashes, holders = _sorted_hashes(target_sketches, _common_hashes(target_sketches))
     candidates = _nearest(
         sketches,
-        consensus_sketches,
+        target_sketches,
         hashes,
         holders,
         FAMILY_SKETCH_SHARED,
         FAMILY_NEAREST_TRIES,
-        FAMILY_CANDIDATES,
+        FAMILY_CANDIDATES + 1 if earlier_only else FAMILY_CANDIDATES,  # (itself among them)
     )
-    joined = np.empty(len(alone), dtype=np.int64)
-    found = np.empty(len(alone), dtype=np.int64)
+    if earlier_only:
+        candidates = _earlier(candidates)
+    count = len(offsets) - 1
+    nearest = np.empty(count, dtype=np.int64)
+    found = np.empty(count, dtype=np.int64)
     _in_threads(
-        _closest, len(alone), threads, np.concatenate([alone_codes, consensus_codes]),
-        np.concatenate([alone_offsets, alone_offsets[-1] + consensus_offsets[1:]]), candidates,
-        FAMILY_EDIT_SHARE, FAMILY_MAX_EDITS, outputs=(joined, found),
+        _closest, count, threads, np.concatenate([codes, target_codes]),
+        np.concatenate([offsets, offsets[-1] + target_offsets[1:]]), candidates, share,
+        FAMILY_MAX_EDITS, outputs=(nearest, found),
     )  # fmt: skip
-    family_of[alone] = joined
-    distances[alone] = found
+    return nearest, found
 
 
 def _events_against(
