@@ -127,6 +127,71 @@ def test_scores_equal_the_slow_reference(case) -> None:  # type: ignore[no-untyp
     _check(queries, pairs, substitution, gap_open, gap_extend, flags)
 
 
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_cases(), st.sampled_from([1, 2, 3, 8, 32]))
+def test_end_maxima_equal_the_slow_reference_on_every_prefix(case, block) -> None:  # type: ignore[no-untyped-def]
+    """Per block of reference columns, the best score of an alignment with the query in full
+    ending there: the slow reference's optimum against each prefix of the reference, its
+    end fixed (the query's end fixed too, its start and the reference's as the flags say)."""
+    queries, pairs, substitution, gap_open, gap_extend, flags = case
+    flags |= EndFlags.REFERENCE_END_FREE
+    if not differences.fits(substitution, gap_open, gap_extend, flags) or not pairs:
+        return
+    query_codes = [_codes(query) for query in queries]
+    reference_codes = [_codes(reference) for _, reference in pairs]
+    query_offsets = np.concatenate([[0], np.cumsum([len(codes) for codes in query_codes])])
+    lengths = np.array([len(codes) for codes in reference_codes], dtype=np.int64)
+    maxima = np.full((len(pairs), int(lengths.max()) // block + 2), -(2**62), dtype=np.int64)
+    scores = multireference.score_pairs(
+        np.concatenate([*query_codes, np.zeros(0, np.uint8)]),
+        query_offsets,
+        np.array([query for query, _ in pairs], dtype=np.int64),
+        np.concatenate([*reference_codes, np.zeros(0, np.uint8)]),
+        np.cumsum(lengths) - lengths,
+        lengths,
+        substitution,
+        gap_open,
+        gap_extend,
+        flags,
+        block,
+        maxima,
+    )
+    for number, (query, _) in enumerate(pairs):
+        reference = reference_codes[number]
+        expected = np.full(maxima.shape[1], -(2**62), dtype=np.int64)
+        for end in range(len(reference) + 1):
+            score = align_pair(
+                query_codes[query],
+                reference[:end],
+                substitution,
+                np.eye(16),
+                gap_open,
+                gap_extend,
+                bool(flags & EndFlags.QUERY_START_FREE),
+                False,
+                bool(flags & EndFlags.REFERENCE_START_FREE),
+                False,
+            ).score
+            expected[end // block] = max(expected[end // block], score)
+        assert np.array_equal(maxima[number], expected), (number, block)
+        if not flags & EndFlags.QUERY_END_FREE:
+            assert scores[number] == expected.max()
+
+
+def test_end_maxima_need_the_reference_end_free_and_room() -> None:
+    codes = encode_string("ACGTAC")
+    substitution = _scoring(1, -2, 0, True, 0)
+    arguments = (codes, np.array([0, 6]), np.array([0]), codes, np.array([0]), np.array([6]))
+    with pytest.raises(ValueError, match="reference's end free"):
+        multireference.score_pairs(
+            *arguments, substitution, 5, 2, EndFlags.NONE, 4, np.zeros((1, 2), np.int64)
+        )
+    with pytest.raises(ValueError, match="2 columns"):
+        multireference.score_pairs(
+            *arguments, substitution, 5, 2, EndFlags(15), 4, np.zeros((1, 1), np.int64)
+        )
+
+
 @pytest.mark.parametrize("structured", [True, False])
 @pytest.mark.parametrize("flags", [EndFlags.NONE, EndFlags(15), EndFlags(12), EndFlags(3)])
 def test_several_passes_of_mixed_references(structured: bool, flags: EndFlags) -> None:

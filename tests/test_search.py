@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from cli_helpers import DATA, READS, run_cli
-from streamalign import Aligner
+from streamalign import Aligner, _config
 from streamalign.aligner import MODES
 from streamalign.alphabet import decode, encode_string, reverse_complement_ascii
 from streamalign.records import SequenceBatch
@@ -492,6 +492,38 @@ def test_settled_members_cannot_reach_the_best_and_the_rest_keep_true_bounds() -
         assert np.all(exact[~settled] <= bounds[~settled])
         settled_any += int(settled.sum())
     assert settled_any > 0
+
+
+def test_family_bounds_by_where_reads_end_hold_and_settle_more() -> None:
+    """``DatabaseSearch.family_bounds`` with the consensus alignments' end maxima (the
+    position-aware bound) against exact scores of every member, for bests at and below the
+    exact one: a member that reaches the best keeps a bound at least its score; and those
+    bounds settle more members than the window bound alone (``end_block`` 0)."""
+    references = mutant_families(24, 6)
+    index = build_index([sequence for _, sequence in references])
+    search = Aligner(references, "semiglobal", index=index).database_search()
+    assert search.end_block > 0
+    table = np.zeros((len(references), 3), dtype=np.int64)
+    table[:, 0] = np.arange(len(references))
+    settled = {True: 0, False: 0}
+    rng = random.Random(5)
+    reads = [read for _, read in real_reads(3) + gene_fragments(3)]
+    reads += [mutate(rng, read, 0.15, 0.0) for read in reads[:4]]
+    for read in reads:
+        batch = SequenceBatch.from_strings([read])
+        _, sources = search.start(batch, encode_string(read), None, None)
+        exact = search.score_pairs(table, sources)
+        for below in (0, 15, 40):
+            for ended in (True, False):
+                state, _ = search.start(batch, encode_string(read), None, None)
+                state.best_score[0] = int(exact.max()) - below
+                state.best_key[0] = 2 * len(references)
+                search.end_block = _config.SEARCH_END_BLOCK if ended else 0
+                bounds = search.family_bounds(table, state, rows_needed=1)
+                reaching = exact >= state.best_score[0]
+                assert np.all(bounds[reaching] >= exact[reaching]), (below, ended)
+                settled[ended] += int((bounds < state.best_score[0]).sum())
+    assert settled[True] > settled[False], settled
 
 
 def test_exhausted_reads_are_seeded_by_the_clusters_sharing_most_kmers(monkeypatch) -> None:

@@ -657,6 +657,115 @@ def test_a_relatives_score_bounds_a_members(seed, mode, scoring, matrix, ambiguo
     assert member_score <= representative_score + slack, (member_score, representative_score, slack)
 
 
+def shifted_case(rng: random.Random) -> tuple[str, str, str]:
+    """A member whose letters lie far from their representative partners (many one-letter
+    insertions or deletions early on) with a substitution later, and a query read from the
+    member that ends or starts at that substitution: where its alignments end in the
+    representative lies well away from the member's event it meets."""
+    representative = random_sequence(rng, rng.randint(60, 140))
+    letters = list(representative)
+    inserting = rng.random() < 0.5
+    for _ in range(rng.randint(4, 16)):
+        place = rng.randrange(1, len(letters) // 4)
+        if inserting:
+            letters.insert(place, rng.choice("ACGT"))
+        else:
+            del letters[place]
+    place = rng.randrange(len(letters) // 2, len(letters) - 1)
+    letters[place] = rng.choice("ACGT".replace(letters[place], ""))
+    member = "".join(letters)
+    length = rng.randint(8, 40)
+    if rng.random() < 0.5:
+        return representative, member, member[max(place + 1 - length, 0) : place + 1]
+    return representative, member, member[place : place + length]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    scoring=scorings,
+    matrix=st.sampled_from([None, None, "NUC.4.4", "random"]),
+    ambiguous=st.sampled_from(["score0", "mismatch", "iupac"]),
+    block=st.sampled_from([1, 4, 32]),
+)
+def test_a_relatives_ends_bound_a_members(seed, scoring, matrix, ambiguous, block):
+    """The position-aware form (*A relative's alignment, by where it ends* in bounds.py):
+    ``opt(Q, M)`` is at most, over blocks of the representative's columns, the best score
+    of the query in full ending in the block plus the member's events near it (window,
+    shift and longest run as ``families.ended_bounds`` takes them), semiglobal."""
+    from streamalign.kernels import differences
+
+    rng = random.Random(seed)
+    if matrix is not None:
+        scoring = matrix_scoring(rng, matrix, ambiguous)
+    aligner = Aligner(["A"], "semiglobal", scoring=scoring)
+    gap_open, gap_extend = int(scoring.integer_gap_open), int(scoring.integer_gap_extend)
+    if not differences.fits(scoring.integer_matrix, gap_open, gap_extend, aligner.flags):
+        return
+    representative, member, query = shifted_case(rng) if rng.random() < 0.5 else transfer_case(rng)
+    member_score = exact_scores([member], [query], "semiglobal", scoring)[0][0]
+    bound = ended_bound(representative, member, query, member_score, scoring, block)
+    assert member_score <= bound, (member_score, bound)
+
+
+@pytest.mark.parametrize("block", [1, 4])
+def test_a_relatives_ends_bound_members_far_from_their_partners(block: int) -> None:
+    """Members with many one-letter insertions or deletions before a substitution that the
+    query's alignment ends or starts at (:func:`shifted_case`): where the alignment ends in
+    the representative is that far from where it ends in the member, so the events counted
+    must reach that far (a tenth of these cases fail without the shift)."""
+    scoring = Scoring()
+    for seed in range(60):
+        representative, member, query = shifted_case(random.Random(seed))
+        member_score = exact_scores([member], [query], "semiglobal", scoring)[0][0]
+        bound = ended_bound(representative, member, query, member_score, scoring, block)
+        assert member_score <= bound, (seed, member_score, bound)
+
+
+def ended_bound(
+    representative: str, member: str, query: str, threshold: int, scoring: Scoring, block: int
+) -> int:
+    """``families.ended_bounds`` of ``member`` for ``query``, the threshold's window, from
+    the end maxima of the query against ``representative`` (the kernel's, checked against
+    the slow reference in test_multireference.py)."""
+    from streamalign.kernels import multireference
+    from streamalign.search.families import (
+        edit_events,
+        ended_bounds,
+        event_shifts,
+        priced_events,
+        substitution_costs,
+        transfer_windows,
+    )
+
+    gap_open, gap_extend = int(scoring.integer_gap_open), int(scoring.integer_gap_extend)
+    flags = Aligner(["A"], "semiglobal", scoring=scoring).flags
+    codes = encode_string(representative)
+    maxima = np.full((1, len(codes) // block + 1), -(2**62), dtype=np.int64)
+    multireference.score_pairs(
+        encode_string(query), np.array([0, len(query)]), np.array([0]), codes, np.array([0]),
+        np.array([len(codes)]), scoring.integer_matrix, gap_open, gap_extend, flags, block,
+        maxima,
+    )  # fmt: skip
+    positions, values = edit_events(encode_string(member), codes)
+    offsets = np.array([0, len(positions)])
+    top = int(scoring.integer_matrix[:15, :15].max())
+    prices, longest, totals = priced_events(
+        offsets, values, substitution_costs(scoring.integer_matrix), max(top, 0), gap_open,
+        gap_extend,
+    )  # fmt: skip
+    window = transfer_windows(
+        np.array([len(query)]), np.array([threshold]), top, gap_open, gap_extend
+    )
+    return int(
+        ended_bounds(
+            np.array([0]), np.array([0]), np.array([0]), np.array([-(2**62)]),
+            np.array([0, maxima.shape[1]]), maxima[0], block, window, offsets, positions,
+            prices, longest, event_shifts(offsets, values), totals,
+        )[0]
+    )  # fmt: skip
+
+
 def test_a_relatives_bound_needs_every_event() -> None:
     """A member one substitution from its representative, the query matching the member:
     the bound is the representative's score plus exactly that substitution's worth

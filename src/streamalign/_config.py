@@ -155,6 +155,11 @@ SEARCH_FAMILY_OPEN_ROWS = 8
 #: is that of its slowest lane: 1 pair or 64 take about 1 ms for a 250-letter read against
 #: 1,500-letter genes, `multireference.score_pairs`).
 SEARCH_FAMILY_AHEAD = 64
+#: reference columns per block of a consensus alignment's end maxima, which bound its
+#: family's members by the events near where the read's alignments end (block 32 left 31,000
+#: of 101,000 members of three far reads' families unsettled, 64: 39,000, 16: 27,000, at
+#: 399,400 genes; 0: not kept).
+SEARCH_END_BLOCK = 32
 #: before a read is exhausted, the first member of each of this many clusters sharing most of
 #: its k-mers is aligned, so the bounds start from a best near the read's real one
 #: (``DatabaseSearch.exhaust_seeds``).

@@ -49,6 +49,8 @@ _REFERENCE_END_FREE = int(EndFlags.REFERENCE_END_FREE)
 PASS_LANES = 512
 #: Passes are padded to a multiple of this many lanes (one AVX-512 register of ``int8``).
 REGISTER_LANES = 64
+#: Below every score (the end maxima's running start).
+_LOWEST = -(2**62)
 #: Positions per tile when the sequences are transposed into lanes (:func:`_align_pass`).
 _TILE = 64
 
@@ -93,11 +95,20 @@ def score_pairs(
     gap_open: int,
     gap_extend: int,
     ends: EndFlags,
+    block: int = 0,
+    end_maxima: np.ndarray | None = None,
 ) -> np.ndarray:
     """Optimal scores (``int64``) of each pair ``i``: query ``queries[i]`` (``query_codes
     [query_offsets[q] : query_offsets[q + 1]]``) against the reference
     ``reference_codes[starts[i] : starts[i] + lengths[i]]``. The scoring must pass
     :func:`~streamalign.kernels.differences.fits` (``substitution`` is taken as ``int8``).
+
+    With ``block > 0`` (the reference's end free only), ``end_maxima`` (``int64``, one row per
+    pair, at least ``lengths.max() // block + 1`` columns, filled by the caller with a value
+    below every score) receives per pair and per ``block`` reference columns the best score
+    of an alignment with the query in full ending there: entry ``[i, b]`` is the largest
+    last-row value over reference columns ``b * block`` to ``(b + 1) * block - 1`` (column 0:
+    no reference letter used) that pair ``i``'s reference has.
 
     Example:
         >>> from streamalign.alphabet import encode_string
@@ -128,6 +139,21 @@ def score_pairs(
         or int((starts + lengths).max()) > len(reference_codes)
     ):
         raise ValueError("a reference lies outside reference_codes")
+    if block > 0:
+        if not ends & EndFlags.REFERENCE_END_FREE:
+            raise ValueError("end maxima need the reference's end free")
+        needed = int(lengths.max()) // block + 1 if len(lengths) else 0
+        if (
+            end_maxima is None
+            or end_maxima.dtype != np.int64
+            or end_maxima.ndim != 2
+            or end_maxima.shape[0] != len(queries)
+            or end_maxima.shape[1] < needed
+        ):
+            raise ValueError(f"end_maxima must be int64 of {len(queries)} rows, {needed} columns")
+    else:
+        block = 0
+        end_maxima = np.zeros((0, 0), dtype=np.int64)
     scores = np.empty(len(queries), dtype=np.int64)
     align_pairs(
         np.ascontiguousarray(query_codes, dtype=np.uint8),
@@ -142,6 +168,8 @@ def score_pairs(
         int(ends),
         PASS_LANES,
         scores,
+        block,
+        end_maxima,
     )
     return scores
 
@@ -160,6 +188,8 @@ def align_pairs(
     flags,
     pass_lanes,
     scores,
+    block,
+    end_maxima,
 ):
     """The kernel behind :func:`score_pairs` (arguments validated there): the pairs by
     reference length, in passes of up to ``pass_lanes`` lanes (a multiple of
@@ -180,6 +210,8 @@ def align_pairs(
             gap_extend,
             flags,
             scores,
+            block,
+            end_maxima,
         )
 
 
@@ -197,9 +229,11 @@ def _align_pass(
     gap_extend,
     flags,
     scores,
+    block,
+    end_maxima,
 ):
     """One pass: the pairs ``chosen``, one per lane (padding lanes: empty pairs, not
-    written out)."""
+    written out); the end maxima too where ``block > 0``."""
     members = chosen.shape[0]
     lanes = (members + REGISTER_LANES - 1) // REGISTER_LANES * REGISTER_LANES
     zero = _narrow(gap_open - gap_open, gap_open)
@@ -300,6 +334,16 @@ def _align_pass(
         else:
             last_h[lane] = -(open_64 + (lane_rows[lane] - 1) * extend_64)
         best[lane] = last_h[lane]
+    # End maxima: per lane the running maximum of the current block of columns.
+    running = np.full(lanes, _LOWEST, np.int64)
+    if block > 0:
+        for lane in range(members):
+            running[lane] = last_h[lane]
+            if block == 1 or columns == 0:
+                # (column 0 ends its block)
+                end_maxima[chosen[lane], 0] = last_h[lane]
+                running[lane] = _LOWEST
+    ends = (block, running, chosen, columns, end_maxima)
     if down:
         # References of length 0: their last column is column 0.
         for lane in range(members):
@@ -366,10 +410,26 @@ def _align_pass(
             )
             done = column + 3
             if reference_end_free:
-                _last_row(last_h, best, last_v, column, lane_columns, lanes)
-                _last_row(last_h, best, last_v2, column + 1, lane_columns, lanes)
-                _last_row(last_h, best, last_v3, column + 2, lane_columns, lanes)
-                _last_row(last_h, best, last_v4, done, lane_columns, lanes)
+                _last_row(last_h, best, last_v, column, lane_columns, lanes, ends)
+                _last_row(
+                    last_h,
+                    best,
+                    last_v2,
+                    column + 1,
+                    lane_columns,
+                    lanes,
+                    ends,
+                )
+                _last_row(
+                    last_h,
+                    best,
+                    last_v3,
+                    column + 2,
+                    lane_columns,
+                    lanes,
+                    ends,
+                )
+                _last_row(last_h, best, last_v4, done, lane_columns, lanes, ends)
             if down and ends_at[done]:
                 top_of_column = np.int64(0)
                 if not reference_start_free:
@@ -440,9 +500,9 @@ def _align_pass(
         )
         done = column + 1 if paired else column
         if reference_end_free:
-            _last_row(last_h, best, last_v, column, lane_columns, lanes)
+            _last_row(last_h, best, last_v, column, lane_columns, lanes, ends)
             if paired:
-                _last_row(last_h, best, last_v2, done, lane_columns, lanes)
+                _last_row(last_h, best, last_v2, done, lane_columns, lanes, ends)
         if down and ends_at[done]:
             top_of_column = np.int64(0)
             if not reference_start_free:
@@ -465,13 +525,27 @@ def _align_pass(
 
 
 @njit(nogil=True, cache=True)
-def _last_row(last_h, best, last_v, column, lane_columns, lanes):
+def _last_row(last_h, best, last_v, column, lane_columns, lanes, ends):
     """The last row's H at ``column`` (``last_h`` plus each lane's last-row ``v``), and its
-    maximum over the columns a lane's reference has (reference end free)."""
+    maximum over the columns a lane's reference has (reference end free); with end maxima
+    (``ends``: block, running maxima, the pass's pairs, its last column, the maxima), the
+    running block maxima too, written out at each block's last column."""
     for lane in range(lanes):
         last_h[lane] += np.int64(last_v[lane])
         if column <= lane_columns[lane] and last_h[lane] > best[lane]:
             best[lane] = last_h[lane]
+    block, running, chosen, columns, end_maxima = ends
+    if block > 0:
+        for lane in range(lanes):
+            if column <= lane_columns[lane] and last_h[lane] > running[lane]:
+                running[lane] = last_h[lane]
+        if column % block == block - 1 or column == columns:
+            slot = column // block
+            for lane in range(chosen.shape[0]):
+                row = chosen[lane]
+                if running[lane] > end_maxima[row, slot]:
+                    end_maxima[row, slot] = running[lane]
+                running[lane] = _LOWEST
 
 
 @njit(nogil=True, cache=True)

@@ -175,6 +175,27 @@ the best less a perfect head; bounding members' tails that way, with their heads
 bounds, saved 17% of the tail alignments of reads close to no gene at 399,400 genes but cost
 more than it saved, so the search does not.)
 
+*A relative's alignment, by where it ends.* With the query aligned in full and the
+reference's end free, the last row of the DP of ``Q`` against ``C`` gives ``L_C(e)``: the
+best score of an alignment ending after ``C``'s letter ``e - 1`` (``e = 0``: none). In the
+construction above, ``A'`` ends where ``A``'s last paired letter ``p`` has its partner
+``c(p)``, so ``score(A) <= L_C(c(p) + 1) +`` the events in ``[a, b)``. With ``s`` the most
+``|c(q) - q|`` over ``M``'s letters (:func:`~streamalign.search.families.event_shifts`) and
+``l`` its longest member-only run (the letters after ``p`` in ``[a, b)`` are member-only,
+one run), ``A'`` ends at ``e`` with ``b - s <= e <= b + s`` within ``l``; and the events that
+count lie in ``(a - l, b)``, ``b - a <= W``. So for ``e`` in a block ``[j, j + K)`` of
+columns, they lie in ``[j - W - s - l, j + K + s + l)``, and
+
+    opt(Q, M) <= max over blocks (max of L_C over the block + the events in that range)
+
+whenever ``opt(Q, M) >= theta`` (``W`` from ``theta`` as above). A read close to no gene
+aligns well to a consensus only where its region lies, so only the member's events there
+count, not those of its costliest stretch anywhere. The kernel with a reference per lane
+keeps ``L_C``'s block maxima as it fills
+(:func:`~streamalign.kernels.multireference.score_pairs` with ``block``), at no measurable
+cost; for three far reads against 399,400 genes this left 31,000 of the 101,000 members the
+window bound left unsettled (blocks of 32).
+
 Tested with hypothesis in ``tests/test_search_bounds.py``: ``U >= `` the exact score on random,
 mutated and adversarial pairs, in every mode, for random scorings.
 

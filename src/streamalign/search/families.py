@@ -614,6 +614,92 @@ def _costliest_stretch(first, last, span, event_positions, prices):
     return best
 
 
+@njit(nogil=True, cache=True)
+def event_shifts(event_offsets, event_values):
+    """Per reference: the most its letters lie away from their partners in the consensus,
+    ``max |c(p) - p|`` over its letters ``p`` (``c(p)``: the consensus position paired with
+    ``p``, or where a member-only letter sits), from the runs of its edit script.
+
+    Example:
+        >>> from streamalign.alphabet import encode_string
+        >>> _, values = edit_events(encode_string("GATTCA"), encode_string("GATTACA"))
+        >>> event_shifts(np.array([0, len(values)]), values).tolist()  # one letter missing
+        [1]
+    """
+    count = len(event_offsets) - 1
+    shifts = np.zeros(count, np.int64)
+    for reference in range(count):
+        shift = 0
+        for event in range(event_offsets[reference], event_offsets[reference + 1]):
+            value = event_values[event]
+            kind = value & 3
+            if kind == 1:
+                shift -= value >> 2
+            elif kind == 2:
+                shift += value >> 2
+            if abs(shift) > shifts[reference]:
+                shifts[reference] = abs(shift)
+    return shifts
+
+
+@njit(nogil=True, cache=True)
+def ended_bounds(
+    references,
+    slots,
+    firsts,
+    floors,
+    value_offsets,
+    values,
+    block,
+    windows,
+    event_offsets,
+    event_positions,
+    prices,
+    longest,
+    shifts,
+    totals,
+):  # fmt: skip
+    """Per row: the position-aware family bound (*A relative's alignment, by where it ends*
+    in :mod:`streamalign.search.bounds`) of member ``references[row]``: the most, over the
+    consensus end blocks ``b`` kept for its query (slot ``slots[row]``: blocks ``firsts[slot]``
+    on, their end maxima ``values[value_offsets[slot]:value_offsets[slot + 1]]``, blocks not
+    kept lying below ``floors[slot]``), of the block's end maximum plus the worth of the
+    member's events at positions ``b * block - windows[row] - shift - longest`` up to (not
+    including) ``(b + 1) * block + shift + longest`` (``shift``, ``longest``: the member's
+    :func:`event_shifts` and longest member-only run); at least ``floors[slot]``. Blocks
+    that cannot raise the bound even with all the member's events (``totals``) are skipped."""
+    bounds = np.empty(len(references), np.int64)
+    for row in range(len(references)):
+        reference = references[row]
+        slot = slots[row]
+        last = event_offsets[reference + 1]
+        slack = shifts[reference] + longest[reference]
+        best = floors[slot]
+        low = event_offsets[reference]
+        high = low
+        total = 0
+        # (no block's events are worth more than those of any stretch its range spans)
+        most = _costliest_stretch(
+            low, last, windows[row] + block + 2 * slack, event_positions, prices
+        )
+        for value in range(value_offsets[slot], value_offsets[slot + 1]):
+            if values[value] + most <= best:
+                continue
+            number = firsts[slot] + value - value_offsets[slot]
+            start = number * block - windows[row] - slack
+            end = (number + 1) * block + slack
+            while high < last and event_positions[high] < end:
+                total += prices[high]
+                high += 1
+            while low < high and event_positions[low] < start:
+                total -= prices[low]
+                low += 1
+            if values[value] + total > best:
+                best = values[value] + total
+        bounds[row] = best
+    return bounds
+
+
 #: Stretches of member letters for which the search keeps each member's costliest events once
 #: computed (:func:`kept_span_costs`; the windows of reads of 150-400 letters fall among them).
 COST_SPANS = np.array([192, 256, 288, 320, 352, 384, 416, 448, 512, 640, 768, 1024], np.int64)

@@ -62,6 +62,8 @@ from .counting import cluster_bounds, member_evidence, query_windows
 from .families import (
     COST_SPANS,
     Families,
+    ended_bounds,
+    event_shifts,
     kept_span_costs,
     priced_events,
     substitution_costs,
@@ -201,6 +203,22 @@ class DatabaseSearch:
             int(aligner.scoring.integer_gap_open),
             int(aligner.scoring.integer_gap_extend),
         )
+        #: Reference columns per block of the consensus alignments' end maxima kept for the
+        #: position-aware family bound (:meth:`family_bounds`; 0: none): with families, the
+        #: query aligned in full.
+        self.end_block = (
+            _config.SEARCH_END_BLOCK
+            if self.families is not None and not aligner.query_end_free and aligner.mode != "local"
+            else 0
+        )
+        #: per family: the most its members' events are worth (a consensus scoring below the
+        #: best by more settles every member)
+        self.family_costs = np.zeros(priced.family_count, dtype=np.int64)
+        if self.families is not None:
+            in_family = np.flatnonzero(priced.family_of >= 0)
+            np.maximum.at(
+                self.family_costs, priced.family_of[in_family], self.event_totals[in_family]
+            )
         self.masks = masks.astype(np.int64)
         self.reference_mask_ids = inverse[: index.reference_count].astype(np.int64)
         self.cluster_mask_ids = inverse[index.reference_count :].astype(np.int64)
@@ -480,6 +498,13 @@ class DatabaseSearch:
         )
 
     @functools.cached_property
+    def event_shifts(self) -> np.ndarray:
+        """Per reference: the most its letters lie away from their consensus partners
+        (``families.event_shifts``; only with :attr:`families`)."""
+        assert self.families is not None
+        return event_shifts(self.families.event_offsets, self.families.event_values)
+
+    @functools.cached_property
     def span_costs(self) -> np.ndarray:
         """Per reference and span of ``COST_SPANS``: the worth of its costliest events in
         a stretch of that many letters, -1 until computed (``families.kept_span_costs``
@@ -580,9 +605,7 @@ class DatabaseSearch:
         ``wanted`` (default: all), the others are ``_NONE``. When some are aligned, so are
         the ``ahead`` keys not known yet, up to ``SEARCH_FAMILY_AHEAD`` in all (one kernel
         call takes as long for a few pairs as for 64)."""
-        families = self.families
-        assert families is not None
-        count = families.family_count
+        assert self.families is not None
         cache = state.consensus_scores
         scores = np.array([cache.get(key, _NONE) for key in keys.tolist()], dtype=np.int64)
         missing = scores == _NONE
@@ -598,16 +621,70 @@ class DatabaseSearch:
             aligning = np.concatenate(
                 [aligning, later[: _config.SEARCH_FAMILY_AHEAD - len(aligning)]]
             )
-        aligned = self._lane_scores(
-            state.codes,
-            state.offsets,
-            aligning // count,
-            families.consensus_codes,
-            families.consensus_offsets,
-            aligning % count,
-        )
+        aligned = self._consensus_alignments(aligning, state)
         scores[missing] = aligned[: len(missing)]
         cache.update(zip(aligning.tolist(), aligned.tolist(), strict=True))
+        return scores
+
+    def _consensus_alignments(self, keys: np.ndarray, state: _SearchState) -> np.ndarray:
+        """Scores of the consensus alignments ``keys`` (``query * families + family``). With
+        :attr:`end_block`, each one's end maxima are kept in ``state.consensus_ends`` where
+        they can matter: the blocks from the first to the last that, with the family's
+        costliest member's events, reach its read's best (all without a best yet), and the
+        floor ``best - 1`` that the others cannot reach; nothing where none does."""
+        families = self.families
+        assert families is not None
+        count = families.family_count
+        queries = keys // count
+        chosen = keys % count
+        if not self.end_block:
+            return self._lane_scores(
+                state.codes,
+                state.offsets,
+                queries,
+                families.consensus_codes,
+                families.consensus_offsets,
+                chosen,
+            )
+        starts = families.consensus_offsets[chosen].astype(np.int64)
+        lengths = families.consensus_offsets[chosen + 1] - starts
+        block = self.end_block
+        maxima = np.full(
+            (len(keys), int(lengths.max(initial=0)) // block + 1), _NONE, dtype=np.int64
+        )
+        scoring = self.aligner.scoring
+        scores = multireference.score_pairs(
+            state.codes,
+            state.offsets,
+            queries,
+            families.consensus_codes,
+            starts,
+            lengths,
+            scoring.integer_matrix,
+            int(scoring.integer_gap_open),
+            int(scoring.integer_gap_extend),
+            self.aligner.flags,
+            block,
+            maxima,
+        )
+        best = state.best_score[queries % state.count]
+        thresholds = np.where(best > _NONE, best - self.family_costs[chosen], _NONE)
+        hot = maxima >= thresholds[:, None]
+        rows = np.flatnonzero(hot.any(axis=1))
+        firsts = hot[rows].argmax(axis=1)
+        ends = hot.shape[1] - hot[rows, ::-1].argmax(axis=1)
+        floors = np.where(best[rows] > _NONE, best[rows] - 1, _NONE)
+        state.consensus_ends.update(
+            (key, (first, maxima[row, first:end].copy(), floor))
+            for key, row, first, end, floor in zip(
+                keys[rows].tolist(),
+                rows.tolist(),
+                firsts.tolist(),
+                ends.tolist(),
+                floors.tolist(),
+                strict=True,
+            )
+        )
         return scores
 
     def relatives_settle(self, table: np.ndarray, state: _SearchState) -> np.ndarray:
@@ -644,7 +721,12 @@ class DatabaseSearch:
         once a call holds ``rows_needed`` (default ``SEARCH_FAMILY_ROWS``) of its members'
         rows; when it aligns some, the consensus sequences of the ``ahead`` keys (``query *
         families + family``) not known yet are aligned with them, up to
-        ``SEARCH_FAMILY_AHEAD`` in all."""
+        ``SEARCH_FAMILY_AHEAD`` in all.
+
+        Where that bound still reaches the best and the consensus alignment's end maxima
+        are kept (:attr:`end_block`), the lower of it and the position-aware bound (*A
+        relative's alignment, by where it ends*: only the member's events near where the
+        read's alignments with the consensus end count)."""
         result = np.full(len(table), _NO_CLAIM, dtype=np.int64)
         families = self.families
         if families is None or not len(table):
@@ -709,7 +791,62 @@ class DatabaseSearch:
             self.event_prices,
             self.event_longest,
         )
+        if self.end_block:
+            # Where that still reaches the best: the events near where the read's
+            # alignments with the consensus end, block by block.
+            ended = exact[
+                _beats(
+                    bounds[unsure[exact]],
+                    row_keys[unsure[exact]],
+                    best[unsure[exact]],
+                    best_keys[unsure[exact]],
+                )
+            ]
+            bounds[unsure[ended]] = np.minimum(
+                bounds[unsure[ended]],
+                self._ended_bounds(keys[unsure[ended]], members[ended], windows[ended], state),
+            )
         result[rows] = bounds
+        return result
+
+    def _ended_bounds(
+        self, keys: np.ndarray, members: np.ndarray, windows: np.ndarray, state: _SearchState
+    ) -> np.ndarray:
+        """:meth:`family_bounds`' position-aware bounds of ``members`` from the end maxima
+        kept for their consensus alignments ``keys`` (``_NO_CLAIM`` where none are kept):
+        exact where they reach their read's best, below it otherwise (the floor starts at
+        the best less one: blocks that cannot reach the best are skipped)."""
+        families = self.families
+        assert families is not None
+        result = np.full(len(keys), _NO_CLAIM, dtype=np.int64)
+        unique, slots = np.unique(keys, return_inverse=True)
+        kept = [state.consensus_ends.get(key) for key in unique.tolist()]
+        present = np.array([entry is not None for entry in kept], dtype=bool)
+        rows = np.flatnonzero(present[slots])
+        if not len(rows):
+            return result
+        entries = [entry for entry in kept if entry is not None]
+        renumbered = np.cumsum(present) - 1
+        sizes = np.array([len(entry[1]) for entry in entries], dtype=np.int64)
+        result[rows] = ended_bounds(
+            members[rows],
+            renumbered[slots[rows]],
+            np.array([entry[0] for entry in entries], dtype=np.int64),
+            np.maximum(
+                np.array([entry[2] for entry in entries], dtype=np.int64),
+                state.best_score[unique[present] // families.family_count % state.count] - 1,
+            ),
+            np.concatenate([[0], np.cumsum(sizes)]),
+            np.concatenate([entry[1] for entry in entries]),
+            self.end_block,
+            windows[rows],
+            families.event_offsets,
+            families.event_positions,
+            self.event_prices,
+            self.event_longest,
+            self.event_shifts,
+            self.event_totals,
+        )
         return result
 
     def head_bounds(self, table: np.ndarray, state: _SearchState) -> np.ndarray:
@@ -949,6 +1086,9 @@ class _SearchState:
         #: scores of families' consensus sequences, by ``query * families + family`` (see
         #: :meth:`DatabaseSearch.relatives_settle`)
         self.consensus_scores: dict[int, int] = {}
+        #: by the same keys: the end maxima of the consensus alignments that can matter
+        #: (first block, maxima, floor; :meth:`DatabaseSearch._consensus_alignments`)
+        self.consensus_ends: dict[int, tuple[int, np.ndarray, int]] = {}
         #: per read: pairs settled by their family's consensus score (not aligned)
         self.related = np.zeros(count, dtype=np.int64)
         #: per read: members opened but settled by their family (:meth:`settled_evidence`)
