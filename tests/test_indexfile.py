@@ -146,8 +146,8 @@ def test_round_trip_keeps_every_array_name_and_sequence(built: Path, references:
 def test_layout_is_the_documented_one(built: Path, references: list) -> None:
     """Read an array with nothing but the documented layout (magic, lengths, JSON, offsets)."""
     header, data_start = header_of(built)
-    assert header["format_version"] == 2 and header["k"] == 8
-    assert int.from_bytes(built.read_bytes()[16:20], "little") == 2
+    assert header["format_version"] == 3 and header["k"] == 8
+    assert int.from_bytes(built.read_bytes()[16:20], "little") == 3
     entry = header["arrays"]["postings"]
     assert (data_start + entry["offset"]) % 64 == 0
     postings = np.fromfile(

@@ -526,6 +526,73 @@ def test_family_bounds_by_where_reads_end_hold_and_settle_more() -> None:
     assert settled[True] > settled[False], settled
 
 
+def test_upper_families_settle_only_families_no_member_of_which_reaches_the_best(
+    monkeypatch,
+) -> None:
+    """The index's upper families group the families' consensus sequences (each one's events
+    rebuild its upper consensus). ``DatabaseSearch._ceilings``: a family settled by its
+    upper alignment has no member whose exact score reaches the read's best, for bests at
+    and below the exact one; its ceiling, kept as the consensus's score, leaves every
+    member's family bound below the best; some families are settled; and with ceilings in
+    every call the search gives the exhaustive answer."""
+    from test_families import applied
+
+    references = mutant_families(60, 4)
+    index = build_index([sequence for _, sequence in references])
+    search = Aligner(references, "semiglobal", index=index).database_search()
+    families, upper = search.families, search.upper
+    assert families is not None and upper is not None
+
+    def consensus(of, number: int) -> str:
+        start, end = of.consensus_offsets[number], of.consensus_offsets[number + 1]
+        return decode(of.consensus_codes[start:end])
+
+    grouped = np.flatnonzero(upper.family_of >= 0)
+    assert len(grouped) >= 4
+    for family in grouped.tolist():
+        start, end = upper.event_offsets[family], upper.event_offsets[family + 1]
+        above = consensus(upper, int(upper.family_of[family]))
+        rebuilt = applied(
+            consensus(families, family),
+            above,
+            upper.event_positions[start:end],
+            upper.event_values[start:end],
+        )
+        assert rebuilt == above
+    table = np.zeros((len(references), 3), dtype=np.int64)
+    table[:, 0] = np.arange(len(references))
+    family_of = families.family_of[table[:, 0]]
+    rng = random.Random(8)
+    reads = [read for _, read in real_reads(2) + gene_fragments(2)]
+    reads += [mutate(rng, read, 0.2, 0.0) for read in reads]
+    settled_any = 0
+    for read in reads:
+        batch = SequenceBatch.from_strings([read])
+        _, sources = search.start(batch, encode_string(read), None, None)
+        exact = search.score_pairs(table, sources)
+        for below in (0, 20):
+            state, _ = search.start(batch, encode_string(read), None, None)
+            best = int(exact.max()) - below
+            state.best_score[0] = best
+            state.best_key[0] = 2 * len(references)
+            ceilings = search._ceilings(np.arange(families.family_count), state)
+            settled = np.flatnonzero(ceilings < 2**40)
+            reaching = np.unique(family_of[exact >= best])
+            assert not set(settled.tolist()) & set(reaching.tolist()), (below, settled)
+            state.consensus_scores.update(
+                zip(settled.tolist(), ceilings[settled].tolist(), strict=True)
+            )
+            bounds = search.family_bounds(table, state)
+            assert np.all(bounds[np.isin(family_of, settled)] < best)
+            settled_any += len(settled)
+    assert settled_any > 0
+    monkeypatch.setattr("streamalign._config.SEARCH_UPPER_KEYS", 1)
+    assert_same_batches(
+        Aligner(references, "semiglobal", index=index).align_many(reads, strand="both"),
+        Aligner(references, "semiglobal", search="exhaustive").align_many(reads, strand="both"),
+    )
+
+
 def test_exhausted_reads_are_seeded_by_the_clusters_sharing_most_kmers(monkeypatch) -> None:
     """Before a read is exhausted, the first member of each of the 16 clusters (both strands)
     whose members hold most of its windows' 8-mers is aligned (``exhaust_seeds``; counted

@@ -732,6 +732,40 @@ def kept_span_costs(references, slots, spans, event_offsets, event_positions, pr
 
 
 @njit(nogil=True, cache=True)
+def family_span_costs(
+    families, slots, member_offsets, members, spans, event_offsets, event_positions, prices,
+    kept, family_kept,
+):  # fmt: skip
+    """Per row: the most the events of any member of family ``families[row]`` within a
+    stretch of ``spans[slots[row]]`` letters are worth (:func:`kept_span_costs` of each
+    member: ``members[member_offsets[f]:member_offsets[f + 1]]``), kept in
+    ``family_kept[family, slot]`` (-1: not yet)."""
+    costs = np.empty(len(families), np.int64)
+    for row in range(len(families)):
+        family = families[row]
+        slot = slots[row]
+        value = family_kept[family, slot]
+        if value < 0:
+            value = 0
+            for position in range(member_offsets[family], member_offsets[family + 1]):
+                reference = members[position]
+                worth = kept[reference, slot]
+                if worth < 0:
+                    worth = _costliest_stretch(
+                        event_offsets[reference],
+                        event_offsets[reference + 1],
+                        spans[slot],
+                        event_positions,
+                        prices,
+                    )
+                    kept[reference, slot] = worth
+                value = max(value, worth)
+            family_kept[family, slot] = value
+        costs[row] = value
+    return costs
+
+
+@njit(nogil=True, cache=True)
 def _event_cost(value, substitution_costs, positive_score, gap_open, gap_extend):
     kind = value & 3
     if kind == 0:

@@ -24,6 +24,8 @@ Layout (every array is plain numpy, so the index can be memory-mapped and shared
   so bounds use the substitution scores of the letters present only.
 - ``family_*``: the families of near-identical references, their consensus sequences and each
   member's differences from its consensus (:class:`streamalign.search.families.Families`).
+- ``upper_*``: the families of those consensus sequences (the same kind of object, one level
+  up).
 
 Example:
     >>> genes = ["GATTACAGATTACA", "CCCCGGGGAAAA", "GATTACAGATTNCA"]
@@ -69,6 +71,8 @@ class KmerIndex:
             ``int32``).
         family_of, family_consensus_offsets, family_consensus_codes, family_event_offsets,
             family_event_positions, family_event_values: the arrays of :attr:`families`.
+        upper_of, upper_consensus_offsets, upper_consensus_codes, upper_event_offsets,
+            upper_event_positions, upper_event_values: the arrays of :attr:`upper_families`.
     """
 
     k: int
@@ -86,6 +90,27 @@ class KmerIndex:
     family_event_offsets: np.ndarray
     family_event_positions: np.ndarray
     family_event_values: np.ndarray
+    upper_of: np.ndarray
+    upper_consensus_offsets: np.ndarray
+    upper_consensus_codes: np.ndarray
+    upper_event_offsets: np.ndarray
+    upper_event_positions: np.ndarray
+    upper_event_values: np.ndarray
+
+    @property
+    def upper_families(self) -> Families:
+        """The families of the families' consensus sequences (their "members" are the
+        consensus sequences, in family order): one alignment of an upper consensus bounds
+        every family consensus in it (:meth:`~streamalign.search.searcher.DatabaseSearch.
+        consensus_scores`)."""
+        return Families(
+            self.upper_of,
+            self.upper_consensus_offsets,
+            self.upper_consensus_codes,
+            self.upper_event_offsets,
+            self.upper_event_positions,
+            self.upper_event_values,
+        )
 
     @property
     def families(self) -> Families:
@@ -212,6 +237,13 @@ def index_arrays(
     if cluster_size < 1:
         raise ValueError(f"cluster_size must be >= 1, got {cluster_size}")
     found = find_families(codes, offsets, threads) if families else Families.none(count)
+    # Families of the consensus sequences (families of 16S genes of one genus lie a few
+    # percent apart: one upper alignment bounds several consensus ones).
+    upper = (
+        find_families(found.consensus_codes, found.consensus_offsets, threads)
+        if found.family_count > 1
+        else Families.none(found.family_count)
+    )
     if cluster_size == 1:
         order = np.arange(count, dtype=np.int32)
         cluster_offsets = np.arange(count + 1, dtype=np.int64)
@@ -251,6 +283,12 @@ def index_arrays(
         family_event_offsets=found.event_offsets,
         family_event_positions=found.event_positions,
         family_event_values=found.event_values,
+        upper_of=upper.family_of,
+        upper_consensus_offsets=upper.consensus_offsets,
+        upper_consensus_codes=upper.consensus_codes,
+        upper_event_offsets=upper.event_offsets,
+        upper_event_positions=upper.event_positions,
+        upper_event_values=upper.event_values,
     )
 
 

@@ -94,7 +94,7 @@ from .index import MAX_K, MIN_K, KmerIndex
 #: First bytes of every index file.
 MAGIC = b"\x93STREAMALIGNIDX\n"
 #: Version of the layout above; another version is refused with a one-line error.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 #: Version of the k-mer codes (2 bits per base, A C G T = 0-3, first base most significant).
 KMER_ENCODING = 1
 #: Alignment of the header's end and of every array (cache lines; numba's aligned arrays).
@@ -116,6 +116,12 @@ ARRAY_DTYPES = {
     "family_event_offsets": "<i8",
     "family_event_positions": "<i4",
     "family_event_values": "<i4",
+    "upper_of": "<i4",
+    "upper_consensus_offsets": "<i8",
+    "upper_consensus_codes": "|u1",
+    "upper_event_offsets": "<i8",
+    "upper_event_positions": "<i4",
+    "upper_event_values": "<i4",
     "sequences": "|u1",
     "name_bytes": "|u1",
     "name_offsets": "<i8",
@@ -134,6 +140,12 @@ _INDEX_ARRAYS = (
     "family_event_offsets",
     "family_event_positions",
     "family_event_values",
+    "upper_of",
+    "upper_consensus_offsets",
+    "upper_consensus_codes",
+    "upper_event_offsets",
+    "upper_event_positions",
+    "upper_event_values",
 )
 _REBUILD = "rebuild it with `streamalign index`"
 
@@ -606,27 +618,41 @@ def _check_shapes(name: str, header: dict[str, Any], arrays: dict[str, np.ndarra
         and last("kmer_offsets") == lengths["postings"]
         and int(arrays["name_offsets"][0]) == 0
         and last("name_offsets") == lengths["name_bytes"]
-        and lengths["family_of"] == references
-        and lengths["family_event_offsets"] == references + 1
-        and lengths["family_consensus_offsets"] >= 1
-        and int(arrays["family_consensus_offsets"][0]) == 0
-        and last("family_consensus_offsets") == lengths["family_consensus_codes"]
-        and int(arrays["family_event_offsets"][0]) == 0
-        and last("family_event_offsets")
-        == lengths["family_event_positions"]
-        == lengths["family_event_values"]
         # (read at run time without the checksums of a large index: families, consensus
         # letters and ranges must lie inside their arrays and tables)
-        and int(arrays["family_of"].min()) >= -1
-        and int(arrays["family_of"].max()) < lengths["family_consensus_offsets"] - 1
-        and bool(np.all(np.diff(arrays["family_event_offsets"]) >= 0))
-        and bool(np.all(np.diff(arrays["family_consensus_offsets"]) >= 0))
-        and int(arrays["family_consensus_codes"].max(initial=0)) < len(LETTERS)
+        and _families_fit(arrays, lengths, "family", references)
+        and _families_fit(arrays, lengths, "upper", lengths["family_consensus_offsets"] - 1)
     )
     if not consistent:
         raise IndexFileError(
             f"{name}: the arrays' sizes do not fit together (the file is damaged); {_REBUILD}"
         )
+
+
+def _families_fit(
+    arrays: dict[str, np.ndarray], lengths: dict[str, int], prefix: str, members: int
+) -> bool:
+    """Whether the ``prefix`` family arrays (of ``members`` sequences) fit together."""
+
+    def last(array_name: str) -> int:
+        return int(arrays[array_name][-1])
+
+    return (
+        lengths[f"{prefix}_of"] == members
+        and lengths[f"{prefix}_event_offsets"] == members + 1
+        and lengths[f"{prefix}_consensus_offsets"] >= 1
+        and int(arrays[f"{prefix}_consensus_offsets"][0]) == 0
+        and last(f"{prefix}_consensus_offsets") == lengths[f"{prefix}_consensus_codes"]
+        and int(arrays[f"{prefix}_event_offsets"][0]) == 0
+        and last(f"{prefix}_event_offsets")
+        == lengths[f"{prefix}_event_positions"]
+        == lengths[f"{prefix}_event_values"]
+        and int(arrays[f"{prefix}_of"].min(initial=-1)) >= -1
+        and int(arrays[f"{prefix}_of"].max(initial=-1)) < lengths[f"{prefix}_consensus_offsets"] - 1
+        and bool(np.all(np.diff(arrays[f"{prefix}_event_offsets"]) >= 0))
+        and bool(np.all(np.diff(arrays[f"{prefix}_consensus_offsets"]) >= 0))
+        and int(arrays[f"{prefix}_consensus_codes"].max(initial=0)) < len(LETTERS)
+    )
 
 
 def _decoded_names(name: str, name_bytes: np.ndarray, name_offsets: np.ndarray) -> list[str]:

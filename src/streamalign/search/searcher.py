@@ -64,6 +64,7 @@ from .families import (
     Families,
     ended_bounds,
     event_shifts,
+    family_span_costs,
     kept_span_costs,
     priced_events,
     substitution_costs,
@@ -211,6 +212,28 @@ class DatabaseSearch:
             if self.families is not None and not aligner.query_end_free and aligner.mode != "local"
             else 0
         )
+        #: Families of the consensus sequences (``KmerIndex.upper_families``), whose
+        #: alignments bound a family's consensus before it is aligned (:meth:`_ceilings`; only
+        #: with :attr:`end_block`), and their events' worths, longest runs, totals and shifts.
+        upper = index.upper_families
+        self.upper = (
+            upper
+            if self.end_block
+            and _config.SEARCH_UPPER_ROWS > 0
+            and len(upper.family_of) == priced.family_count
+            and bool(np.any(upper.family_of >= 0))
+            else None
+        )
+        upper_priced = self.upper if self.upper is not None else Families.none(0)
+        self.upper_prices, self.upper_longest, self.upper_totals = priced_events(
+            upper_priced.event_offsets,
+            upper_priced.event_values,
+            self.substitution_costs,
+            max(self.top_score, 0),
+            int(aligner.scoring.integer_gap_open),
+            int(aligner.scoring.integer_gap_extend),
+        )
+        self.upper_shifts = event_shifts(upper_priced.event_offsets, upper_priced.event_values)
         #: per family: the most its members' events are worth (a consensus scoring below the
         #: best by more settles every member)
         self.family_costs = np.zeros(priced.family_count, dtype=np.int64)
@@ -621,10 +644,158 @@ class DatabaseSearch:
             aligning = np.concatenate(
                 [aligning, later[: _config.SEARCH_FAMILY_AHEAD - len(aligning)]]
             )
-        aligned = self._consensus_alignments(aligning, state)
-        scores[missing] = aligned[: len(missing)]
-        cache.update(zip(aligning.tolist(), aligned.tolist(), strict=True))
+        if self.upper is not None and self.end_block and len(aligning) >= _config.SEARCH_UPPER_KEYS:
+            ceilings = self._ceilings(aligning, state)
+            settled = ceilings < _NO_CLAIM
+            cache.update(zip(aligning[settled].tolist(), ceilings[settled].tolist(), strict=True))
+            aligning = aligning[~settled]
+        if len(aligning):
+            aligned = self._consensus_alignments(aligning, state)
+            cache.update(zip(aligning.tolist(), aligned.tolist(), strict=True))
+        scores[missing] = [cache[key] for key in keys[missing].tolist()]
         return scores
+
+    def _ceilings(self, keys: np.ndarray, state: _SearchState) -> np.ndarray:
+        """For the consensus alignments ``keys`` (``query * families + family``): where the
+        alignment of the family's upper consensus (:attr:`upper`) proves that no member can
+        reach the read's best ``B``, a value that stands in for the consensus's score (every
+        member's bound from it stays below ``B``); ``_NO_CLAIM`` elsewhere.
+
+        A member reaching ``B`` needs ``opt(Q, C) >= theta = B - T_f``, ``T_f`` the most a
+        member's events in the window of ``B`` are worth (:meth:`family_span_costs`). The
+        consensus ``C`` is a member of its upper family, so an alignment of ``Q`` against it
+        scoring ``theta`` or more scores at most its position-aware bound ``U`` from the
+        upper consensus (``families.ended_bounds``, window of ``theta``); ``U < theta``
+        proves ``opt(Q, C) < theta``. ``U`` stands in for the score: a later best ``B' >=
+        B`` has ``theta' >= theta``, and every member bound the search takes from ``U``
+        stays below ``U + T_f < B``. Used only where an upper family holds at least
+        ``SEARCH_UPPER_ROWS`` of the keys (an upper alignment costs as much as a consensus
+        one)."""
+        families = self.families
+        upper = self.upper
+        assert families is not None and upper is not None
+        result = np.full(len(keys), _NO_CLAIM, dtype=np.int64)
+        count = families.family_count
+        queries = keys // count
+        chosen = keys % count
+        uppers = upper.family_of[chosen].astype(np.int64)
+        best = state.best_score[queries % state.count]
+        rows = np.flatnonzero((uppers >= 0) & (best > _NONE))
+        if not len(rows):
+            return result
+        upper_keys = queries[rows] * upper.family_count + uppers[rows]
+        unique, inverse, counts = np.unique(upper_keys, return_inverse=True, return_counts=True)
+        enough = counts[inverse] >= _config.SEARCH_UPPER_ROWS
+        rows, inverse = rows[enough], inverse[enough]
+        if not len(rows):
+            return result
+        used = np.unique(inverse)
+        slots = np.searchsorted(used, inverse)
+        unique = unique[used]
+        maxima = self._upper_maxima(unique, state)
+        scoring = self.aligner.scoring
+        gap_open, gap_extend = int(scoring.integer_gap_open), int(scoring.integer_gap_extend)
+        lengths = state.query_lengths[queries[rows]]
+        windows = transfer_windows(lengths, best[rows], self.top_score, gap_open, gap_extend)
+        thresholds = best[rows] - self.family_span_costs(chosen[rows], windows)
+        ceilings = ended_bounds(
+            chosen[rows],
+            slots,
+            np.zeros(len(unique), dtype=np.int64),
+            np.full(len(unique), _NONE, dtype=np.int64),
+            np.arange(len(unique) + 1, dtype=np.int64) * maxima.shape[1],
+            maxima.ravel(),
+            self.end_block,
+            transfer_windows(lengths, thresholds, self.top_score, gap_open, gap_extend),
+            upper.event_offsets,
+            upper.event_positions,
+            self.upper_prices,
+            self.upper_longest,
+            self.upper_shifts,
+            self.upper_totals,
+        )
+        settled = ceilings < thresholds
+        result[rows[settled]] = ceilings[settled]
+        return result
+
+    def _upper_maxima(self, keys: np.ndarray, state: _SearchState) -> np.ndarray:
+        """End maxima (rows of blocks of :attr:`end_block` columns) of the upper consensus
+        alignments ``keys`` (``query * upper families + upper family``; distinct), kept in
+        ``state.upper_ends`` once aligned."""
+        upper = self.upper
+        assert upper is not None
+        block = self.end_block
+        width = int(np.diff(upper.consensus_offsets).max(initial=0)) // block + 1
+        kept = state.upper_ends
+        missing = np.array([key not in kept for key in keys.tolist()], dtype=bool)
+        if missing.any():
+            aligning = keys[missing]
+            chosen = aligning % upper.family_count
+            starts = upper.consensus_offsets[chosen].astype(np.int64)
+            maxima = np.full((len(aligning), width), _NONE, dtype=np.int64)
+            scoring = self.aligner.scoring
+            multireference.score_pairs(
+                state.codes,
+                state.offsets,
+                aligning // upper.family_count,
+                upper.consensus_codes,
+                starts,
+                upper.consensus_offsets[chosen + 1] - starts,
+                scoring.integer_matrix,
+                int(scoring.integer_gap_open),
+                int(scoring.integer_gap_extend),
+                self.aligner.flags,
+                block,
+                maxima,
+            )
+            state.upper_aligned += len(aligning)
+            kept.update(zip(aligning.tolist(), maxima, strict=True))
+        return np.stack([kept[key] for key in keys.tolist()])
+
+    def family_span_costs(self, chosen: np.ndarray, windows: np.ndarray) -> np.ndarray:
+        """Per row: the most the events of any member of family ``chosen[row]`` within a
+        stretch of ``windows[row]`` letters (runs overlapping it included) are worth, from
+        the kept span worths (``families.kept_span_costs``; all events past the largest
+        span)."""
+        families = self.families
+        assert families is not None
+        offsets, members = self.family_members
+        longest = np.maximum.reduceat(self.event_longest[members], offsets[:-1])
+        slots = np.searchsorted(COST_SPANS, windows + longest[chosen] - 1)
+        result = self.family_costs[chosen].copy()
+        spanned = np.flatnonzero(slots < len(COST_SPANS))
+        result[spanned] = family_span_costs(
+            chosen[spanned],
+            slots[spanned],
+            offsets,
+            members,
+            COST_SPANS,
+            families.event_offsets,
+            families.event_positions,
+            self.event_prices,
+            self.span_costs,
+            self.family_kept_costs,
+        )
+        return result
+
+    @functools.cached_property
+    def family_members(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each family's members: offsets (per family) into the references by family."""
+        assert self.families is not None
+        family_of = self.families.family_of
+        members = np.argsort(family_of, kind="stable")
+        members = members[family_of[members] >= 0].astype(np.int64)
+        offsets = np.searchsorted(
+            family_of[members], np.arange(self.families.family_count + 1)
+        ).astype(np.int64)
+        return offsets, members
+
+    @functools.cached_property
+    def family_kept_costs(self) -> np.ndarray:
+        """Per family and span of ``COST_SPANS``: :meth:`family_span_costs`' value, -1
+        until computed."""
+        assert self.families is not None
+        return np.full((self.families.family_count, len(COST_SPANS)), -1, dtype=np.int64)
 
     def _consensus_alignments(self, keys: np.ndarray, state: _SearchState) -> np.ndarray:
         """Scores of the consensus alignments ``keys`` (``query * families + family``). With
@@ -1089,6 +1260,10 @@ class _SearchState:
         #: by the same keys: the end maxima of the consensus alignments that can matter
         #: (first block, maxima, floor; :meth:`DatabaseSearch._consensus_alignments`)
         self.consensus_ends: dict[int, tuple[int, np.ndarray, int]] = {}
+        #: end maxima of the upper consensus alignments, by ``query * upper families +
+        #: upper family`` (:meth:`DatabaseSearch._ceilings`), and how many were aligned
+        self.upper_ends: dict[int, np.ndarray] = {}
+        self.upper_aligned = 0
         #: per read: pairs settled by their family's consensus score (not aligned)
         self.related = np.zeros(count, dtype=np.int64)
         #: per read: members opened but settled by their family (:meth:`settled_evidence`)
