@@ -497,8 +497,10 @@ def test_settled_members_cannot_reach_the_best_and_the_rest_keep_true_bounds() -
 def test_family_bounds_by_where_reads_end_hold_and_settle_more() -> None:
     """``DatabaseSearch.family_bounds`` with the consensus alignments' end maxima (the
     position-aware bound) against exact scores of every member, for bests at and below the
-    exact one: a member that reaches the best keeps a bound at least its score; and those
-    bounds settle more members than the window bound alone (``end_block`` 0)."""
+    exact one: a member that reaches the best keeps a bound at least its score; those
+    bounds settle more members than the window bound alone (``end_block`` 0); and aligned
+    against the stretch ``DatabaseSearch.regions`` gives (narrower for some), a member that
+    reaches the best keeps its exact score."""
     references = mutant_families(24, 6)
     index = build_index([sequence for _, sequence in references])
     search = Aligner(references, "semiglobal", index=index).database_search()
@@ -506,6 +508,7 @@ def test_family_bounds_by_where_reads_end_hold_and_settle_more() -> None:
     table = np.zeros((len(references), 3), dtype=np.int64)
     table[:, 0] = np.arange(len(references))
     settled = {True: 0, False: 0}
+    narrowed = 0
     rng = random.Random(5)
     reads = [read for _, read in real_reads(3) + gene_fragments(3)]
     reads += [mutate(rng, read, 0.15, 0.0) for read in reads[:4]]
@@ -523,7 +526,16 @@ def test_family_bounds_by_where_reads_end_hold_and_settle_more() -> None:
                 reaching = exact >= state.best_score[0]
                 assert np.all(bounds[reaching] >= exact[reaching]), (below, ended)
                 settled[ended] += int((bounds < state.best_score[0]).sum())
+                if ended:
+                    # Each member aligned against the stretch that can hold an alignment
+                    # reaching the best: its exact score wherever it does.
+                    _, lengths = search.regions(table, state)
+                    narrowed += int((lengths < search.lengths).sum())
+                    within = search.score_pairs(table, sources, state)
+                    assert np.array_equal(within[reaching], exact[reaching]), below
+                    assert np.all(within <= exact)
     assert settled[True] > settled[False], settled
+    assert narrowed > 0
 
 
 def test_upper_families_settle_only_families_no_member_of_which_reaches_the_best(

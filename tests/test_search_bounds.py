@@ -761,8 +761,8 @@ def ended_bound(
         ended_bounds(
             np.array([0]), np.array([0]), np.array([0]), np.array([-(2**62)]),
             np.array([0, maxima.shape[1]]), maxima[0], block, window, offsets, positions,
-            prices, longest, event_shifts(offsets, values), totals,
-        )[0]
+            prices, longest, event_shifts(offsets, values), totals, np.array([2**62]),
+        )[0][0]
     )  # fmt: skip
 
 

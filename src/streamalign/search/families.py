@@ -658,6 +658,7 @@ def ended_bounds(
     longest,
     shifts,
     totals,
+    thresholds,
 ):  # fmt: skip
     """Per row: the position-aware family bound (*A relative's alignment, by where it ends*
     in :mod:`streamalign.search.bounds`) of member ``references[row]``: the most, over the
@@ -666,10 +667,20 @@ def ended_bounds(
     kept lying below ``floors[slot]``), of the block's end maximum plus the worth of the
     member's events at positions ``b * block - windows[row] - shift - longest`` up to (not
     including) ``(b + 1) * block + shift + longest`` (``shift``, ``longest``: the member's
-    :func:`event_shifts` and longest member-only run); at least ``floors[slot]``. Blocks
-    that cannot raise the bound even with all the member's events (``totals``) are skipped."""
-    bounds = np.empty(len(references), np.int64)
-    for row in range(len(references)):
+    :func:`event_shifts` and longest member-only run); at least ``floors[slot]``. Also the
+    first and last block whose sum reaches ``thresholds[row]`` (-1 where none does): an
+    alignment of the member scoring that much ends in the member letters of that range.
+    Blocks that can neither raise the bound nor reach the threshold even with all the
+    member's events (``totals``) are skipped.
+
+    Returns:
+        ``(bounds, first_blocks, last_blocks)``.
+    """
+    count = len(references)
+    bounds = np.empty(count, np.int64)
+    first_blocks = np.full(count, -1, np.int64)
+    last_blocks = np.full(count, -1, np.int64)
+    for row in range(count):
         reference = references[row]
         slot = slots[row]
         last = event_offsets[reference + 1]
@@ -678,12 +689,8 @@ def ended_bounds(
         low = event_offsets[reference]
         high = low
         total = 0
-        # (no block's events are worth more than those of any stretch its range spans)
-        most = _costliest_stretch(
-            low, last, windows[row] + block + 2 * slack, event_positions, prices
-        )
         for value in range(value_offsets[slot], value_offsets[slot + 1]):
-            if values[value] + most <= best:
+            if values[value] + totals[reference] < min(best + 1, thresholds[row]):
                 continue
             number = firsts[slot] + value - value_offsets[slot]
             start = number * block - windows[row] - slack
@@ -694,10 +701,15 @@ def ended_bounds(
             while low < high and event_positions[low] < start:
                 total -= prices[low]
                 low += 1
-            if values[value] + total > best:
-                best = values[value] + total
+            reach = values[value] + total
+            if reach > best:
+                best = reach
+            if reach >= thresholds[row]:
+                if first_blocks[row] < 0:
+                    first_blocks[row] = number
+                last_blocks[row] = number
         bounds[row] = best
-    return bounds
+    return bounds, first_blocks, last_blocks
 
 
 #: Stretches of member letters for which the search keeps each member's costliest events once

@@ -274,13 +274,13 @@ class DatabaseSearch:
                 # its k-mers (the bounds below, the family bounds most, prune far more with
                 # it); then exhausted only if the bounds still prune too little.
                 seeds = self.exhaust_seeds(np.array(exhausting, dtype=np.int64), state)
-                state.record_pairs(seeds, self.score_pairs(seeds, sources))
+                state.record_pairs(seeds, self.score_pairs(seeds, sources, state))
                 exhausting = [read for read in exhausting if state.exhausts(read)]
             if exhausting and self.families is not None:
                 # Still exhausting (a read 20% or more from every gene): its best families,
                 # by their consensus scores (which the family bounds need all the same).
                 seeds = self.family_seeds(np.array(exhausting, dtype=np.int64), state)
-                state.record_pairs(seeds, self.score_pairs(seeds, sources))
+                state.record_pairs(seeds, self.score_pairs(seeds, sources, state))
                 exhausting = [read for read in exhausting if state.exhausts(read)]
             for read in active:
                 if read in exhausting:
@@ -328,7 +328,7 @@ class DatabaseSearch:
             table = np.concatenate([listed[:, :3], *exhausted])
             if self.half_aligns:
                 table = table[self._halves_may_win(table, state, listed[:, 3])]
-            scores = self.score_pairs(table, sources)
+            scores = self.score_pairs(table, sources, state)
             for strand in range(state.strands):
                 on = table[:, 1] == strand
                 state.record(table[on, 2], table[on, 0], strand, scores[on])
@@ -487,6 +487,7 @@ class DatabaseSearch:
             index.reference_codes,
             index.reference_offsets,
             references,
+            self.regions(table, state),
         )
         s_maxima = state.pairs[0].max(axis=1)[queries]
         bounds = tails + halves.head_lengths[queries] * np.maximum(s_maxima, 0)
@@ -501,11 +502,17 @@ class DatabaseSearch:
         sequence_codes: np.ndarray,
         sequence_offsets: np.ndarray,
         sequences: np.ndarray,
+        regions: tuple[np.ndarray, ...] | None = None,
     ) -> np.ndarray:
         """Score-only alignments of ``queries`` (of ``query_codes``/``query_offsets``)
         against ``sequences`` (of ``sequence_codes``/``sequence_offsets``: the references, or
-        the families' consensus sequences), a pair per lane."""
+        the families' consensus sequences), a pair per lane; against the stretches
+        ``regions`` (starts within each sequence, lengths: :meth:`regions`) if given."""
         starts = sequence_offsets[sequences].astype(np.int64)
+        lengths = sequence_offsets[sequences + 1] - starts
+        if regions is not None:
+            starts = starts + regions[0]
+            lengths = regions[1]
         scoring = self.aligner.scoring
         return multireference.score_pairs(
             query_codes,
@@ -513,7 +520,7 @@ class DatabaseSearch:
             queries,
             sequence_codes,
             starts,
-            sequence_offsets[sequences + 1] - starts,
+            lengths,
             scoring.integer_matrix,
             int(scoring.integer_gap_open),
             int(scoring.integer_gap_extend),
@@ -713,7 +720,8 @@ class DatabaseSearch:
             self.upper_longest,
             self.upper_shifts,
             self.upper_totals,
-        )
+            np.full(len(rows), _NO_CLAIM, dtype=np.int64),
+        )[0]
         settled = ceilings < thresholds
         result[rows[settled]] = ceilings[settled]
         return result
@@ -975,31 +983,44 @@ class DatabaseSearch:
             ]
             bounds[unsure[ended]] = np.minimum(
                 bounds[unsure[ended]],
-                self._ended_bounds(keys[unsure[ended]], members[ended], windows[ended], state),
+                self._ended_bounds(keys[unsure[ended]], members[ended], windows[ended], state)[0],
             )
         result[rows] = bounds
         return result
 
     def _ended_bounds(
-        self, keys: np.ndarray, members: np.ndarray, windows: np.ndarray, state: _SearchState
-    ) -> np.ndarray:
+        self,
+        keys: np.ndarray,
+        members: np.ndarray,
+        windows: np.ndarray,
+        state: _SearchState,
+        thresholds: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, ...]:
         """:meth:`family_bounds`' position-aware bounds of ``members`` from the end maxima
         kept for their consensus alignments ``keys`` (``_NO_CLAIM`` where none are kept):
         exact where they reach their read's best, below it otherwise (the floor starts at
-        the best less one: blocks that cannot reach the best are skipped)."""
+        the best less one: blocks that cannot reach the best are skipped); and the first and
+        last end block reaching ``thresholds`` (``families.ended_bounds``; -2 where no end
+        maxima are kept).
+
+        Returns:
+            ``(bounds, first_blocks, last_blocks)``.
+        """
         families = self.families
         assert families is not None
-        result = np.full(len(keys), _NO_CLAIM, dtype=np.int64)
+        bounds = np.full(len(keys), _NO_CLAIM, dtype=np.int64)
+        first_blocks = np.full(len(keys), -2, dtype=np.int64)
+        last_blocks = first_blocks.copy()
         unique, slots = np.unique(keys, return_inverse=True)
         kept = [state.consensus_ends.get(key) for key in unique.tolist()]
         present = np.array([entry is not None for entry in kept], dtype=bool)
         rows = np.flatnonzero(present[slots])
         if not len(rows):
-            return result
+            return bounds, first_blocks, last_blocks
         entries = [entry for entry in kept if entry is not None]
         renumbered = np.cumsum(present) - 1
         sizes = np.array([len(entry[1]) for entry in entries], dtype=np.int64)
-        result[rows] = ended_bounds(
+        bounds[rows], first_blocks[rows], last_blocks[rows] = ended_bounds(
             members[rows],
             renumbered[slots[rows]],
             np.array([entry[0] for entry in entries], dtype=np.int64),
@@ -1017,8 +1038,57 @@ class DatabaseSearch:
             self.event_longest,
             self.event_shifts,
             self.event_totals,
+            np.full(len(rows), _NO_CLAIM, dtype=np.int64)
+            if thresholds is None
+            else thresholds[rows],
         )
-        return result
+        return bounds, first_blocks, last_blocks
+
+    def regions(self, table: np.ndarray, state: _SearchState) -> tuple[np.ndarray, ...]:
+        """Per ``(reference, strand, read)`` row of ``table``: the stretch of the reference
+        (start, length) that holds every alignment of the read able to beat its best, from
+        the end maxima kept for its family's consensus alignment (the blocks where the
+        position-aware bound reaches the best, widened by the window, shift and longest run
+        of :func:`~streamalign.search.families.ended_bounds`); the whole reference elsewhere,
+        and an empty stretch where no block reaches the best. Aligning the stretch gives the
+        exact score wherever it reaches the best, and a score below it otherwise (the
+        reference's ends are free)."""
+        references = table[:, 0]
+        starts = np.zeros(len(table), dtype=np.int64)
+        lengths = self.lengths[references].copy()
+        families = self.families
+        if not self.end_block or families is None or not len(table):
+            return starts, lengths
+        family_of = families.family_of[references].astype(np.int64)
+        reads = table[:, 2]
+        rows = np.flatnonzero((family_of >= 0) & (state.best_score[reads] > _NONE))
+        if not len(rows):
+            return starts, lengths
+        queries = table[rows, 1] * state.count + reads[rows]
+        best = state.best_score[reads[rows]]
+        scoring = self.aligner.scoring
+        windows = transfer_windows(
+            state.query_lengths[queries],
+            best,
+            self.top_score,
+            int(scoring.integer_gap_open),
+            int(scoring.integer_gap_extend),
+        )
+        members = references[rows]
+        _, first, last = self._ended_bounds(
+            queries * families.family_count + family_of[rows], members, windows, state, best
+        )
+        kept = first > -2
+        rows, first, last = rows[kept], first[kept], last[kept]
+        members, windows = members[kept], windows[kept]
+        slack = self.event_shifts[members] + self.event_longest[members]
+        block = self.end_block
+        begin = np.clip(first * block - windows - slack, 0, lengths[rows])
+        end = np.clip((last + 1) * block + slack, begin, lengths[rows])
+        reaching = first >= 0
+        starts[rows] = np.where(reaching, begin, 0)
+        lengths[rows] = np.where(reaching, end - begin, 0)
+        return starts, lengths
 
     def head_bounds(self, table: np.ndarray, state: _SearchState) -> np.ndarray:
         """For the rows of :meth:`half_bounds`: the bounds of the heads by the cover of their
@@ -1086,7 +1156,10 @@ class DatabaseSearch:
         return keep
 
     def score_pairs(
-        self, pairs: np.ndarray, sources: list[tuple[SequenceBatch, np.ndarray]]
+        self,
+        pairs: np.ndarray,
+        sources: list[tuple[SequenceBatch, np.ndarray]],
+        state: _SearchState | None = None,
     ) -> np.ndarray:
         """Score-only alignment of every ``(reference, strand, read)`` row of ``pairs``
         (``int64``, shape ``(n, 3)``; ``sources`` from :meth:`start`): the scores, in the
@@ -1097,9 +1170,13 @@ class DatabaseSearch:
         reads and references they hold. Otherwise pairs sharing a (reference, strand) with
         at least ``SEARCH_SHARED_LANES`` reads are aligned in the usual orientation (those
         reads as SIMD lanes); the rest one read at a time against all its references (the
-        references as lanes, roles swapped)."""
+        references as lanes, roles swapped).
+
+        With the search's ``state``, the kernel with a reference per lane aligns each pair
+        against the stretch of its reference that can hold an alignment beating the read's
+        best (:meth:`regions`): the exact score wherever it can, a lower one otherwise."""
         if self.lane_pairs:
-            return self._score_lane_pairs(pairs, sources)
+            return self._score_lane_pairs(pairs, sources, state)
         scores = np.empty(len(pairs), dtype=np.int64)
         order = np.lexsort((pairs[:, 2], pairs[:, 1], pairs[:, 0]))
         table = pairs[order]
@@ -1142,7 +1219,10 @@ class DatabaseSearch:
         return scores
 
     def _score_lane_pairs(
-        self, pairs: np.ndarray, sources: list[tuple[SequenceBatch, np.ndarray]]
+        self,
+        pairs: np.ndarray,
+        sources: list[tuple[SequenceBatch, np.ndarray]],
+        state: _SearchState | None,
     ) -> np.ndarray:
         """:meth:`score_pairs` on the kernel with a reference per lane (query ``strand *
         reads + read``: the strands' codes one after the other)."""
@@ -1165,6 +1245,7 @@ class DatabaseSearch:
             index.reference_codes,
             index.reference_offsets,
             pairs[:, 0],
+            None if state is None else self.regions(pairs, state),
         )
 
 
