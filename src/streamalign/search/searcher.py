@@ -738,27 +738,40 @@ class DatabaseSearch:
         missing = np.array([key not in kept for key in keys.tolist()], dtype=bool)
         if missing.any():
             aligning = keys[missing]
-            chosen = aligning % upper.family_count
-            starts = upper.consensus_offsets[chosen].astype(np.int64)
-            maxima = np.full((len(aligning), width), _NONE, dtype=np.int64)
-            scoring = self.aligner.scoring
-            multireference.score_pairs(
-                state.codes,
-                state.offsets,
-                aligning // upper.family_count,
-                upper.consensus_codes,
-                starts,
-                upper.consensus_offsets[chosen + 1] - starts,
-                scoring.integer_matrix,
-                int(scoring.integer_gap_open),
-                int(scoring.integer_gap_extend),
-                self.aligner.flags,
-                block,
-                maxima,
+            _, maxima = self._end_maxima(
+                state, aligning // upper.family_count, upper, aligning % upper.family_count, width
             )
-            state.upper_aligned += len(aligning)
             kept.update(zip(aligning.tolist(), maxima, strict=True))
         return np.stack([kept[key] for key in keys.tolist()])
+
+    def _end_maxima(
+        self,
+        state: _SearchState,
+        queries: np.ndarray,
+        families: Families,
+        chosen: np.ndarray,
+        width: int,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and end maxima (``width`` blocks of :attr:`end_block` columns each) of
+        ``queries`` against the consensus sequences ``chosen`` of ``families``."""
+        starts = families.consensus_offsets[chosen].astype(np.int64)
+        maxima = np.full((len(chosen), width), _NONE, dtype=np.int64)
+        scoring = self.aligner.scoring
+        scores = multireference.score_pairs(
+            state.codes,
+            state.offsets,
+            queries,
+            families.consensus_codes,
+            starts,
+            families.consensus_offsets[chosen + 1] - starts,
+            scoring.integer_matrix,
+            int(scoring.integer_gap_open),
+            int(scoring.integer_gap_extend),
+            self.aligner.flags,
+            self.end_block,
+            maxima,
+        )
+        return scores, maxima
 
     def family_span_costs(self, chosen: np.ndarray, windows: np.ndarray) -> np.ndarray:
         """Per row: the most the events of any member of family ``chosen[row]`` within a
@@ -768,8 +781,7 @@ class DatabaseSearch:
         families = self.families
         assert families is not None
         offsets, members = self.family_members
-        longest = np.maximum.reduceat(self.event_longest[members], offsets[:-1])
-        slots = np.searchsorted(COST_SPANS, windows + longest[chosen] - 1)
+        slots = np.searchsorted(COST_SPANS, windows + self.family_longest[chosen] - 1)
         result = self.family_costs[chosen].copy()
         spanned = np.flatnonzero(slots < len(COST_SPANS))
         result[spanned] = family_span_costs(
@@ -799,6 +811,15 @@ class DatabaseSearch:
         return offsets, members
 
     @functools.cached_property
+    def family_longest(self) -> np.ndarray:
+        """Per family: its members' longest member-only run (at least 1)."""
+        assert self.families is not None
+        _, members = self.family_members
+        longest = np.ones(self.families.family_count, dtype=np.int64)
+        np.maximum.at(longest, self.families.family_of[members], self.event_longest[members])
+        return longest
+
+    @functools.cached_property
     def family_kept_costs(self) -> np.ndarray:
         """Per family and span of ``COST_SPANS``: :meth:`family_span_costs`' value, -1
         until computed."""
@@ -825,26 +846,9 @@ class DatabaseSearch:
                 families.consensus_offsets,
                 chosen,
             )
-        starts = families.consensus_offsets[chosen].astype(np.int64)
-        lengths = families.consensus_offsets[chosen + 1] - starts
-        block = self.end_block
-        maxima = np.full(
-            (len(keys), int(lengths.max(initial=0)) // block + 1), _NONE, dtype=np.int64
-        )
-        scoring = self.aligner.scoring
-        scores = multireference.score_pairs(
-            state.codes,
-            state.offsets,
-            queries,
-            families.consensus_codes,
-            starts,
-            lengths,
-            scoring.integer_matrix,
-            int(scoring.integer_gap_open),
-            int(scoring.integer_gap_extend),
-            self.aligner.flags,
-            block,
-            maxima,
+        lengths = families.consensus_offsets[chosen + 1] - families.consensus_offsets[chosen]
+        scores, maxima = self._end_maxima(
+            state, queries, families, chosen, int(lengths.max(initial=0)) // self.end_block + 1
         )
         best = state.best_score[queries % state.count]
         thresholds = np.where(best > _NONE, best - self.family_costs[chosen], _NONE)
@@ -1342,9 +1346,8 @@ class _SearchState:
         #: (first block, maxima, floor; :meth:`DatabaseSearch._consensus_alignments`)
         self.consensus_ends: dict[int, tuple[int, np.ndarray, int]] = {}
         #: end maxima of the upper consensus alignments, by ``query * upper families +
-        #: upper family`` (:meth:`DatabaseSearch._ceilings`), and how many were aligned
+        #: upper family`` (:meth:`DatabaseSearch._ceilings`)
         self.upper_ends: dict[int, np.ndarray] = {}
-        self.upper_aligned = 0
         #: per read: pairs settled by their family's consensus score (not aligned)
         self.related = np.zeros(count, dtype=np.int64)
         #: per read: members opened but settled by their family (:meth:`settled_evidence`)
