@@ -122,10 +122,14 @@ SEARCH_MAX_ROUND_CANDIDATES = 1024
 #: still beat its best (by their clusters' bounds, and its pool) are at least
 #: SEARCH_EXHAUST_SHARE of all (reference, strand) pairs has them all aligned at once, without
 #: member bounds: a read close to no reference, whose bounds prune too little to pay for
-#: themselves (a member bound costs a scan of its sequence and buys nothing there). Lower values,
-#: or fewer candidates first, send reads that the bounds would have pruned to the kernel.
+#: themselves (a member bound costs a scan of its sequence and buys nothing there). A lower
+#: share sends reads that the bounds would have pruned to the kernel. With the seeds and the
+#: family bounds, 8 candidates tell (64 before: the reads close to no gene scanned the members
+#: of the clusters they opened first; 300 growth reads, 2 threads: 399,400 genes 19.4 s ->
+#: 15.4 s, 40,000 7.25 s -> 5.9 s, 4,000 3.08 s -> 2.76 s; ten_16s index 5.4-5.5 s -> 4.8-5.3 s;
+#: 16, 4 and 1 within the machine's drift of 8; outputs identical).
 SEARCH_EXHAUST_SHARE = 0.8
-SEARCH_EXHAUST_AFTER = 64
+SEARCH_EXHAUST_AFTER = 8
 #: the exact search bounds a pair, before aligning it in full, by aligning this share of the
 #: query's letters (its end) and bounding the rest by k-mers (``DatabaseSearch.half_bounds``):
 #: on sam1F against ten_16s (``benchmarks/search.py --part exact``), a quarter or a third of
