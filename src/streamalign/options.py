@@ -32,7 +32,7 @@ from typing import IO, Any
 from .aligner import MODES, Aligner
 from .errors import InputFormatError, InvalidSequenceError, StreamAlignError
 from .io.readers import STDIN_NAME, read_references
-from .io.sam import sam_reference_name, unique_reference_names
+from .io.sam import sam_reference_names, unique_reference_names
 from .references import ReferenceSequences
 from .scoring import AMBIGUITY_POLICIES, Scoring
 from .search.fast import FastSearch
@@ -352,10 +352,11 @@ def output_names(originals: Sequence[str], stderr: IO[str] | None = None) -> lis
         ['a_b', 'a_b_2', 'c']
     """
     names = unique_reference_names(list(originals))
+    valid = sam_reference_names(originals)  # (one pass over all names, not one each)
     repeated = [
         (original, name)
-        for original, name in zip(originals, names, strict=True)
-        if sam_reference_name(original) != name
+        for original, name, fixed in zip(originals, names, valid, strict=True)
+        if fixed != name
     ]
     if repeated and stderr is not None:
         original, name = repeated[0]
