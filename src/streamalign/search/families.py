@@ -727,20 +727,23 @@ def kept_span_costs(references, slots, spans, event_offsets, event_positions, pr
     threads at once at worst compute one twice)."""
     costs = np.empty(len(references), np.int64)
     for row in range(len(references)):
-        reference = references[row]
-        slot = slots[row]
-        value = kept[reference, slot]
-        if value < 0:
-            value = _costliest_stretch(
-                event_offsets[reference],
-                event_offsets[reference + 1],
-                spans[slot],
-                event_positions,
-                prices,
-            )
-            kept[reference, slot] = value
-        costs[row] = value
+        costs[row] = _kept_worth(
+            references[row], slots[row], spans, event_offsets, event_positions, prices, kept
+        )
     return costs
+
+
+@njit(nogil=True, cache=True)
+def _kept_worth(reference, slot, spans, event_offsets, event_positions, prices, kept):
+    """:func:`kept_span_costs` of one reference and slot (computed once, then kept)."""
+    value = kept[reference, slot]
+    if value < 0:
+        value = _costliest_stretch(
+            event_offsets[reference], event_offsets[reference + 1], spans[slot],
+            event_positions, prices,
+        )  # fmt: skip
+        kept[reference, slot] = value
+    return value
 
 
 @njit(nogil=True, cache=True)
@@ -760,17 +763,9 @@ def family_span_costs(
         if value < 0:
             value = 0
             for position in range(member_offsets[family], member_offsets[family + 1]):
-                reference = members[position]
-                worth = kept[reference, slot]
-                if worth < 0:
-                    worth = _costliest_stretch(
-                        event_offsets[reference],
-                        event_offsets[reference + 1],
-                        spans[slot],
-                        event_positions,
-                        prices,
-                    )
-                    kept[reference, slot] = worth
+                worth = _kept_worth(
+                    members[position], slot, spans, event_offsets, event_positions, prices, kept
+                )
                 value = max(value, worth)
             family_kept[family, slot] = value
         costs[row] = value

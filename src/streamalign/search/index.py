@@ -101,28 +101,14 @@ class KmerIndex:
     def upper_families(self) -> Families:
         """The families of the families' consensus sequences (their "members" are the
         consensus sequences, in family order): one alignment of an upper consensus bounds
-        every family consensus in it (:meth:`~streamalign.search.searcher.DatabaseSearch.
-        consensus_scores`)."""
-        return Families(
-            self.upper_of,
-            self.upper_consensus_offsets,
-            self.upper_consensus_codes,
-            self.upper_event_offsets,
-            self.upper_event_positions,
-            self.upper_event_values,
-        )
+        every family consensus in it
+        (:meth:`~streamalign.search.searcher.DatabaseSearch.consensus_scores`)."""
+        return Families(*(getattr(self, name) for name in _family_fields("upper")))
 
     @property
     def families(self) -> Families:
         """The families of near-identical references (:mod:`streamalign.search.families`)."""
-        return Families(
-            self.family_of,
-            self.family_consensus_offsets,
-            self.family_consensus_codes,
-            self.family_event_offsets,
-            self.family_event_positions,
-            self.family_event_values,
-        )
+        return Families(*(getattr(self, name) for name in _family_fields("family")))
 
     @property
     def reference_count(self) -> int:
@@ -277,18 +263,26 @@ def index_arrays(
         cluster_members=members,
         kmer_offsets=kmer_offsets,
         postings=postings,
-        family_of=found.family_of,
-        family_consensus_offsets=found.consensus_offsets,
-        family_consensus_codes=found.consensus_codes,
-        family_event_offsets=found.event_offsets,
-        family_event_positions=found.event_positions,
-        family_event_values=found.event_values,
-        upper_of=upper.family_of,
-        upper_consensus_offsets=upper.consensus_offsets,
-        upper_consensus_codes=upper.consensus_codes,
-        upper_event_offsets=upper.event_offsets,
-        upper_event_positions=upper.event_positions,
-        upper_event_values=upper.event_values,
+        **_family_arrays("family", found),
+        **_family_arrays("upper", upper),
+    )
+
+
+def _family_arrays(prefix: str, families: Families) -> dict[str, np.ndarray]:
+    """``families``' arrays by their :class:`KmerIndex` field names (not copied)."""
+    arrays = [getattr(families, field.name) for field in dataclasses.fields(families)]
+    return dict(zip(_family_fields(prefix), arrays, strict=True))
+
+
+def _family_fields(prefix: str) -> tuple[str, ...]:
+    """The :class:`KmerIndex` fields holding a :class:`Families`' arrays, in its order."""
+    return (
+        f"{prefix}_of",
+        f"{prefix}_consensus_offsets",
+        f"{prefix}_consensus_codes",
+        f"{prefix}_event_offsets",
+        f"{prefix}_event_positions",
+        f"{prefix}_event_values",
     )
 
 

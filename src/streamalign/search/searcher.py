@@ -196,14 +196,7 @@ class DatabaseSearch:
         #: worth of all its events (``families.priced_events``, for this scoring; only with
         #: :attr:`families`)
         priced = families if self.families is not None else Families.none(0)
-        self.event_prices, self.event_longest, self.event_totals = priced_events(
-            priced.event_offsets,
-            priced.event_values,
-            self.substitution_costs,
-            max(self.top_score, 0),
-            int(aligner.scoring.integer_gap_open),
-            int(aligner.scoring.integer_gap_extend),
-        )
+        self.event_prices, self.event_longest, self.event_totals = self._priced(priced)
         #: Reference columns per block of the consensus alignments' end maxima kept for the
         #: position-aware family bound (:meth:`family_bounds`; 0: none): with families, the
         #: query aligned in full.
@@ -225,14 +218,7 @@ class DatabaseSearch:
             else None
         )
         upper_priced = self.upper if self.upper is not None else Families.none(0)
-        self.upper_prices, self.upper_longest, self.upper_totals = priced_events(
-            upper_priced.event_offsets,
-            upper_priced.event_values,
-            self.substitution_costs,
-            max(self.top_score, 0),
-            int(aligner.scoring.integer_gap_open),
-            int(aligner.scoring.integer_gap_extend),
-        )
+        self.upper_prices, self.upper_longest, self.upper_totals = self._priced(upper_priced)
         self.upper_shifts = event_shifts(upper_priced.event_offsets, upper_priced.event_values)
         #: per family: the most its members' events are worth (a consensus scoring below the
         #: best by more settles every member)
@@ -246,6 +232,18 @@ class DatabaseSearch:
         self.reference_mask_ids = inverse[: index.reference_count].astype(np.int64)
         self.cluster_mask_ids = inverse[index.reference_count :].astype(np.int64)
         self.lengths = lengths
+
+    def _priced(self, families: Families) -> tuple[np.ndarray, ...]:
+        """``families.priced_events`` of ``families``' events for this scoring."""
+        scoring = self.aligner.scoring
+        return priced_events(
+            families.event_offsets,
+            families.event_values,
+            self.substitution_costs,
+            max(self.top_score, 0),
+            int(scoring.integer_gap_open),
+            int(scoring.integer_gap_extend),
+        )
 
     # ------------------------------------------------------------------ per batch
 
