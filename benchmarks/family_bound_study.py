@@ -19,8 +19,10 @@ with these worths is again a ``T``, so the step repeats (``--iterations``).
 
 For each read: its best score ``B`` (every reference aligned, forward strand), the family
 members whose exact score reaches ``B`` (those no bound may settle), the members the
-search's bound leaves unsettled, and those the read-aware bound leaves; the script fails if
-the read-aware bound falls below the exact score of a member that reaches ``B``. The
+costliest-stretch bound leaves unsettled, those the read-aware bound leaves, and those the
+search's position-aware bound (*by where it ends*: end maxima per ``--block`` consensus
+columns) leaves; the script fails if either of the last two falls below the exact score of a
+member that reaches ``B``. The
 forward and backward passes here are plain scalar loops (a study of the bound, not of its
 cost: a kernel for the search would compute them a consensus per SIMD lane).
 
@@ -92,14 +94,16 @@ def consensus_columns(positions: np.ndarray, values: np.ndarray) -> np.ndarray:
     return positions + np.concatenate([[0], np.cumsum(shifts)[:-1]]).astype(np.int64)
 
 
-def study(index_path: str, reads_path: str, read_count: int, iterations: int) -> int:
+def study(
+    index_path: str, reads_path: str, read_count: int, iterations: int, block: int = 32
+) -> int:
     import dnaio
 
     from streamalign import Aligner
     from streamalign.alphabet import encode_string
     from streamalign.kernels import multireference
     from streamalign.references import ReferenceSequences
-    from streamalign.search.families import transfer_windows, window_costs
+    from streamalign.search.families import ended_bounds, transfer_windows, window_costs
     from streamalign.search.indexfile import load_index
 
     index = load_index(index_path, check_source=False)
@@ -150,7 +154,10 @@ def study(index_path: str, reads_path: str, read_count: int, iterations: int) ->
             search.event_longest,
         )
 
-    print("best  members  reach_best  unsettled_now  unsettled_read_aware  families  seconds")
+    print(
+        "best  members  reach_best  unsettled_now  unsettled_read_aware  families  seconds  "
+        "unsettled_by_end"
+    )
     with dnaio.open(reads_path) as records:
         for number, record in enumerate(records):
             if number == read_count:
@@ -204,14 +211,41 @@ def study(index_path: str, reads_path: str, read_count: int, iterations: int) ->
                         )
                         bound = int(bounds_of(np.array([row]), consensus, windows, prices)[0])
                     aware[row] = bound
+            # The search's position-aware bound (bounds.py, *by where it ends*): the
+            # consensus alignments' end maxima per block, the members' events near each.
+            width = int(np.diff(consensus_offsets).max()) // block + 1
+            ends = np.full((families.family_count, width), -(2**62), np.int64)
+            multireference.score_pairs(
+                query, np.array([0, len(query)], np.int64),
+                np.zeros(families.family_count, np.int64), consensus_codes,
+                consensus_offsets[:-1], np.diff(consensus_offsets), scoring.integer_matrix,
+                gap_open, gap_extend, aligner.flags, block, ends,
+            )  # fmt: skip
+            by_end = now.copy()
+            by_end[unsettled] = np.minimum(
+                now[unsettled],
+                ended_bounds(
+                    members[unsettled], family_of[unsettled],
+                    np.zeros(families.family_count, np.int64),
+                    np.full(families.family_count, -(2**62), np.int64),
+                    np.arange(families.family_count + 1, dtype=np.int64) * width, ends.ravel(),
+                    block, windows[unsettled], families.event_offsets, families.event_positions,
+                    search.event_prices, search.event_longest, search.event_shifts,
+                    search.event_totals, np.full(len(unsettled), 2**62, np.int64),
+                )[0],
+            )  # fmt: skip
             reach = exact[members] >= best
             if np.any(aware[reach] < exact[members][reach]):
                 print("a read-aware bound fell below an exact score that reaches the best")
                 return 1
+            if np.any(by_end[reach] < exact[members][reach]):
+                print("a position-aware bound fell below an exact score that reaches the best")
+                return 1
             print(
                 f"{best:4d}  {len(members):7d}  {int(reach.sum()):10d}  "
                 f"{len(unsettled):13d}  {int((aware >= best).sum()):20d}  "
-                f"{len(touched):8d}  {time.perf_counter() - started:7.1f}"
+                f"{len(touched):8d}  {time.perf_counter() - started:7.1f}  "
+                f"{int((by_end >= best).sum()):15d}"
             )
     return 0
 
@@ -222,8 +256,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("reads", help="FASTA/FASTQ reads (the first --reads of them)")
     parser.add_argument("--reads", dest="read_count", type=int, default=5)
     parser.add_argument("--iterations", type=int, default=3)
+    parser.add_argument(
+        "--block", type=int, default=32, help="columns per end block (the search's: 32)"
+    )
     arguments = parser.parse_args(argv)
-    return study(arguments.index, arguments.reads, arguments.read_count, arguments.iterations)
+    return study(
+        arguments.index, arguments.reads, arguments.read_count, arguments.iterations,
+        arguments.block,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -160,9 +160,10 @@ SEARCH_FAMILY_OPEN_ROWS = 8
 #: 1,500-letter genes, `multireference.score_pairs`).
 SEARCH_FAMILY_AHEAD = 64
 #: reference columns per block of a consensus alignment's end maxima, which bound its
-#: family's members by the events near where the read's alignments end (block 32 left 31,000
-#: of 101,000 members of three far reads' families unsettled, 64: 39,000, 16: 27,000, at
-#: 399,400 genes; 0: not kept).
+#: family's members by the events near where the read's alignments end (at 399,400 genes, of
+#: the 101,000 members the costliest-stretch bound leaves unsettled for three reads close to
+#: no gene, blocks of 32 leave 32,000, of 64 40,000, of 16 28,000:
+#: `benchmarks/family_bound_study.py --block K`; 0: not kept).
 SEARCH_END_BLOCK = 32
 #: a family's consensus is first bounded from its upper family's consensus (one alignment for
 #: several families: ``KmerIndex.upper_families``) when a call holds this many keys of that

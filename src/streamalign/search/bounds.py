@@ -193,12 +193,13 @@ aligns well to a consensus only where its region lies, so only the member's even
 count, not those of its costliest stretch anywhere. The kernel with a reference per lane
 keeps ``L_C``'s block maxima as it fills
 (:func:`~streamalign.kernels.multireference.score_pairs` with ``block``), at no measurable
-cost; for three far reads against 399,400 genes this left 31,000 of the 101,000 members the
-window bound left unsettled (blocks of 32). The same blocks say where such an alignment can
-lie: only the blocks whose bound reaches ``theta`` hold its end, so it uses member letters
-from ``j - W - s - l`` of the first to ``j + K + s + l`` of the last, and the search aligns a
-member against that stretch only (its ends are free: the exact score wherever it reaches
-``theta``, less elsewhere; :meth:`~streamalign.search.searcher.DatabaseSearch.regions`).
+cost; for three far reads against 399,400 genes this leaves 32,000 of the 101,000 members the
+window bound leaves unsettled (blocks of 32; ``benchmarks/family_bound_study.py``). The same
+blocks say where such an alignment can lie: only the blocks whose bound reaches ``theta``
+hold its end, so it uses member letters from ``j - W - s - l`` of the first block to
+``j + K + s + l`` of the last, and the search aligns a member against that stretch only (its
+ends are free: the exact score wherever it reaches ``theta``, less elsewhere;
+:meth:`~streamalign.search.searcher.DatabaseSearch.regions`).
 
 Tested with hypothesis in ``tests/test_search_bounds.py``: ``U >= `` the exact score on random,
 mutated and adversarial pairs, in every mode, for random scorings.
