@@ -165,6 +165,11 @@ SEARCH_FAMILY_AHEAD = 64
 #: no gene, blocks of 32 leave 32,000, of 64 40,000, of 16 28,000:
 #: `benchmarks/family_bound_study.py --block K`; 0: not kept).
 SEARCH_END_BLOCK = 32
+#: consensus alignments' end maxima are filled at most this many at a time (one kernel call
+#: each: at 2 MiB the piece stays in the cache; the 18 far reads of the growth benchmark at
+#: 399,400 genes align 243,000 consensus sequences at once, whose 12 M maxima took 0.59 s
+#: to page in as one array).
+SEARCH_END_MAXIMA_CELLS = 1 << 18
 #: a family's consensus is first bounded from its upper family's consensus (one alignment for
 #: several families: ``KmerIndex.upper_families``) when a call holds this many keys of that
 #: upper family (0: never).

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .bounds import NO_BOUND, _grouped_cover, gene_bound
+from .bounds import _grouped_cover, gene_bound
 
 
 @njit(nogil=True, cache=True)
@@ -88,6 +88,41 @@ def query_windows(codes, offsets, k):
     return kmers[:written], multiplicities[:written], kmer_offsets, slots, window_offsets
 
 
+#: :func:`cluster_bounds` keeps bounds by count for at most this many classes of clusters
+#: (the commonest), and this many (class, count) entries in all.
+_MEMO_CLASSES = 4096
+_MEMO_ENTRIES = 1 << 21
+
+
+def bound_classes(
+    mask_ids: np.ndarray,
+    ambiguous: np.ndarray,
+    ambiguous_runs: np.ndarray,
+    span_letters: np.ndarray,
+    span_runs: np.ndarray,
+) -> np.ndarray:
+    """Per cluster: a class number shared by the clusters alike in everything
+    :func:`cluster_bounds` bounds them by but their lengths and counts (letter mask,
+    ambiguous letters and runs, overall and per stretch), the commonest class first.
+
+    Example:
+        >>> spans = np.zeros((3, 2), np.int64)
+        >>> bound_classes(np.array([0, 1, 0]), np.zeros(3, np.int64), np.zeros(3, np.int64),
+        ...               spans, spans).tolist()
+        [0, 1, 0]
+    """
+    features = np.column_stack(
+        [mask_ids, ambiguous, ambiguous_runs, span_letters, span_runs]
+    ).astype(np.int64)
+    if not len(features):
+        return np.zeros(0, np.int64)
+    _, inverse, sizes = np.unique(features, axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.reshape(-1)
+    ranks = np.empty(len(sizes), np.int64)
+    ranks[np.argsort(-sizes, kind="stable")] = np.arange(len(sizes))
+    return ranks[inverse]
+
+
 @njit(nogil=True, cache=True)
 def cluster_bounds(
     kmers,
@@ -104,6 +139,7 @@ def cluster_bounds(
     cluster_ambiguous_runs,
     cluster_span_letters,
     cluster_span_runs,
+    cluster_classes,
     query_ambiguous,
     pair_best,
     pair_plain,
@@ -126,7 +162,11 @@ def cluster_bounds(
     ``cluster_mask_ids`` gives each cluster's mask, ``cluster_ambiguous`` the most non-``ACGT``
     letters of a member, ``cluster_ambiguous_runs`` the most runs of them,
     ``cluster_span_letters``/``cluster_span_runs`` the most in a stretch of each of
-    :data:`~streamalign.search.bounds.SPANS` letters, ``query_ambiguous`` each query's.
+    :data:`~streamalign.search.bounds.SPANS` letters, ``query_ambiguous`` each query's;
+    ``cluster_classes`` numbers the clusters alike in all of these but their lengths (from 0;
+    see :func:`bound_classes`): for a query no longer than a cluster's shortest member, the
+    bound depends on its class and count only, so it is computed once per class and count
+    (-1: not shared).
 
     Returns:
         ``(offsets, clusters, bounds, unshared_bound, shared)``: query ``q``'s clusters are
@@ -141,17 +181,40 @@ def cluster_bounds(
     pieces_shared = []
     offsets = np.zeros(query_count + 1, np.int64)
     unshared = np.empty(query_count, np.int64)
+    # Bounds by class and count, valid where ``memo_stamps`` holds the query (no reset per
+    # query); counts past the memo's width are computed each time.
+    class_count = min(cluster_classes.max() + 1 if cluster_count else 0, _MEMO_CLASSES)
+    longest_query = query_lengths.max() if query_count else 0
+    width = max(1, min(longest_query - k + 2, _MEMO_ENTRIES // max(class_count, 1)))
+    memo = np.empty((max(class_count, 1), width), np.int64)
+    memo_stamps = np.full((max(class_count, 1), width), -1, np.int32)
     for query in range(query_count):
-        touched_count = 0
+        postings_count = 0
         for position in range(kmer_offsets[query], kmer_offsets[query + 1]):
             code = kmers[position]
-            weight = multiplicities[position]
-            for slot in range(kmer_table_offsets[code], kmer_table_offsets[code + 1]):
-                cluster = postings[slot]
-                if counts[cluster] == 0:
+            postings_count += kmer_table_offsets[code + 1] - kmer_table_offsets[code]
+        touched_count = 0
+        if postings_count >= cluster_count:
+            # Most clusters will be touched: count without listing them, then one pass.
+            for position in range(kmer_offsets[query], kmer_offsets[query + 1]):
+                code = kmers[position]
+                weight = multiplicities[position]
+                for slot in range(kmer_table_offsets[code], kmer_table_offsets[code + 1]):
+                    counts[postings[slot]] += weight
+            for cluster in range(cluster_count):
+                if counts[cluster] > 0:
                     touched[touched_count] = cluster
                     touched_count += 1
-                counts[cluster] += weight
+        else:
+            for position in range(kmer_offsets[query], kmer_offsets[query + 1]):
+                code = kmers[position]
+                weight = multiplicities[position]
+                for slot in range(kmer_table_offsets[code], kmer_table_offsets[code + 1]):
+                    cluster = postings[slot]
+                    if counts[cluster] == 0:
+                        touched[touched_count] = cluster
+                        touched_count += 1
+                    counts[cluster] += weight
         length = query_lengths[query]
         best_unshared = -(2**62)
         if by_count:
@@ -181,7 +244,9 @@ def cluster_bounds(
                     )
                     best_unshared = max(best_unshared, value)
         unshared[query] = best_unshared
-        if touched_count * 8 >= cluster_count:
+        if postings_count >= cluster_count:
+            chosen = touched[:touched_count].copy()  # (listed in order)
+        elif touched_count * 8 >= cluster_count:
             # Most clusters touched: one pass over them all is cheaper than sorting.
             chosen = np.empty(touched_count, np.int32)
             written = 0
@@ -193,26 +258,22 @@ def cluster_bounds(
             chosen = np.sort(touched[:touched_count])
         values = np.empty(touched_count, np.int64)
         shared_counts = np.empty(touched_count, np.int64)
-        # Bounds of clusters without ambiguous letters, by count, for the commonest mask
-        # (lengths apart, the bound depends on nothing else): computed once per count.
-        common_mask = cluster_mask_ids[chosen[0]] if touched_count else 0
-        memo = np.full(max(length - k + 2, 1), NO_BOUND, np.int64)
         for position in range(touched_count):
             cluster = chosen[position]
             count = counts[cluster]
             shared_counts[position] = count
             mask_id = cluster_mask_ids[cluster]
-            plain = (
-                query_ambiguous[query] + cluster_ambiguous[cluster] == 0
-                and mask_id == common_mask
-                and count < memo.shape[0]
+            bound_class = cluster_classes[cluster]
+            memoized = (
+                bound_class < class_count
+                and count < width
                 and cluster_shortest[cluster] >= length
                 and not reference_fixed
             )
             if by_count:
                 values[position] = count
-            elif plain and memo[count] != NO_BOUND:
-                values[position] = memo[count]
+            elif memoized and memo_stamps[bound_class, count] == query:
+                values[position] = memo[bound_class, count]
             else:
                 values[position] = gene_bound(
                     length,
@@ -233,8 +294,9 @@ def cluster_bounds(
                     query_end_free,
                     reference_fixed,
                 )
-                if plain:
-                    memo[count] = values[position]
+                if memoized:
+                    memo[bound_class, count] = values[position]
+                    memo_stamps[bound_class, count] = query
             counts[cluster] = 0
         order = _descending_order(values)
         pieces_clusters.append(chosen[order])
