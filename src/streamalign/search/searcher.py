@@ -123,15 +123,13 @@ class DatabaseSearch:
         )
         lengths = index.reference_lengths.astype(np.int64)
         members = index.cluster_members
-        cluster_of_position = np.repeat(
-            np.arange(index.cluster_count), np.diff(index.cluster_offsets)
-        )
         starts = index.cluster_offsets[:-1]
+        #: members per cluster
+        self.cluster_sizes = np.diff(index.cluster_offsets).astype(np.int64)
         member_lengths = lengths[members]
         self.cluster_shortest = np.minimum.reduceat(member_lengths, starts)
         self.cluster_longest = np.maximum.reduceat(member_lengths, starts)
         cluster_masks = np.bitwise_or.reduceat(index.letter_masks[members], starts)
-        del cluster_of_position
         # Letters other than A C G T per reference, their runs, and the most of both in any
         # stretch of bounds.SPANS letters (see bounds.py): counted only in references whose
         # letter mask holds one (not a pass over every base of the database, in every process).
@@ -1352,6 +1350,7 @@ class _SearchState:
         self.halved = np.zeros(count, dtype=np.int64)
         #: per read: whether :meth:`exhaust` took its pairs (it continues from its pool)
         self.exhausted = np.zeros(count, dtype=bool)
+        self._listed: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.codes = np.zeros(0, dtype=np.uint8)
         self.offsets = np.zeros(1, dtype=np.int64)
         self.pools: list[list[tuple[int, int, int]]] = [[] for _ in range(count)]
@@ -1383,18 +1382,21 @@ class _SearchState:
         """The queries split in two, for :meth:`DatabaseSearch.half_bounds`."""
         return _Halves.of(self.codes, self.offsets, self.search.index.k, _config.SEARCH_TAIL_SHARE)
 
-    @functools.cached_property
-    def negative_bounds(self) -> np.ndarray:
-        """For :meth:`exhausts`: the listed bounds negated (ascending per query-strand)."""
-        return -self.bounds
-
-    @functools.cached_property
-    def size_sums(self) -> np.ndarray:
-        """For :meth:`exhausts`: running sums of the listed clusters' sizes."""
-        sizes = np.diff(self.search.index.cluster_offsets)[self.clusters]
-        sums = np.zeros(len(self.clusters) + 1, dtype=np.int64)
-        np.cumsum(sizes, out=sums[1:])
-        return sums
+    def listed(self, query: int) -> tuple[np.ndarray, np.ndarray]:
+        """For :meth:`exhausts` and :meth:`exhaust`: query-strand ``query``'s listed
+        bounds negated (ascending) and the running sums of its listed clusters' sizes
+        (``len + 1`` entries), computed on first use (a batch lists every cluster for every
+        query-strand: 4 M entries for 110 read-strands at 39,199 clusters, most never
+        needed)."""
+        kept = self._listed.get(query)
+        if kept is None:
+            start = int(self.cluster_offsets[query])
+            end = int(self.cluster_offsets[query + 1])
+            sums = np.zeros(end - start + 1, dtype=np.int64)
+            np.cumsum(self.search.cluster_sizes[self.clusters[start:end]], out=sums[1:])
+            kept = (-self.bounds[start:end], sums)
+            self._listed[query] = kept
+        return kept
 
     def exhausts(self, read: int) -> bool:
         """Whether the references that can still beat ``read``'s best, by their clusters'
@@ -1427,16 +1429,12 @@ class _SearchState:
         remaining = len(self.pools[read])  # (some may no longer beat the best: an estimate)
         for strand in range(self.strands):
             query = strand * self.count + read
-            cursor = int(self.cursor[query])
-            end = int(self.cluster_offsets[query + 1])
-            above = cursor + int(
-                np.searchsorted(self.negative_bounds[cursor:end], -best, side="right")
-            )
-            remaining += int(self.size_sums[above] - self.size_sums[cursor])
+            negative, sums = self.listed(query)
+            cursor = int(self.cursor[query]) - int(self.cluster_offsets[query])
+            above = cursor + int(np.searchsorted(negative[cursor:], -best, side="right"))
+            remaining += int(sums[above] - sums[cursor])
             if not self.unshared_done[query] and int(self.unshared[query]) >= best:
-                start = int(self.cluster_offsets[query])
-                listed = int(self.size_sums[end] - self.size_sums[start])
-                remaining += index.reference_count - listed
+                remaining += index.reference_count - int(sums[-1])
         return remaining >= share * index.reference_count * self.strands
 
     def exhaust(self, read: int) -> np.ndarray:
@@ -1455,7 +1453,7 @@ class _SearchState:
             start = int(self.cluster_offsets[query])
             end = int(self.cluster_offsets[query + 1])
             above = cursor + int(
-                np.searchsorted(self.negative_bounds[cursor:end], -best, side="right")
+                np.searchsorted(self.listed(query)[0][cursor - start :], -best, side="right")
             )
             taken = [self.clusters[cursor:above]]
             self.cursor[query] = end
