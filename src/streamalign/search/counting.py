@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .bounds import _grouped_cover, gene_bound
+from .bounds import _grouped_cover, _plain_cover, gene_bound
 
 
 @njit(nogil=True, cache=True)
@@ -489,7 +489,7 @@ def member_evidence(
                 absent[window] = slot < 0 or (
                     stamp[slot] != member_number and wild[slot] != member_number
                 )
-            losses[member_number] = _grouped_cover(
+            losses[member_number] = _plain_cover(
                 absent,
                 k,
                 mismatch_loss,
@@ -498,10 +498,7 @@ def member_evidence(
                 s_max,
                 start_free,
                 end_free,
-                0,
-                0,
-                grouped_table,
-                grouped_states,
+                grouped_table[0],
             )
             if run_loss >= 0 and 0 < runs <= _GROUPED_RUNS:
                 for window in range(window_count):
