@@ -232,6 +232,7 @@ def study(
                     block, windows[unsettled], families.event_offsets, families.event_positions,
                     search.event_prices, search.event_longest, search.event_shifts,
                     search.event_totals, np.full(len(unsettled), 2**62, np.int64),
+                    np.full(len(unsettled), 2**62, np.int64),
                 )[0],
             )  # fmt: skip
             reach = exact[members] >= best

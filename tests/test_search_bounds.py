@@ -748,6 +748,54 @@ def test_a_relatives_ends_bound_members_far_from_their_partners(block: int) -> N
         assert member_score <= bound, (seed, member_score, bound)
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_ended_bounds_stopped_early_give_the_same_verdicts(seed: int) -> None:
+    """``families.ended_bounds`` with ``stops`` (the search's settle-only callers): every row
+    whose full bound is above its stop is still above it, every other row's bound is the
+    full one, on random end maxima and member events."""
+    from streamalign.search.families import ended_bounds
+
+    rng = np.random.default_rng(seed)
+    members, keys, blocks, block = 30, 6, 40, 8
+    counts = rng.integers(0, 25, members)
+    event_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    positions = np.concatenate(
+        [np.sort(rng.integers(0, blocks * block, count)) for count in counts]
+    ).astype(np.int64)
+    prices = rng.integers(1, 9, len(positions)).astype(np.int32)
+    totals = np.add.reduceat(np.append(prices, 0).astype(np.int64), event_offsets[:-1])
+    totals[counts == 0] = 0
+    sizes = rng.integers(1, blocks, keys)
+    value_offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    values = rng.integers(-40, 60, int(value_offsets[-1])).astype(np.int64)
+    rows = 400
+    arguments = [
+        rng.integers(0, members, rows).astype(np.int64),
+        rng.integers(0, keys, rows).astype(np.int64),
+        rng.integers(0, blocks // 2, keys).astype(np.int64),
+        rng.integers(-60, 20, keys).astype(np.int64),
+        value_offsets,
+        values,
+        block,
+        rng.integers(10, 60, rows).astype(np.int64),
+        event_offsets,
+        positions,
+        prices,
+        rng.integers(1, 4, members).astype(np.int64),
+        rng.integers(0, 6, members).astype(np.int64),
+        totals,
+        np.full(rows, 2**40, np.int64),
+    ]
+    full = ended_bounds(*arguments, np.full(rows, 2**40, np.int64))[0]
+    stops = rng.integers(0, 100, rows).astype(np.int64)
+    stopped = ended_bounds(*arguments, stops)[0]
+    assert ((stopped > stops) == (full > stops)).all()
+    below = full <= stops
+    assert below.any() and (~below).any()
+    assert (stopped[below] == full[below]).all()
+    assert (stopped <= full).all()
+
+
 def ended_bound(
     representative: str, member: str, query: str, threshold: int, scoring: Scoring, block: int
 ) -> int:
@@ -788,6 +836,7 @@ def ended_bound(
             np.array([0]), np.array([0]), np.array([0]), np.array([-(2**62)]),
             np.array([0, maxima.shape[1]]), maxima[0], block, window, offsets, positions,
             prices, longest, event_shifts(offsets, values), totals, np.array([2**62]),
+            np.array([2**62]),
         )[0][0]
     )  # fmt: skip
 

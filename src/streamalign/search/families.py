@@ -659,6 +659,7 @@ def ended_bounds(
     shifts,
     totals,
     thresholds,
+    stops,
 ):  # fmt: skip
     """Per row: the position-aware family bound (*A relative's alignment, by where it ends*
     in :mod:`streamalign.search.bounds`) of member ``references[row]``: the most, over the
@@ -671,7 +672,10 @@ def ended_bounds(
     first and last block whose sum reaches ``thresholds[row]`` (-1 where none does): an
     alignment of the member scoring that much ends in the member letters of that range.
     Blocks that can neither raise the bound nor reach the threshold even with all the
-    member's events (``totals``) are skipped.
+    member's events (``totals``) are skipped. A row stops at the first block that takes its
+    bound above ``stops[row]``: its bound is then only known to exceed that, and its block
+    range is unfinished (for callers that only ask whether it does; ``NO_BOUND`` scans
+    every block).
 
     Returns:
         ``(bounds, first_blocks, last_blocks)``.
@@ -708,6 +712,8 @@ def ended_bounds(
                 if first_blocks[row] < 0:
                     first_blocks[row] = number
                 last_blocks[row] = number
+            if best > stops[row]:
+                break
         bounds[row] = best
     return bounds, first_blocks, last_blocks
 

@@ -725,6 +725,7 @@ class DatabaseSearch:
             self.upper_shifts,
             self.upper_totals,
             np.full(len(rows), _NO_CLAIM, dtype=np.int64),
+            thresholds - 1,  # (past it: not settled, whatever the rest)
         )[0]
         settled = ceilings < thresholds
         result[rows[settled]] = ceilings[settled]
@@ -895,7 +896,7 @@ class DatabaseSearch:
         """Which ``(reference, strand, read)`` rows of ``table`` cannot beat their read's
         best by their family's consensus score (:meth:`family_bounds`; counted in
         ``state.related``)."""
-        bounds = self.family_bounds(table, state)
+        bounds = self.family_bounds(table, state, verdict=True)
         if not len(table):
             return np.zeros(0, dtype=bool)
         reads = table[:, 2]
@@ -911,6 +912,7 @@ class DatabaseSearch:
         state: _SearchState,
         rows_needed: int = 0,
         ahead: np.ndarray | None = None,
+        verdict: bool = False,
     ) -> np.ndarray:
         """Upper bounds on the scores of the ``(reference, strand, read)`` rows of ``table``
         from their family's consensus score (:mod:`streamalign.search.bounds`, *A
@@ -931,7 +933,8 @@ class DatabaseSearch:
         still reaches the best: with end maxima kept (:attr:`end_block`), the lower of it
         and the position-aware bound (*A relative's alignment, by where it ends*: only the
         member's events near where the read's alignments with the consensus end count);
-        without, the window's own events."""
+        without, the window's own events. With ``verdict`` (the caller only asks which rows
+        can beat their read's best), a bound above the best may be any value above it."""
         result = np.full(len(table), _NO_CLAIM, dtype=np.int64)
         families = self.families
         if families is None or not len(table):
@@ -993,10 +996,14 @@ class DatabaseSearch:
             # alignments with the consensus end, block by block. (The window's own worth
             # is not computed first: for the growth benchmark's 18 far reads at 399,400
             # genes it settled 5,926 of the 1,144,834 rows this settles 703,602 of alone.)
-            bounds[unsure[exact]] = np.minimum(
-                bounds[unsure[exact]],
-                self._ended_bounds(keys[unsure[exact]], members[exact], windows[exact], state)[0],
-            )
+            ended = self._ended_bounds(
+                keys[unsure[exact]],
+                members[exact],
+                windows[exact],
+                state,
+                stops=best[unsure[exact]] if verdict else None,
+            )[0]
+            bounds[unsure[exact]] = np.minimum(bounds[unsure[exact]], ended)
         else:
             bounds[unsure[exact]] = scores[unsure[exact]] + window_costs(
                 members[exact],
@@ -1016,13 +1023,15 @@ class DatabaseSearch:
         windows: np.ndarray,
         state: _SearchState,
         thresholds: np.ndarray | None = None,
+        stops: np.ndarray | None = None,
     ) -> tuple[np.ndarray, ...]:
         """:meth:`family_bounds`' position-aware bounds of ``members`` from the end maxima
         kept for their consensus alignments ``keys`` (``_NO_CLAIM`` where none are kept):
         exact where they reach their read's best, below it otherwise (the floor starts at
         the best less one: blocks that cannot reach the best are skipped); and the first and
         last end block reaching ``thresholds`` (``families.ended_bounds``; -2 where no end
-        maxima are kept).
+        maxima are kept). With ``stops``, a bound above its row's stop is only known to be
+        above it (and its block range is unfinished).
 
         Returns:
             ``(bounds, first_blocks, last_blocks)``.
@@ -1062,6 +1071,7 @@ class DatabaseSearch:
             np.full(len(rows), _NO_CLAIM, dtype=np.int64)
             if thresholds is None
             else thresholds[rows],
+            np.full(len(rows), _NO_CLAIM, dtype=np.int64) if stops is None else stops[rows],
         )
         return bounds, first_blocks, last_blocks
 
