@@ -580,7 +580,7 @@ def test_upper_families_settle_only_families_no_member_of_which_reaches_the_best
     rng = random.Random(8)
     reads = [read for _, read in real_reads(2) + gene_fragments(2)]
     reads += [mutate(rng, read, 0.2, 0.0) for read in reads]
-    settled_any = 0
+    settled_any = shortened = 0
     for read in reads:
         batch = SequenceBatch.from_strings([read])
         _, sources = search.start(batch, encode_string(read), None, None)
@@ -590,22 +590,93 @@ def test_upper_families_settle_only_families_no_member_of_which_reaches_the_best
             best = int(exact.max()) - below
             state.best_score[0] = best
             state.best_key[0] = 2 * len(references)
-            ceilings = search._ceilings(np.arange(families.family_count), state)
+            keys = np.arange(families.family_count)
+            ceilings, begins, ends = search._ceilings(keys, state)
             settled = np.flatnonzero(ceilings < 2**40)
             reaching = np.unique(family_of[exact >= best])
             assert not set(settled.tolist()) & set(reaching.tolist()), (below, settled)
             state.consensus_scores.update(
                 zip(settled.tolist(), ceilings[settled].tolist(), strict=True)
             )
+            # The others aligned against their stretch only: a family with a member that
+            # reaches the best keeps its whole consensus's score, and every member that
+            # reaches the best stays within its family bound (end maxima from the stretch).
+            lengths = np.diff(families.consensus_offsets)
+            open_keys = np.setdiff1d(keys, settled)
+            stretched = search._consensus_alignments(
+                open_keys, state, (begins[open_keys], ends[open_keys])
+            )
+            whole = search._lane_scores(
+                state.codes,
+                state.offsets,
+                open_keys // families.family_count,
+                families.consensus_codes,
+                families.consensus_offsets,
+                open_keys % families.family_count,
+            )
+            assert np.all(stretched <= whole)
+            kept = np.isin(open_keys, reaching)
+            assert np.array_equal(stretched[kept], whole[kept])
+            check_consensus_stretches(search, state, read, open_keys, begins, ends, best)
+            shortened += int((ends[open_keys] - begins[open_keys] < lengths[open_keys]).sum())
+            state.consensus_scores.update(zip(open_keys.tolist(), stretched.tolist(), strict=True))
             bounds = search.family_bounds(table, state)
             assert np.all(bounds[np.isin(family_of, settled)] < best)
+            assert np.all(bounds[exact >= best] >= exact[exact >= best])
             settled_any += len(settled)
     assert settled_any > 0
+    assert shortened > 0
     monkeypatch.setattr("streamalign._config.SEARCH_UPPER_KEYS", 1)
     assert_same_batches(
         Aligner(references, "semiglobal", index=index).align_many(reads, strand="both"),
         Aligner(references, "semiglobal", search="exhaustive").align_many(reads, strand="both"),
     )
+
+
+def check_consensus_stretches(search, state, read, keys, begins, ends, best) -> None:
+    """Every alignment of consensus ``keys`` that scores ``theta`` (the read's best less its
+    family's costliest member stretch, as ``_ceilings`` takes it) or more ends at or before
+    ``ends`` and starts at or after ``begins`` (its best score per end column, of the read
+    against the consensus, and per start column, of both reversed); and the end maxima
+    kept from the stretch equal the whole consensus's where those reach ``theta``."""
+    from streamalign.kernels import multireference
+    from streamalign.search.families import transfer_windows
+
+    families = search.families
+    scoring = search.aligner.scoring
+    gap_open, gap_extend = int(scoring.integer_gap_open), int(scoring.integer_gap_extend)
+    windows = transfer_windows(
+        np.full(len(keys), len(read)), np.full(len(keys), best), search.top_score,
+        gap_open, gap_extend,
+    )  # fmt: skip
+    thetas = best - search.family_span_costs(keys, windows)
+    codes = encode_string(read)
+    block = search.end_block
+    for key, theta in zip(keys.tolist(), thetas.tolist(), strict=True):
+        start, end = families.consensus_offsets[key], families.consensus_offsets[key + 1]
+        gene = np.asarray(families.consensus_codes[start:end])
+        by_column = []
+        for query, reference in ((codes, gene), (codes[::-1].copy(), gene[::-1].copy())):
+            maxima = np.full((1, len(reference) + 1), -(2**62), np.int64)
+            multireference.score_pairs(
+                query, np.array([0, len(query)]), np.array([0]), reference, np.array([0]),
+                np.array([len(reference)]), scoring.integer_matrix, gap_open, gap_extend,
+                search.aligner.flags, 1, maxima,
+            )  # fmt: skip
+            by_column.append(maxima[0])
+        reaching_ends = np.flatnonzero(by_column[0] >= theta)
+        reaching_starts = len(gene) - np.flatnonzero(by_column[1] >= theta)
+        assert np.all(reaching_ends <= ends[key]), (key, reaching_ends.max(), ends[key])
+        assert np.all(reaching_starts >= begins[key]), (key, reaching_starts.min(), begins[key])
+        entry = state.consensus_ends.get(key)
+        if entry is None:
+            continue
+        first, values, _ = entry
+        whole = np.full((len(gene) + block) // block, -(2**62), np.int64)
+        np.maximum.at(whole, np.arange(len(gene) + 1) // block, by_column[0])
+        shown = whole[first : first + len(values)]
+        assert np.all(values <= shown)
+        assert np.array_equal(values[shown >= theta], shown[shown >= theta])
 
 
 def test_exhausted_reads_are_seeded_by_the_clusters_sharing_most_kmers(monkeypatch) -> None:

@@ -199,7 +199,14 @@ blocks say where such an alignment can lie: only the blocks whose bound reaches 
 hold its end, so it uses member letters from ``j - W - s - l`` of the first block to
 ``j + K + s + l`` of the last, and the search aligns a member against that stretch only (its
 ends are free: the exact score wherever it reaches ``theta``, less elsewhere;
-:meth:`~streamalign.search.searcher.DatabaseSearch.regions`).
+:meth:`~streamalign.search.searcher.DatabaseSearch.regions`). One level up, a family's
+consensus is a member of its upper family: where the upper consensus's end blocks do not
+settle it, they give the stretch of the consensus that holds every alignment scoring its
+``theta`` (the read's best less the family's costliest member stretch), and the consensus
+is aligned against that stretch only. A member that reaches the best has a consensus
+alignment scoring ``theta`` or more that ends in the block where the member's own ends
+(the transfer above), so that block's maximum, and the consensus's score, are exact
+wherever a member bound needs them (``DatabaseSearch._consensus_alignments``).
 
 Tested with hypothesis in ``tests/test_search_bounds.py``: ``U >= `` the exact score on random,
 mutated and adversarial pairs, in every mode, for random scorings.

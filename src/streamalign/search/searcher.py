@@ -655,22 +655,31 @@ class DatabaseSearch:
             aligning = np.concatenate(
                 [aligning, later[: _config.SEARCH_FAMILY_AHEAD - len(aligning)]]
             )
+        stretches = None
         if self.upper is not None and self.end_block and len(aligning) >= _config.SEARCH_UPPER_KEYS:
-            ceilings = self._ceilings(aligning, state)
+            ceilings, begins, ends = self._ceilings(aligning, state)
             settled = ceilings < _NO_CLAIM
             cache.update(zip(aligning[settled].tolist(), ceilings[settled].tolist(), strict=True))
             aligning = aligning[~settled]
+            stretches = (begins[~settled], ends[~settled])
         if len(aligning):
-            aligned = self._consensus_alignments(aligning, state)
+            aligned = self._consensus_alignments(aligning, state, stretches)
             cache.update(zip(aligning.tolist(), aligned.tolist(), strict=True))
         scores[missing] = [cache[key] for key in keys[missing].tolist()]
         return scores
 
-    def _ceilings(self, keys: np.ndarray, state: _SearchState) -> np.ndarray:
+    def _ceilings(self, keys: np.ndarray, state: _SearchState) -> tuple[np.ndarray, ...]:
         """For the consensus alignments ``keys`` (``query * families + family``): where the
         alignment of the family's upper consensus (:attr:`upper`) proves that no member can
         reach the read's best ``B``, a value that stands in for the consensus's score (every
-        member's bound from it stays below ``B``); ``_NO_CLAIM`` elsewhere.
+        member's bound from it stays below ``B``); ``_NO_CLAIM`` elsewhere. Also the stretch
+        of each consensus (``begins``, ``ends``: a multiple of :attr:`end_block`, and past
+        the last letter) that holds every alignment scoring ``theta`` or more (below), from
+        the upper end blocks whose bound reaches it (:meth:`regions` one level up); the
+        whole consensus where no upper alignment says so.
+
+        Returns:
+            ``(ceilings, begins, ends)``.
 
         A member reaching ``B`` needs ``opt(Q, C) >= theta = B - T_f``, ``T_f`` the most a
         member's events in the window of ``B`` are worth (:meth:`family_span_costs`). The
@@ -689,17 +698,19 @@ class DatabaseSearch:
         count = families.family_count
         queries = keys // count
         chosen = keys % count
+        begins = np.zeros(len(keys), dtype=np.int64)
+        ends = families.consensus_offsets[chosen + 1] - families.consensus_offsets[chosen]
         uppers = upper.family_of[chosen].astype(np.int64)
         best = state.best_score[queries % state.count]
         rows = np.flatnonzero((uppers >= 0) & (best > _NONE))
         if not len(rows):
-            return result
+            return result, begins, ends
         upper_keys = queries[rows] * upper.family_count + uppers[rows]
         unique, inverse, counts = np.unique(upper_keys, return_inverse=True, return_counts=True)
         enough = counts[inverse] >= _config.SEARCH_UPPER_ROWS
         rows, inverse = rows[enough], inverse[enough]
         if not len(rows):
-            return result
+            return result, begins, ends
         used = np.unique(inverse)
         slots = np.searchsorted(used, inverse)
         unique = unique[used]
@@ -709,7 +720,9 @@ class DatabaseSearch:
         lengths = state.query_lengths[queries[rows]]
         windows = transfer_windows(lengths, best[rows], self.top_score, gap_open, gap_extend)
         thresholds = best[rows] - self.family_span_costs(chosen[rows], windows)
-        ceilings = ended_bounds(
+        theta_windows = transfer_windows(lengths, thresholds, self.top_score, gap_open, gap_extend)
+        stretched = self.aligner.reference_start_free and self.aligner.reference_end_free
+        ceilings, first, last = ended_bounds(
             chosen[rows],
             slots,
             np.zeros(len(unique), dtype=np.int64),
@@ -717,19 +730,33 @@ class DatabaseSearch:
             np.arange(len(unique) + 1, dtype=np.int64) * maxima.shape[1],
             maxima.ravel(),
             self.end_block,
-            transfer_windows(lengths, thresholds, self.top_score, gap_open, gap_extend),
+            theta_windows,
             upper.event_offsets,
             upper.event_positions,
             self.upper_prices,
             self.upper_longest,
             self.upper_shifts,
             self.upper_totals,
-            np.full(len(rows), _NO_CLAIM, dtype=np.int64),
-            thresholds - 1,  # (past it: not settled, whatever the rest)
-        )[0]
+            thresholds if stretched else np.full(len(rows), _NO_CLAIM, dtype=np.int64),
+            # (past it: not settled, whatever the rest; the stretch needs every block)
+            np.full(len(rows), _NO_CLAIM, dtype=np.int64) if stretched else thresholds - 1,
+        )
         settled = ceilings < thresholds
         result[rows[settled]] = ceilings[settled]
-        return result
+        if stretched:
+            # An alignment scoring theta or more ends in the blocks first to last of the
+            # upper consensus and uses consensus letters from the window and the shift and
+            # longest run before the first (see :meth:`regions`).
+            open_rows = rows[~settled]
+            members = chosen[open_rows]
+            slack = self.upper_shifts[members] + self.upper_longest[members]
+            block = self.end_block
+            whole = ends[open_rows]
+            begin = first[~settled] * block - theta_windows[~settled] - slack
+            begins[open_rows] = np.clip(begin, 0, whole) // block * block
+            end = (last[~settled] + 1) * block + slack
+            ends[open_rows] = np.clip(end, begins[open_rows], whole)
+        return result, begins, ends
 
     def _upper_maxima(self, keys: np.ndarray, state: _SearchState) -> np.ndarray:
         """End maxima (rows of blocks of :attr:`end_block` columns) of the upper consensus
@@ -743,8 +770,15 @@ class DatabaseSearch:
         missing = np.array([key not in kept for key in keys.tolist()], dtype=bool)
         if missing.any():
             aligning = keys[missing]
+            chosen = aligning % upper.family_count
+            starts = upper.consensus_offsets[chosen].astype(np.int64)
             _, maxima = self._end_maxima(
-                state, aligning // upper.family_count, upper, aligning % upper.family_count, width
+                state,
+                aligning // upper.family_count,
+                upper,
+                starts,
+                upper.consensus_offsets[chosen + 1] - starts,
+                width,
             )
             kept.update(zip(aligning.tolist(), maxima, strict=True))
         return np.stack([kept[key] for key in keys.tolist()])
@@ -754,13 +788,14 @@ class DatabaseSearch:
         state: _SearchState,
         queries: np.ndarray,
         families: Families,
-        chosen: np.ndarray,
+        starts: np.ndarray,
+        lengths: np.ndarray,
         width: int,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Scores and end maxima (``width`` blocks of :attr:`end_block` columns each) of
-        ``queries`` against the consensus sequences ``chosen`` of ``families``."""
-        starts = families.consensus_offsets[chosen].astype(np.int64)
-        maxima = np.full((len(chosen), width), _NONE, dtype=np.int64)
+        ``queries`` against the stretches ``starts``/``lengths`` of ``families``' consensus
+        sequences."""
+        maxima = np.full((len(starts), width), _NONE, dtype=np.int64)
         scoring = self.aligner.scoring
         scores = multireference.score_pairs(
             state.codes,
@@ -768,7 +803,7 @@ class DatabaseSearch:
             queries,
             families.consensus_codes,
             starts,
-            families.consensus_offsets[chosen + 1] - starts,
+            lengths,
             scoring.integer_matrix,
             int(scoring.integer_gap_open),
             int(scoring.integer_gap_extend),
@@ -831,12 +866,24 @@ class DatabaseSearch:
         assert self.families is not None
         return np.full((self.families.family_count, len(COST_SPANS)), -1, dtype=np.int64)
 
-    def _consensus_alignments(self, keys: np.ndarray, state: _SearchState) -> np.ndarray:
+    def _consensus_alignments(
+        self,
+        keys: np.ndarray,
+        state: _SearchState,
+        stretches: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> np.ndarray:
         """Scores of the consensus alignments ``keys`` (``query * families + family``). With
         :attr:`end_block`, each one's end maxima are kept in ``state.consensus_ends`` where
         they can matter: the blocks from the first to the last that, with the family's
         costliest member's events, reach its read's best (all without a best yet), and the
-        floor ``best - 1`` that the others cannot reach; nothing where none does."""
+        floor ``best - 1`` that the others cannot reach; nothing where none does.
+
+        With ``stretches`` (:meth:`_ceilings`' ``begins`` and ``ends``), each consensus is
+        aligned against that stretch only: the score is the whole consensus's wherever that
+        reaches ``theta``, and below ``theta`` otherwise (the reference's ends are free), so
+        every member bound taken from it holds (a member that reaches the best has a
+        consensus alignment scoring ``theta`` or more, ending in the block where the
+        member's ends). End maxima are kept on the whole consensus's blocks."""
         families = self.families
         assert families is not None
         count = families.family_count
@@ -851,7 +898,13 @@ class DatabaseSearch:
                 families.consensus_offsets,
                 chosen,
             )
-        lengths = families.consensus_offsets[chosen + 1] - families.consensus_offsets[chosen]
+        starts = families.consensus_offsets[chosen].astype(np.int64)
+        if stretches is None:
+            begins = np.zeros(len(keys), dtype=np.int64)
+            lengths = families.consensus_offsets[chosen + 1] - starts
+        else:
+            begins = stretches[0]
+            lengths = stretches[1] - begins
         width = int(lengths.max(initial=0)) // self.end_block + 1
         scores = np.empty(len(keys), dtype=np.int64)
         # (In pieces: the end maxima of a far read's every family would take 100 MiB at once,
@@ -860,17 +913,22 @@ class DatabaseSearch:
         for first_row in range(0, len(keys), piece):
             part = slice(first_row, first_row + piece)
             scores[part], maxima = self._end_maxima(
-                state, queries[part], families, chosen[part], width
+                state, queries[part], families, starts[part] + begins[part], lengths[part], width
             )
-            self._keep_ends(keys[part], chosen[part], maxima, state)
+            self._keep_ends(keys[part], chosen[part], maxima, begins[part] // self.end_block, state)
         return scores
 
     def _keep_ends(
-        self, keys: np.ndarray, chosen: np.ndarray, maxima: np.ndarray, state: _SearchState
+        self,
+        keys: np.ndarray,
+        chosen: np.ndarray,
+        maxima: np.ndarray,
+        first_blocks: np.ndarray,
+        state: _SearchState,
     ) -> None:
         """Keep in ``state.consensus_ends`` the end maxima of the consensus alignments
-        ``keys`` (of families ``chosen``) where they can matter (see
-        :meth:`_consensus_alignments`)."""
+        ``keys`` (of families ``chosen``; their first column ``first_blocks`` blocks into
+        the consensus) where they can matter (see :meth:`_consensus_alignments`)."""
         families = self.families
         assert families is not None
         best = state.best_score[keys // families.family_count % state.count]
@@ -881,13 +939,14 @@ class DatabaseSearch:
         ends = hot.shape[1] - hot[rows, ::-1].argmax(axis=1)
         floors = np.where(best[rows] > _NONE, best[rows] - 1, _NONE)
         state.consensus_ends.update(
-            (key, (first, maxima[row, first:end].copy(), floor))
-            for key, row, first, end, floor in zip(
+            (key, (first + shift, maxima[row, first:end].copy(), floor))
+            for key, row, first, end, floor, shift in zip(
                 keys[rows].tolist(),
                 rows.tolist(),
                 firsts.tolist(),
                 ends.tolist(),
                 floors.tolist(),
+                first_blocks[rows].tolist(),
                 strict=True,
             )
         )
