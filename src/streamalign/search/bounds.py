@@ -204,9 +204,9 @@ consensus is a member of its upper family: where the upper consensus's end block
 settle it, they give the stretch of the consensus that holds every alignment scoring its
 ``theta`` (the read's best less the family's costliest member stretch), and the consensus
 is aligned against that stretch only. A member that reaches the best has a consensus
-alignment scoring ``theta`` or more that ends in the block where the member's own ends
-(the transfer above), so that block's maximum, and the consensus's score, are exact
-wherever a member bound needs them (``DatabaseSearch._consensus_alignments``).
+alignment scoring ``theta`` or more (the transfer above), which lies in the stretch: the
+maximum of the block where it ends, which the member's position-aware bound takes, and
+the consensus's score are then exact (``DatabaseSearch._consensus_alignments``).
 
 Tested with hypothesis in ``tests/test_search_bounds.py``: ``U >= `` the exact score on random,
 mutated and adversarial pairs, in every mode, for random scorings.
