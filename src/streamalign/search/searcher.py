@@ -882,8 +882,9 @@ class DatabaseSearch:
         aligned against that stretch only: the score is the whole consensus's wherever that
         reaches ``theta``, and below ``theta`` otherwise (the reference's ends are free), so
         every member bound taken from it holds (a member that reaches the best has a
-        consensus alignment scoring ``theta`` or more, ending in the block where the
-        member's ends). End maxima are kept on the whole consensus's blocks."""
+        consensus alignment scoring ``theta`` or more, which lies in the stretch; see
+        :mod:`streamalign.search.bounds`). End maxima are kept on the whole consensus's
+        blocks."""
         families = self.families
         assert families is not None
         count = families.family_count
