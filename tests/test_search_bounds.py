@@ -208,24 +208,6 @@ def test_cover_loss_is_the_cheapest_cover(seed):
         assert found == expected
 
 
-@settings(max_examples=300, deadline=None)
-@given(
-    absent=st.lists(st.booleans(), max_size=300).map(lambda row: np.array(row, np.bool_))
-    | st.lists(st.integers(0, 299), max_size=6).map(lambda places: np.isin(np.arange(300), places)),
-    k=st.integers(2, 9),
-    costs=st.tuples(*[st.integers(-2, 9)] * 4),
-    start=st.booleans(),
-    end=st.booleans(),
-)
-def test_the_cover_without_runs_equals_the_grouped_program(absent, k, costs, start, end):
-    """``cover_loss`` (the program for no runs, skipping the windows before the first absent
-    one when no cost is negative) against ``grouped_cover_loss`` with no runs, on long rows
-    (sparse ones: most of the row skipped), negative costs included (nothing skipped)."""
-    mismatch, gap_open, gap_extend, s_max = costs
-    parameters = (k, mismatch, gap_open, gap_extend, s_max, start, end)
-    assert cover_loss(absent, *parameters) == grouped_cover_loss(absent, *parameters, 0, 0)
-
-
 def brute_force_grouped_cover(
     absent, k, mismatch, gap_open, gap_extend, s_max, start, end, runs, run_loss
 ):

@@ -419,50 +419,9 @@ def cover_loss(absent, k, mismatch_loss, gap_open, gap_extend, s_max, start_free
         >>> int(cover_loss(absent, 4, 3, 5, 2, 1, False, False))  # two mismatches
         6
     """
-    covered = np.empty(len(absent) + 1, np.int64)
-    return _plain_cover(
-        absent, k, mismatch_loss, gap_open, gap_extend, s_max, start_free, end_free, covered
+    return grouped_cover_loss(
+        absent, k, mismatch_loss, gap_open, gap_extend, s_max, start_free, end_free, 0, 0
     )
-
-
-@njit(nogil=True, cache=True)
-def _plain_cover(
-    absent, k, mismatch_loss, gap_open, gap_extend, s_max, start_free, end_free, covered
-):  # fmt: skip
-    """:func:`_grouped_cover` without runs, in a caller-given row ``covered`` (at least
-    ``len(absent) + 1``): the same program with its state in scalars, and with every cost
-    at least 0 the windows before the first absent one skipped (nothing to cover there:
-    every entry 0; an insertion open there costs at least one opened at the first absent
-    window, ``s_max + gap_open``)."""
-    count = len(absent)
-    infinity = NO_BOUND
-    mismatch_loss = min(mismatch_loss, _LARGEST)
-    gap_open = min(gap_open, _LARGEST)
-    gap_extend = min(gap_extend, _LARGEST)
-    covered[0] = 0
-    inserting = infinity
-    begin = 0
-    if mismatch_loss >= 0 and gap_open >= 0 and gap_extend >= 0 and s_max >= 0:
-        while begin < count and not absent[begin]:
-            begin += 1
-        if begin == count:
-            return 0
-        covered[: begin + 1] = 0
-    for window in range(begin, count):
-        first = max(window - k + 1, 0)
-        value = covered[window] if not absent[window] else infinity
-        value = min(value, covered[first] + mismatch_loss)
-        value = min(value, covered[max(window - k + 2, 0)] + gap_open)
-        inserting = min(inserting + s_max + gap_extend, covered[first] + s_max + gap_open)
-        value = min(value, inserting)
-        if start_free:
-            value = min(value, (window + 1) * s_max)
-        covered[window + 1] = value
-    result = covered[count]
-    if end_free:
-        for start in range(count):
-            result = min(result, covered[start] + (count - start) * s_max)
-    return result
 
 
 @njit(nogil=True, cache=True)
@@ -521,7 +480,9 @@ def _grouped_cover(
 
     ``covered[t, j]`` covers the missing windows before ``j`` with at most ``t`` runs;
     ``inserting[t]`` the same with an insertion's interval still open at window ``j - 1``,
-    ``grouping[t]`` with a run's."""
+    ``grouping[t]`` with a run's. With no cost below 0, the windows before the first absent
+    one are skipped: nothing to cover there (every entry 0), and an insertion or run still
+    open there costs at least one opened at that window."""
     count = len(absent)
     infinity = NO_BOUND
     mismatch_loss = min(mismatch_loss, _LARGEST)
@@ -534,7 +495,14 @@ def _grouped_cover(
     grouping = states[1]
     inserting[: runs + 1] = infinity
     grouping[: runs + 1] = infinity
-    for window in range(count):
+    begin = 0
+    if min(mismatch_loss, gap_open, gap_extend, s_max) >= 0 and (runs == 0 or run_loss >= 0):
+        while begin < count and not absent[begin]:
+            begin += 1
+        if begin == count:
+            return 0
+        covered[: runs + 1, : begin + 1] = 0
+    for window in range(begin, count):
         first = max(window - k + 1, 0)
         for used in range(runs + 1):
             value = covered[used, window] if not absent[window] else infinity

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .bounds import _grouped_cover, _plain_cover, gene_bound
+from .bounds import _grouped_cover, gene_bound
 
 
 @njit(nogil=True, cache=True)
@@ -492,7 +492,7 @@ def member_evidence(
                 absent[window] = slot < 0 or (
                     stamp[slot] != member_number and wild[slot] != member_number
                 )
-            losses[member_number] = _plain_cover(
+            losses[member_number] = _grouped_cover(
                 absent,
                 k,
                 mismatch_loss,
@@ -501,7 +501,10 @@ def member_evidence(
                 s_max,
                 start_free,
                 end_free,
-                grouped_table[0],
+                0,
+                0,
+                grouped_table,
+                grouped_states,
             )
             if run_loss >= 0 and 0 < runs <= _GROUPED_RUNS:
                 for window in range(window_count):
