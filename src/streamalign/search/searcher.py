@@ -507,11 +507,14 @@ class DatabaseSearch:
         sequence_offsets: np.ndarray,
         sequences: np.ndarray,
         regions: tuple[np.ndarray, ...] | None = None,
+        maxima: np.ndarray | None = None,
     ) -> np.ndarray:
         """Score-only alignments of ``queries`` (of ``query_codes``/``query_offsets``)
         against ``sequences`` (of ``sequence_codes``/``sequence_offsets``: the references, or
         the families' consensus sequences), a pair per lane; against the stretches
-        ``regions`` (starts within each sequence, lengths: :meth:`regions`) if given."""
+        ``regions`` (starts within each sequence, lengths: :meth:`regions`) if given; each
+        pair's end maxima per :attr:`end_block` columns written to the rows of ``maxima``
+        if given."""
         starts = sequence_offsets[sequences].astype(np.int64)
         lengths = sequence_offsets[sequences + 1] - starts
         if regions is not None:
@@ -529,6 +532,8 @@ class DatabaseSearch:
             int(scoring.integer_gap_open),
             int(scoring.integer_gap_extend),
             self.aligner.flags,
+            self.end_block if maxima is not None else 0,
+            maxima,
         )
 
     @functools.cached_property
@@ -770,15 +775,8 @@ class DatabaseSearch:
         missing = np.array([key not in kept for key in keys.tolist()], dtype=bool)
         if missing.any():
             aligning = keys[missing]
-            chosen = aligning % upper.family_count
-            starts = upper.consensus_offsets[chosen].astype(np.int64)
             _, maxima = self._end_maxima(
-                state,
-                aligning // upper.family_count,
-                upper,
-                starts,
-                upper.consensus_offsets[chosen + 1] - starts,
-                width,
+                state, aligning // upper.family_count, upper, aligning % upper.family_count, width
             )
             kept.update(zip(aligning.tolist(), maxima, strict=True))
         return np.stack([kept[key] for key in keys.tolist()])
@@ -788,27 +786,22 @@ class DatabaseSearch:
         state: _SearchState,
         queries: np.ndarray,
         families: Families,
-        starts: np.ndarray,
-        lengths: np.ndarray,
+        chosen: np.ndarray,
         width: int,
+        regions: tuple[np.ndarray, ...] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Scores and end maxima (``width`` blocks of :attr:`end_block` columns each) of
-        ``queries`` against the stretches ``starts``/``lengths`` of ``families``' consensus
-        sequences."""
-        maxima = np.full((len(starts), width), _NONE, dtype=np.int64)
-        scoring = self.aligner.scoring
-        scores = multireference.score_pairs(
+        ``queries`` against the consensus sequences ``chosen`` of ``families`` (their
+        stretches ``regions`` if given, as :meth:`_lane_scores` takes them)."""
+        maxima = np.full((len(chosen), width), _NONE, dtype=np.int64)
+        scores = self._lane_scores(
             state.codes,
             state.offsets,
             queries,
             families.consensus_codes,
-            starts,
-            lengths,
-            scoring.integer_matrix,
-            int(scoring.integer_gap_open),
-            int(scoring.integer_gap_extend),
-            self.aligner.flags,
-            self.end_block,
+            families.consensus_offsets,
+            chosen,
+            regions,
             maxima,
         )
         return scores, maxima
@@ -899,10 +892,9 @@ class DatabaseSearch:
                 families.consensus_offsets,
                 chosen,
             )
-        starts = families.consensus_offsets[chosen].astype(np.int64)
         if stretches is None:
             begins = np.zeros(len(keys), dtype=np.int64)
-            lengths = families.consensus_offsets[chosen + 1] - starts
+            lengths = families.consensus_offsets[chosen + 1] - families.consensus_offsets[chosen]
         else:
             begins = stretches[0]
             lengths = stretches[1] - begins
@@ -914,7 +906,7 @@ class DatabaseSearch:
         for first_row in range(0, len(keys), piece):
             part = slice(first_row, first_row + piece)
             scores[part], maxima = self._end_maxima(
-                state, queries[part], families, starts[part] + begins[part], lengths[part], width
+                state, queries[part], families, chosen[part], width, (begins[part], lengths[part])
             )
             self._keep_ends(keys[part], chosen[part], maxima, begins[part] // self.end_block, state)
         return scores
