@@ -168,8 +168,7 @@ def cluster_bounds(
     :data:`~streamalign.search.bounds.SPANS` letters, ``query_ambiguous`` each query's;
     ``cluster_classes`` numbers the clusters alike in all of these but their lengths (from 0;
     see :func:`bound_classes`): for a query no longer than a cluster's shortest member, the
-    bound depends on its class and count only, so it is computed once per class and count
-    (-1: not shared).
+    bound depends on its class and count only, so it is computed once per class and count.
 
     Returns:
         ``(offsets, clusters, bounds, unshared_bound, shared)``: query ``q``'s clusters are

@@ -752,15 +752,18 @@ class DatabaseSearch:
             # An alignment scoring theta or more ends in the blocks first to last of the
             # upper consensus and uses consensus letters from the window and the shift and
             # longest run before the first (see :meth:`regions`).
+            # (The begin on a block's first column: end maxima stay on the consensus's blocks.)
             open_rows = rows[~settled]
             members = chosen[open_rows]
-            slack = self.upper_shifts[members] + self.upper_longest[members]
-            block = self.end_block
-            whole = ends[open_rows]
-            begin = first[~settled] * block - theta_windows[~settled] - slack
-            begins[open_rows] = np.clip(begin, 0, whole) // block * block
-            end = (last[~settled] + 1) * block + slack
-            ends[open_rows] = np.clip(end, begins[open_rows], whole)
+            begin, ends[open_rows] = _ended_stretches(
+                first[~settled],
+                last[~settled],
+                self.end_block,
+                theta_windows[~settled],
+                self.upper_shifts[members] + self.upper_longest[members],
+                ends[open_rows],
+            )
+            begins[open_rows] = begin // self.end_block * self.end_block
         return result, begins, ends
 
     def _upper_maxima(self, keys: np.ndarray, state: _SearchState) -> np.ndarray:
@@ -1164,10 +1167,14 @@ class DatabaseSearch:
         kept = first > -2
         rows, first, last = rows[kept], first[kept], last[kept]
         members, windows = members[kept], windows[kept]
-        slack = self.event_shifts[members] + self.event_longest[members]
-        block = self.end_block
-        begin = np.clip(first * block - windows - slack, 0, lengths[rows])
-        end = np.clip((last + 1) * block + slack, begin, lengths[rows])
+        begin, end = _ended_stretches(
+            first,
+            last,
+            self.end_block,
+            windows,
+            self.event_shifts[members] + self.event_longest[members],
+            lengths[rows],
+        )
         reaching = first >= 0
         starts[rows] = np.where(reaching, begin, 0)
         lengths[rows] = np.where(reaching, end - begin, 0)
@@ -1337,6 +1344,24 @@ def _beats(
 ) -> np.ndarray:
     """Which bounds can beat their best: higher, or equal with a key before it."""
     return (bounds > best) | ((bounds == best) & (keys < best_keys))
+
+
+def _ended_stretches(
+    first: np.ndarray,
+    last: np.ndarray,
+    block: int,
+    windows: np.ndarray,
+    slack: np.ndarray,
+    lengths: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The stretch (begin, end) of each sequence that holds every alignment ending in its
+    relative's blocks ``first`` to ``last`` (of ``block`` columns) within ``windows``
+    letters, its letters lying at most ``slack`` (shift and longest run) from their
+    partners': ``first * block - window - slack`` to ``(last + 1) * block + slack``, within
+    the sequence's ``lengths`` (*A relative's alignment, by where it ends* in
+    :mod:`streamalign.search.bounds`)."""
+    begin = np.clip(first * block - windows - slack, 0, lengths)
+    return begin, np.clip((last + 1) * block + slack, begin, lengths)
 
 
 def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
